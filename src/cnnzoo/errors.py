@@ -1,0 +1,23 @@
+"""Errors cnnzoo raises on bad input: each names the problem and how to fix it."""
+
+from __future__ import annotations
+
+
+class CnnzooError(Exception):
+    """Base class: a user-facing error whose message is the whole explanation."""
+
+
+class UnknownModelError(CnnzooError, ValueError):
+    """A model name that is not registered."""
+
+
+class ModelOptionError(CnnzooError, TypeError):
+    """An option the model does not take, or a value it cannot use."""
+
+
+class InputShapeError(CnnzooError, ValueError):
+    """An input tensor the model cannot take (channels, size, rank, dtype)."""
+
+
+class WeightsError(CnnzooError, ValueError):
+    """A weights file that cannot be read or does not fit the model."""

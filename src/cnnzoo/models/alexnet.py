@@ -1,0 +1,141 @@
+"""AlexNet (Krizhevsky, Sutskever, Hinton 2012): torchvision's layout and the paper's."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnzoo.models.base import ZooModel
+from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+KRIZHEVSKY_2012 = Paper(
+    "A. Krizhevsky, I. Sutskever, G. E. Hinton", 2012,
+    "ImageNet Classification with Deep Convolutional Neural Networks", "NeurIPS 2012",
+)
+
+
+def paper_lrn() -> nn.LocalResponseNorm:
+    # Paper: k=2, n=5, alpha=1e-4, beta=0.75 with alpha multiplying the plain sum;
+    # PyTorch divides alpha by n, so pass n * alpha to compute the paper's formula.
+    return nn.LocalResponseNorm(size=5, alpha=5 * 1e-4, beta=0.75, k=2.0)
+
+
+class AlexNet(ZooModel):
+    """Five convs, three max-pools, three fully connected layers.
+
+    `paper=False`: torchvision's single-tower layout (64-192-384-256-256, no LRN).
+    `paper=True`: the 2012 paper: 96-256-384-384-256, conv2/4/5 split into two groups
+    (the two GPUs), LRN after conv1 and conv2, overlapping 3x3/2 pools, 227x227 input.
+    """
+
+    classifier_name = "classifier.6"
+    first_conv_name = "features.0"
+
+    def __init__(
+        self, num_classes: int = 1000, in_chans: int = 3, paper: bool = False, dropout: float = 0.5
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        if paper:
+            self.features = nn.Sequential(
+                nn.Conv2d(in_chans, 96, 11, stride=4),  # 3x227x227 -> 96x55x55
+                nn.ReLU(inplace=True),
+                paper_lrn(),
+                nn.MaxPool2d(3, stride=2),  # -> 96x27x27
+                nn.Conv2d(96, 256, 5, padding=2, groups=2),  # -> 256x27x27
+                nn.ReLU(inplace=True),
+                paper_lrn(),
+                nn.MaxPool2d(3, stride=2),  # -> 256x13x13
+                nn.Conv2d(256, 384, 3, padding=1),  # -> 384x13x13 (both towers)
+                nn.ReLU(inplace=True),
+                nn.Conv2d(384, 384, 3, padding=1, groups=2),  # -> 384x13x13
+                nn.ReLU(inplace=True),
+                nn.Conv2d(384, 256, 3, padding=1, groups=2),  # -> 256x13x13
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),  # -> 256x6x6
+            )
+        else:
+            self.features = nn.Sequential(
+                nn.Conv2d(in_chans, 64, 11, stride=4, padding=2),  # 3x224x224 -> 64x55x55
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),  # -> 64x27x27
+                nn.Conv2d(64, 192, 5, padding=2),  # -> 192x27x27
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),  # -> 192x13x13
+                nn.Conv2d(192, 384, 3, padding=1),  # -> 384x13x13
+                nn.ReLU(inplace=True),
+                nn.Conv2d(384, 256, 3, padding=1),  # -> 256x13x13
+                nn.ReLU(inplace=True),
+                nn.Conv2d(256, 256, 3, padding=1),  # -> 256x13x13
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(3, stride=2),  # -> 256x6x6
+            )
+        self.avgpool = nn.AdaptiveAvgPool2d(6)  # other input sizes -> 256x6x6
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(256 * 6 * 6, 4096),  # FC6: 9216 -> 4096
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),  # FC7
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),  # FC8, softmax
+        )
+        init_conv_bn_linear(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.classifier[-1](x)
+
+
+_CASE_STUDY = (
+    Figure("top5_err", 17.0, "case studies", "about 17%"),
+    Figure("params", 60e6, "case studies", "about 60M"),
+)
+_PAPER = (
+    Figure("top1_err", 40.7, "paper", "1 CNN, validation"),
+    Figure("top5_err", 18.2, "paper", "1 CNN, validation"),
+    Figure("top1_err", 36.7, "paper", "7 CNNs, validation"),
+    Figure("top5_err", 15.4, "paper", "7 CNNs, validation (15.3 on test)"),
+)
+
+
+@register_model(
+    ModelCard(
+        name="alexnet",
+        family="alexnet",
+        description="AlexNet, torchvision layout (64-192-384-256-256, adaptive pool)",
+        paper=KRIZHEVSKY_2012,
+        input_size=(3, 224, 224),
+        min_input_size=63,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=_PAPER + _CASE_STUDY
+        + (Figure("acc1", 56.522, "torchvision"), Figure("acc5", 79.066, "torchvision")),
+        torchvision_layout=True,
+        notes="torchvision follows the one-GPU variant of Krizhevsky 2014, not the 2012 paper.",
+    )
+)
+def alexnet(num_classes: int, in_chans: int, dropout: float = 0.5) -> AlexNet:
+    return AlexNet(num_classes, in_chans, paper=False, dropout=dropout)
+
+
+@register_model(
+    ModelCard(
+        name="alexnet_paper",
+        family="alexnet",
+        description="AlexNet as published: 96-256-384-384-256, two groups, LRN, 227x227",
+        paper=KRIZHEVSKY_2012,
+        input_size=(3, 227, 227),
+        min_input_size=67,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=_PAPER + _CASE_STUDY,
+        notes="The paper says 224x224, but its arithmetic (55x55 after conv1) needs 227x227.",
+    )
+)
+def alexnet_paper(num_classes: int, in_chans: int, dropout: float = 0.5) -> AlexNet:
+    return AlexNet(num_classes, in_chans, paper=True, dropout=dropout)

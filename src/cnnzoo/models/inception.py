@@ -1,0 +1,209 @@
+"""GoogLeNet (Szegedy et al. 2014) and Inception-v3 (Szegedy et al. 2015).
+
+`googlenet` and `inception_v3` follow torchvision's layouts; `googlenet_paper` is the
+2014 network as published (no batch norm, true 5x5 branches, LRN, biased convs).
+In training mode with `aux_logits=True`, forward returns `AuxOutputs(logits, aux)`,
+the auxiliary classifiers' logits in `aux`; in eval mode it returns the logits alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnzoo.blocks import ConvBNReLU, InceptionBlock
+from cnnzoo.errors import ModelOptionError
+from cnnzoo.models.base import AuxHeadsModel, imagenet_to_half_normalisation
+from cnnzoo.models.inception_v3 import InceptionV3
+from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+SZEGEDY_2014 = Paper(
+    "C. Szegedy, W. Liu, Y. Jia, P. Sermanet, S. Reed, D. Anguelov, D. Erhan, V. Vanhoucke, "
+    "A. Rabinovich", 2014, "Going Deeper with Convolutions", "CVPR 2015",
+)
+SZEGEDY_2015 = Paper(
+    "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna", 2015,
+    "Rethinking the Inception Architecture for Computer Vision", "CVPR 2016",
+)
+
+
+class GoogLeNetAux(nn.Module):
+    """A side branch: pool to 4x4, 1x1 conv to 128, FC-1024, dropout 0.7, FC-classes."""
+
+    def __init__(self, in_channels: int, num_classes: int, paper: bool) -> None:
+        super().__init__()
+        # The paper pools 5x5/3 (14x14 -> 4x4); torchvision pools adaptively to 4x4.
+        self.pool = nn.AvgPool2d(5, stride=3) if paper else nn.AdaptiveAvgPool2d(4)
+        self.conv = ConvBNReLU(in_channels, 128, 1, norm=not paper)
+        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.dropout = nn.Dropout(0.7)
+        self.fc2 = nn.Linear(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc2(self.dropout(F.relu(self.fc1(x), inplace=True)))
+
+
+class GoogLeNet(AuxHeadsModel):
+    """Stem, nine InceptionBlocks in three groups (3a-b, 4a-e, 5a-b), pool, classifier."""
+
+    classifier_name = "fc"
+    first_conv_name = "conv1.conv"
+    aux_prefixes = ("aux1.", "aux2.")
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        aux_logits: bool = False,
+        paper: bool = False,
+        transform_input: bool = False,
+        dropout: float | None = None,
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        if transform_input and in_chans != 3:
+            raise ModelOptionError("transform_input=True needs in_chans=3 (RGB input)")
+        norm = not paper
+        k = 5 if paper else 3  # torchvision's GoogLeNet has 3x3 where the paper has 5x5
+        self.aux_logits = aux_logits
+        self.transform_input = transform_input
+        self.aux_classifier_names = ("aux1.fc2", "aux2.fc2") if aux_logits else ()
+        lrn = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)) if paper else None
+
+        # stem                                           3x224x224
+        self.conv1 = ConvBNReLU(in_chans, 64, 7, stride=2, padding=3, norm=norm)  # 64x112x112
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 64x56x56
+        self.lrn1 = lrn() if paper else nn.Identity()
+        self.conv2 = ConvBNReLU(64, 64, 1, norm=norm)  # -> 64x56x56
+        self.conv3 = ConvBNReLU(64, 192, 3, padding=1, norm=norm)  # -> 192x56x56
+        self.lrn2 = lrn() if paper else nn.Identity()
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 192x28x28
+
+        def block(*channels: int) -> InceptionBlock:
+            return InceptionBlock(*channels, branch3_kernel=k, norm=norm)
+
+        # in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj (Table 1 of the paper)
+        self.inception3a = block(192, 64, 96, 128, 16, 32, 32)  # -> 256x28x28
+        self.inception3b = block(256, 128, 128, 192, 32, 96, 64)  # -> 480x28x28
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 480x14x14
+        self.inception4a = block(480, 192, 96, 208, 16, 48, 64)  # -> 512x14x14 (aux1)
+        self.inception4b = block(512, 160, 112, 224, 24, 64, 64)  # -> 512x14x14
+        self.inception4c = block(512, 128, 128, 256, 24, 64, 64)  # -> 512x14x14
+        self.inception4d = block(512, 112, 144, 288, 32, 64, 64)  # -> 528x14x14 (aux2)
+        self.inception4e = block(528, 256, 160, 320, 32, 128, 128)  # -> 832x14x14
+        self.maxpool4 = nn.MaxPool2d(2 if not paper else 3, stride=2, ceil_mode=True)  # 832x7x7
+        self.inception5a = block(832, 256, 160, 320, 32, 128, 128)  # -> 832x7x7
+        self.inception5b = block(832, 384, 192, 384, 48, 128, 128)  # -> 1024x7x7
+
+        self.aux1 = GoogLeNetAux(512, num_classes, paper) if aux_logits else None
+        self.aux2 = GoogLeNetAux(528, num_classes, paper) if aux_logits else None
+        # head: global average pool, dropout (0.4 in the paper, 0.2 in torchvision), FC
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout((0.4 if paper else 0.2) if dropout is None else dropout)
+        self.num_features = 1024
+        self.fc = nn.Linear(1024, num_classes)
+        init_conv_bn_linear(self)
+
+    def _features(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list]:
+        if self.transform_input:
+            x = imagenet_to_half_normalisation(x)
+        aux: list[torch.Tensor] = []
+        x = self.lrn1(self.maxpool1(self.conv1(x)))
+        x = self.maxpool2(self.lrn2(self.conv3(self.conv2(x))))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        x = self.inception4a(x)
+        if with_aux:
+            aux.append(self.aux1(x))
+        x = self.inception4d(self.inception4c(self.inception4b(x)))
+        if with_aux:
+            aux.append(self.aux2(x))
+        x = self.maxpool4(self.inception4e(x))
+        return self.inception5b(self.inception5a(x)), aux
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+
+@register_model(
+    ModelCard(
+        name="googlenet",
+        family="inception",
+        description="GoogLeNet, torchvision layout: batch norm, 3x3 in the '5x5' branch",
+        paper=SZEGEDY_2014,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=(
+            Figure("top5_err", 10.07, "paper", "single model, single crop (Table 5)"),
+            Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
+            Figure("acc1", 69.778, "torchvision"),
+            Figure("acc5", 89.530, "torchvision"),
+        ),
+        torchvision_layout=True,
+        notes="With torchvision's ImageNet weights, pass transform_input=True.",
+    )
+)
+def googlenet(
+    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    dropout: float = 0.2,
+) -> GoogLeNet:
+    return GoogLeNet(num_classes, in_chans, aux_logits, False, transform_input, dropout)
+
+
+@register_model(
+    ModelCard(
+        name="googlenet_paper",
+        family="inception",
+        description="GoogLeNet as published: no batch norm, 5x5 branches, LRN, side branches",
+        paper=SZEGEDY_2014,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=(
+            Figure("top5_err", 10.07, "paper", "single model, single crop (Table 5)"),
+            Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
+            Figure("macs", 1.5e9, "paper", "about 1.5 billion multiply-adds"),
+        ),
+        notes="The side branches (aux_logits=True) pool 5x5/3 and need inputs of 80x80 or more.",
+    )
+)
+def googlenet_paper(
+    num_classes: int, in_chans: int, aux_logits: bool = False, dropout: float = 0.4
+) -> GoogLeNet:
+    return GoogLeNet(num_classes, in_chans, aux_logits, True, False, dropout)
+
+
+@register_model(
+    ModelCard(
+        name="inception_v3",
+        family="inception",
+        description="Inception-v3, torchvision layout: factorised 7x7 and 3x3, 299x299 input",
+        paper=SZEGEDY_2015,
+        input_size=(3, 299, 299),
+        min_input_size=75,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=(
+            Figure("top1_err", 21.2, "paper", "single model, single crop (Table 3)"),
+            Figure("top5_err", 5.6, "paper", "single model, single crop (Table 3)"),
+            Figure("top1_err", 17.3, "paper", "4 models, 144 crops (Table 5)"),
+            Figure("top5_err", 3.5, "paper", "4 models, 144 crops (3.46 in Table 5's caption)"),
+            Figure("top5_err", 3.46, "case studies", "about 3.46%"),
+            Figure("acc1", 77.294, "torchvision"),
+            Figure("acc5", 93.450, "torchvision"),
+        ),
+        torchvision_layout=True,
+        notes="With torchvision's ImageNet weights, pass transform_input=True.",
+    )
+)
+def inception_v3(
+    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    dropout: float = 0.5,
+) -> InceptionV3:
+    return InceptionV3(num_classes, in_chans, aux_logits, transform_input, dropout)
+

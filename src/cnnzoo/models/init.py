@@ -1,0 +1,32 @@
+"""Weight initialisation shared by the models (He et al. 2015 for ReLU nets)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from cnnzoo.blocks import Bottleneck, ResidualBlock
+
+
+def init_conv_bn_linear(model: nn.Module, zero_init_last_bn: bool = False) -> None:
+    """He-normal convs (fan-out), unit/zero batch norm, small-normal linear layers.
+
+    `zero_init_last_bn` zeroes the last batch-norm scale of each residual block, so every
+    block starts as the identity (Goyal et al. 2017): the claim a[l+2] = a[l] made real.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+    if zero_init_last_bn:
+        for m in model.modules():
+            if isinstance(m, Bottleneck):
+                nn.init.zeros_(m.bn3.weight)
+            elif isinstance(m, ResidualBlock):
+                nn.init.zeros_(m.bn2.weight)

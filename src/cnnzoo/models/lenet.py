@@ -1,0 +1,159 @@
+"""LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998) as published, and its common modern variant."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnzoo.models.base import ZooModel
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+LECUN_1998 = Paper(
+    "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner", 1998,
+    "Gradient-Based Learning Applied to Document Recognition", "Proc. IEEE",
+)
+
+# Table I of the paper: which of S2's 6 maps feed each of C3's 16 maps. Six take 3
+# neighbouring maps, six take 4 neighbours, three take 4 non-neighbours, one takes all:
+# breaking symmetry so the maps learn different features, with fewer connections.
+C3_TABLE: tuple[tuple[int, ...], ...] = (
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+)
+
+
+class ScaledTanh(nn.Module):
+    """f(a) = A tanh(S a) with A = 1.7159, S = 2/3 (Appendix A): f(1) = 1, f(-1) = -1."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1.7159 * torch.tanh(x * (2.0 / 3.0))
+
+
+class Subsampling(nn.Module):
+    """S2/S4: each map sums a 2x2 window, times a trainable coefficient, plus a trainable
+    bias (2 parameters a map)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window_sum = 4 * F.avg_pool2d(x, 2)
+        return window_sum * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class PartialConv2d(nn.Module):
+    """C3: a convolution where output map j sees only the input maps in table[j].
+
+    Only the connected filters are parameters (1,500 weights + 16 biases = 1,516); they
+    are scattered into a dense, mostly-zero kernel for the convolution.
+    """
+
+    def __init__(self, in_channels: int, table: tuple[tuple[int, ...], ...], kernel: int) -> None:
+        super().__init__()
+        pairs = [(out, inp) for out, inputs in enumerate(table) for inp in inputs]
+        self.in_channels, self.out_channels, self.kernel = in_channels, len(table), kernel
+        self.weight = nn.Parameter(torch.empty(len(pairs), kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(len(table)))
+        self.register_buffer("out_index", torch.tensor([p[0] for p in pairs]), persistent=False)
+        self.register_buffer("in_index", torch.tensor([p[1] for p in pairs]), persistent=False)
+
+    def dense_weight(self) -> torch.Tensor:
+        shape = (self.out_channels, self.in_channels, self.kernel, self.kernel)
+        dense = self.weight.new_zeros(shape)
+        return dense.index_put((self.out_index, self.in_index), self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.dense_weight(), self.bias)
+
+
+class LeNet5(ZooModel):
+    """C1 -> S2 -> C3 -> S4 -> C5 -> F6 -> output.
+
+    `modern=False`: the paper: scaled tanh, trainable sub-sampling, C3's partial
+    connections, LeCun's uniform(+-2.4/F_in) init. The output is a linear layer, where the
+    paper used Euclidean RBF units. `modern=True`: ReLU, max-pool, full C3.
+    """
+
+    classifier_name = "output"
+    first_conv_name = "c1"
+
+    def __init__(self, num_classes: int = 10, in_chans: int = 1, modern: bool = False) -> None:
+        super().__init__(num_classes, in_chans)
+        self.c1 = nn.Conv2d(in_chans, 6, 5)  # 1x32x32 -> 6x28x28
+        self.s2 = nn.MaxPool2d(2) if modern else Subsampling(6)  # -> 6x14x14
+        self.c3 = nn.Conv2d(6, 16, 5) if modern else PartialConv2d(6, C3_TABLE, 5)  # -> 16x10x10
+        self.s4 = nn.MaxPool2d(2) if modern else Subsampling(16)  # -> 16x5x5
+        self.c5 = nn.Conv2d(16, 120, 5)  # -> 120x1x1 (a conv: larger inputs give larger maps)
+        self.pool = nn.AdaptiveAvgPool2d(1)  # identity at 32x32
+        self.f6 = nn.Linear(120, 84)  # -> 84
+        self.num_features = 84
+        self.output = nn.Linear(84, num_classes)  # -> 10
+        self.act = nn.ReLU(inplace=True) if modern else ScaledTanh()
+        if not modern:
+            self._lecun_init()
+
+    def _lecun_init(self) -> None:
+        for m in (self.c1, self.s2, self.c3, self.s4, self.c5, self.f6, self.output):
+            weight = m.weight
+            fan_in = 1 if isinstance(m, Subsampling) else weight[0].numel()
+            if isinstance(m, PartialConv2d):
+                fan_in = 4 * m.kernel * m.kernel  # a typical C3 unit sees 4 maps
+            if isinstance(m, Subsampling):
+                fan_in = 4  # 2x2 window
+            nn.init.uniform_(weight, -2.4 / fan_in, 2.4 / fan_in)
+            nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.s2(self.act(self.c1(x))))
+        x = self.act(self.s4(self.act(self.c3(x))))
+        return self.act(self.c5(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.act(self.f6(torch.flatten(self.pool(x), 1)))
+        return x if pre_logits else self.output(x)
+
+
+_MNIST = (
+    Figure("top1_err", 0.95, "paper", "MNIST test, no distortions"),
+    Figure("params", 60e3, "case studies", "about 60k"),
+)
+
+
+@register_model(
+    ModelCard(
+        name="lenet5",
+        family="lenet",
+        description="LeNet-5 as published: scaled tanh, trainable sub-sampling, partial C3",
+        paper=LECUN_1998,
+        input_size=(1, 32, 32),
+        min_input_size=32,
+        num_classes=10,
+        dataset="MNIST",
+        figures=_MNIST,
+        notes="MNIST's 28x28 digits are padded to 32x32, as in the paper.",
+    )
+)
+def lenet5(num_classes: int, in_chans: int) -> LeNet5:
+    return LeNet5(num_classes, in_chans, modern=False)
+
+
+@register_model(
+    ModelCard(
+        name="lenet5_modern",
+        family="lenet",
+        description="LeNet-5 as commonly taught today: ReLU, max-pool, full C3",
+        paper=LECUN_1998,
+        input_size=(1, 32, 32),
+        min_input_size=32,
+        num_classes=10,
+        dataset="MNIST",
+        figures=(Figure("params", 60e3, "case studies", "about 60k"),),
+    )
+)
+def lenet5_modern(num_classes: int, in_chans: int) -> LeNet5:
+    return LeNet5(num_classes, in_chans, modern=True)

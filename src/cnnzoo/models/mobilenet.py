@@ -1,0 +1,190 @@
+"""MobileNet v1 (Howard et al. 2017) and v2 (Sandler et al. 2018).
+
+v1 has no torchvision model; its keys are ours (stem, blocks.N.depthwise/pointwise, fc).
+v2 follows torchvision's layout (features.N, classifier.1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnzoo.blocks import ConvNormAct, DepthwiseSeparableConv, InvertedResidual
+from cnnzoo.errors import ModelOptionError
+from cnnzoo.models.base import ZooModel
+from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+HOWARD_2017 = Paper(
+    "A. G. Howard, M. Zhu, B. Chen, D. Kalenichenko, W. Wang, T. Weyand, M. Andreetto, "
+    "H. Adam", 2017,
+    "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
+    "arXiv:1704.04861",
+)
+SANDLER_2018 = Paper(
+    "M. Sandler, A. Howard, M. Zhu, A. Zhmoginov, L.-C. Chen", 2018,
+    "MobileNetV2: Inverted Residuals and Linear Bottlenecks", "CVPR 2018",
+)
+
+
+def _check_width(width: float) -> None:
+    if not width > 0:
+        raise ModelOptionError(f"width (the multiplier alpha) must be > 0, got {width}")
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """Round a scaled channel count to a multiple of `divisor`, never more than 10% down
+    (the rule of the MobileNetV2 reference code, which torchvision's weights assume)."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class MobileNetV1(ZooModel):
+    """A 3x3 stem, then 13 depthwise separable convolutions (Table 1 of the paper).
+
+    `width` is the width multiplier alpha: every layer has int(alpha * channels) channels,
+    which cuts parameters and multiply-adds by about alpha^2.
+    """
+
+    classifier_name = "fc"
+    first_conv_name = "stem.0"
+
+    def __init__(
+        self, num_classes: int = 1000, in_chans: int = 3, width: float = 1.0, dropout: float = 0.0
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        _check_width(width)
+
+        def c(channels: int) -> int:
+            return max(1, int(channels * width))
+
+        self.width = width
+        self.stem = ConvNormAct(in_chans, c(32), 3, stride=2, activation=nn.ReLU)  # -> 32x112x112
+        self.blocks = nn.Sequential(
+            DepthwiseSeparableConv(c(32), c(64)),  # -> 64x112x112
+            DepthwiseSeparableConv(c(64), c(128), stride=2),  # -> 128x56x56
+            DepthwiseSeparableConv(c(128), c(128)),  # -> 128x56x56
+            DepthwiseSeparableConv(c(128), c(256), stride=2),  # -> 256x28x28
+            DepthwiseSeparableConv(c(256), c(256)),  # -> 256x28x28
+            DepthwiseSeparableConv(c(256), c(512), stride=2),  # -> 512x14x14
+            *(DepthwiseSeparableConv(c(512), c(512)) for _ in range(5)),  # -> 512x14x14, x5
+            DepthwiseSeparableConv(c(512), c(1024), stride=2),  # -> 1024x7x7
+            # Table 1 prints stride 2 here, but its output stays 7x7: stride 1 is meant.
+            DepthwiseSeparableConv(c(1024), c(1024)),  # -> 1024x7x7
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(1)  # -> 1024
+        self.dropout = nn.Dropout(dropout)
+        self.num_features = c(1024)
+        self.fc = nn.Linear(self.num_features, num_classes)
+        init_conv_bn_linear(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.dropout(torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.fc(x)
+
+
+class MobileNetV2(ZooModel):
+    """A 3x3 stem, 17 inverted residual blocks, a 1x1 conv to 1280, pool, classifier.
+
+    Each `_stage(t, c, n, s)` is a row of the paper's Table 2: n blocks with expansion
+    factor t and c output channels, the first with stride s.
+    """
+
+    classifier_name = "classifier.1"
+    first_conv_name = "features.0.0"
+
+    def __init__(
+        self, num_classes: int = 1000, in_chans: int = 3, width: float = 1.0, dropout: float = 0.2
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        _check_width(width)
+        self.width = width
+        self.channels = make_divisible(32 * width)
+        last_channels = make_divisible(1280 * max(1.0, width))
+        self.features = nn.Sequential(
+            ConvNormAct(in_chans, self.channels, 3, stride=2),  # 3x224x224 -> 32x112x112
+            *self._stage(t=1, c=16, n=1, s=1),  # -> 16x112x112
+            *self._stage(t=6, c=24, n=2, s=2),  # -> 24x56x56
+            *self._stage(t=6, c=32, n=3, s=2),  # -> 32x28x28
+            *self._stage(t=6, c=64, n=4, s=2),  # -> 64x14x14
+            *self._stage(t=6, c=96, n=3, s=1),  # -> 96x14x14
+            *self._stage(t=6, c=160, n=3, s=2),  # -> 160x7x7
+            *self._stage(t=6, c=320, n=1, s=1),  # -> 320x7x7
+            ConvNormAct(self.channels, last_channels, 1),  # -> 1280x7x7
+        )
+        self.num_features = last_channels
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last_channels, num_classes))
+        init_conv_bn_linear(self)
+
+    def _stage(self, t: int, c: int, n: int, s: int) -> list[InvertedResidual]:
+        out_channels = make_divisible(c * self.width)
+        blocks = []
+        for i in range(n):
+            blocks.append(InvertedResidual(self.channels, out_channels, s if i == 0 else 1, t))
+            self.channels = out_channels
+        return blocks
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
+        return x if pre_logits else self.classifier(x)
+
+
+@register_model(
+    ModelCard(
+        name="mobilenet_v1",
+        family="mobilenet",
+        description="MobileNet v1: 13 depthwise separable blocks, width multiplier `width`",
+        paper=HOWARD_2017,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=(
+            Figure("acc1", 70.6, "paper", "Table 8, 1.0 MobileNet-224"),
+            Figure("top5_err", 10.5, "case studies", "about 10.5%"),
+            Figure("params", 4.2e6, "paper", "Table 8: 4.2 million"),
+            Figure("macs", 569e6, "paper", "Table 8: 569 million mult-adds"),
+            Figure("acc1", 68.4, "paper", "Table 6, width 0.75"),
+            Figure("acc1", 63.7, "paper", "Table 6, width 0.5"),
+            Figure("acc1", 50.6, "paper", "Table 6, width 0.25"),
+        ),
+        notes="Options: width (alpha) 1.0, 0.75, 0.5, 0.25 as in the paper; any input >= 32.",
+    )
+)
+def mobilenet_v1(
+    num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.0
+) -> MobileNetV1:
+    return MobileNetV1(num_classes, in_chans, width, dropout)
+
+
+@register_model(
+    ModelCard(
+        name="mobilenet_v2",
+        family="mobilenet",
+        description="MobileNet v2: 17 inverted residual blocks, torchvision layout",
+        paper=SANDLER_2018,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=(
+            Figure("acc1", 72.0, "paper", "Table 4"),
+            Figure("top5_err", 9.0, "case studies", "about 9%"),
+            Figure("params", 3.4e6, "paper", "Table 4: 3.4M"),
+            Figure("macs", 300e6, "paper", "Table 4: 300M multiply-adds"),
+            Figure("acc1", 71.878, "torchvision"),
+            Figure("acc5", 90.286, "torchvision"),
+        ),
+        torchvision_layout=True,
+    )
+)
+def mobilenet_v2(
+    num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.2
+) -> MobileNetV2:
+    return MobileNetV2(num_classes, in_chans, width, dropout)

@@ -1,0 +1,268 @@
+"""ResNets and the plain nets they beat (He, Zhang, Ren, Sun 2015).
+
+ImageNet nets in torchvision's layout (keys conv1, bn1, layer1..layer4, fc), and the
+CIFAR-10 nets of section 4.2 (3x3 stem, 16-32-64 channels, zero-padding shortcuts).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnzoo.blocks import Bottleneck, ResidualBlock, ZeroPadShortcut, projection_shortcut
+from cnnzoo.models.base import ZooModel
+from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+HE_2015 = Paper(
+    "K. He, X. Zhang, S. Ren, J. Sun", 2015, "Deep Residual Learning for Image Recognition",
+    "CVPR 2016",
+)
+
+# Blocks per stage (conv2_x, conv3_x, conv4_x, conv5_x), Table 1 of the paper.
+IMAGENET_DEPTHS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = {
+    18: (ResidualBlock, (2, 2, 2, 2)),
+    34: (ResidualBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+class ResNet(ZooModel):
+    """ResNet-18..152 for ImageNet; with `residual=False`, the plain net of the same depth."""
+
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        residual: bool = True,
+        stride_in_1x1: bool = False,
+        zero_init_residual: bool = False,
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        block, blocks_per_stage = IMAGENET_DEPTHS[depth]
+        self.block = block
+        self.residual = residual
+        self.stride_in_1x1 = stride_in_1x1
+        self.channels = 64
+        # stem: 7x7/2 conv, 3x3/2 max-pool            3x224x224 -> 64x112x112 -> 64x56x56
+        self.conv1 = nn.Conv2d(in_chans, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        # conv2_x                                     -> 64x56x56   (256 for Bottleneck)
+        self.layer1 = self._stage(64, blocks_per_stage[0], stride=1)
+        # conv3_x                                     -> 128x28x28  (512)
+        self.layer2 = self._stage(128, blocks_per_stage[1], stride=2)
+        # conv4_x                                     -> 256x14x14  (1024)
+        self.layer3 = self._stage(256, blocks_per_stage[2], stride=2)
+        # conv5_x                                     -> 512x7x7    (2048)
+        self.layer4 = self._stage(512, blocks_per_stage[3], stride=2)
+        # head: global average pool, fully connected  -> num_classes
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = 512 * block.expansion
+        self.fc = nn.Linear(self.num_features, num_classes)
+        init_conv_bn_linear(self, zero_init_last_bn=zero_init_residual)
+
+    def _stage(self, channels: int, blocks: int, stride: int) -> nn.Sequential:
+        out_channels = channels * self.block.expansion
+        shortcut = None
+        if self.residual and (stride != 1 or self.channels != out_channels):
+            shortcut = projection_shortcut(self.channels, out_channels, stride)
+        extra = {"stride_in_1x1": self.stride_in_1x1} if self.block is Bottleneck else {}
+        layers = [self.block(self.channels, channels, stride, shortcut, self.residual, **extra)]
+        self.channels = out_channels
+        layers += [
+            self.block(out_channels, channels, 1, None, self.residual, **extra)
+            for _ in range(blocks - 1)
+        ]
+        return nn.Sequential(*layers)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+
+class CifarResNet(ZooModel):
+    """ResNet-20..110 for CIFAR-10 (section 4.2): depth 6n+2, option-A shortcuts.
+
+    With `residual=False`, the plain net of the same depth (same parameter count).
+    """
+
+    def __init__(
+        self, depth: int, num_classes: int = 10, in_chans: int = 3, residual: bool = True
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        if (depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        n = (depth - 2) // 6
+        self.residual = residual
+        self.channels = 16
+        # stem: 3x3 conv                              3x32x32 -> 16x32x32
+        self.conv1 = nn.Conv2d(in_chans, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU(inplace=True)
+        # 2n layers on 32x32 maps                     -> 16x32x32
+        self.layer1 = self._stage(16, n, stride=1)
+        # 2n layers on 16x16 maps                     -> 32x16x16
+        self.layer2 = self._stage(32, n, stride=2)
+        # 2n layers on 8x8 maps                       -> 64x8x8
+        self.layer3 = self._stage(64, n, stride=2)
+        # head: global average pool, 10-way fully connected
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.num_features = 64
+        self.fc = nn.Linear(64, num_classes)
+        init_conv_bn_linear(self)
+
+    def _stage(self, channels: int, blocks: int, stride: int) -> nn.Sequential:
+        shortcut = None
+        if self.residual and (stride != 1 or self.channels != channels):
+            shortcut = ZeroPadShortcut(self.channels, channels, stride)
+        layers = [ResidualBlock(self.channels, channels, stride, shortcut, self.residual)]
+        layers += [
+            ResidualBlock(channels, channels, 1, None, self.residual) for _ in range(blocks - 1)
+        ]
+        self.channels = channels
+        return nn.Sequential(*layers)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        return self.layer3(self.layer2(self.layer1(x)))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
+
+# ---------------------------------------------------------------- registered names
+
+
+def build_resnet(
+    num_classes: int,
+    in_chans: int,
+    depth: int,
+    residual: bool = True,
+    stride_in_1x1: bool = False,
+    zero_init_residual: bool = False,
+) -> ResNet:
+    return ResNet(depth, num_classes, in_chans, residual, stride_in_1x1, zero_init_residual)
+
+
+def build_plain(num_classes: int, in_chans: int, depth: int) -> ResNet:
+    return ResNet(depth, num_classes, in_chans, residual=False)
+
+
+def build_cifar_resnet(num_classes: int, in_chans: int, depth: int) -> CifarResNet:
+    return CifarResNet(depth, num_classes, in_chans, residual=True)
+
+
+def build_cifar_plain(num_classes: int, in_chans: int, depth: int) -> CifarResNet:
+    return CifarResNet(depth, num_classes, in_chans, residual=False)
+
+
+_IMAGENET_FIGURES: dict[int, tuple[Figure, ...]] = {
+    18: (
+        Figure("top1_err", 27.88, "paper", "Table 2, 10-crop"),
+        Figure("acc1", 69.758, "torchvision"),
+        Figure("acc5", 89.078, "torchvision"),
+    ),
+    34: (
+        Figure("top1_err", 21.84, "paper", "Table 4, single model"),
+        Figure("top5_err", 5.71, "paper", "Table 4, single model"),
+        Figure("acc1", 73.314, "torchvision"),
+        Figure("acc5", 91.420, "torchvision"),
+    ),
+    50: (
+        Figure("top1_err", 20.74, "paper", "Table 4, single model"),
+        Figure("top5_err", 5.25, "paper", "Table 4, single model"),
+        Figure("top5_err", 7.8, "case studies", "about 7.8%"),
+        Figure("macs", 3.8e9, "paper", "Table 1: 3.8 x 10^9 FLOPs (multiply-adds), v1 strides"),
+        Figure("acc1", 76.130, "torchvision"),
+        Figure("acc5", 92.862, "torchvision"),
+    ),
+    101: (
+        Figure("top1_err", 19.87, "paper", "Table 4, single model"),
+        Figure("top5_err", 4.60, "paper", "Table 4, single model"),
+        Figure("acc1", 77.374, "torchvision"),
+        Figure("acc5", 93.546, "torchvision"),
+    ),
+    152: (
+        Figure("top1_err", 19.38, "paper", "Table 4, single model"),
+        Figure("top5_err", 4.49, "paper", "Table 4, single model"),
+        Figure("top5_err", 5.0, "case studies", "below 5%"),
+        Figure("acc1", 78.312, "torchvision"),
+        Figure("acc5", 94.046, "torchvision"),
+    ),
+}
+
+for _depth, _figures in _IMAGENET_FIGURES.items():
+    register_model(
+        ModelCard(
+            name=f"resnet{_depth}",
+            family="resnet",
+            description=f"ResNet-{_depth}, torchvision layout (stride on the 3x3, 'v1.5')",
+            paper=HE_2015,
+            input_size=(3, 224, 224),
+            min_input_size=32,
+            num_classes=1000,
+            dataset="ImageNet",
+            figures=_figures,
+            torchvision_layout=True,
+            notes="stride_in_1x1=True gives the paper's v1 (stride on the first 1x1).",
+        ),
+        depth=_depth,
+    )(build_resnet)
+
+_PLAIN_TOP1 = {18: 27.94, 34: 28.54}
+for _depth, _err in _PLAIN_TOP1.items():
+    register_model(
+        ModelCard(
+            name=f"plain{_depth}",
+            family="plain",
+            description=f"plain-{_depth}: ResNet-{_depth} without shortcuts",
+            paper=HE_2015,
+            input_size=(3, 224, 224),
+            min_input_size=32,
+            num_classes=1000,
+            dataset="ImageNet",
+            figures=(Figure("top1_err", _err, "paper", "Table 2, 10-crop"),),
+            notes="Deeper is worse here: plain-34 trains to a higher error than plain-18.",
+        ),
+        depth=_depth,
+    )(build_plain)
+
+# CIFAR-10 test error of the ResNets (Table 6); the plain nets are shown only as curves.
+_CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
+for _depth, _err in _CIFAR_ERR.items():
+    for _prefix, _builder, _family in (
+        ("resnet", build_cifar_resnet, "resnet-cifar"),
+        ("plain", build_cifar_plain, "plain-cifar"),
+    ):
+        register_model(
+            ModelCard(
+                name=f"{_prefix}{_depth}",
+                family=_family,
+                description=(
+                    f"CIFAR {'ResNet' if _prefix == 'resnet' else 'plain net'}-{_depth}: "
+                    f"3x3 stem, 3 stages of {(_depth - 2) // 6} blocks, 16-32-64 channels"
+                    + (", zero-padding shortcuts" if _prefix == "resnet" else "")
+                ),
+                paper=HE_2015,
+                input_size=(3, 32, 32),
+                min_input_size=8,
+                num_classes=10,
+                dataset="CIFAR-10",
+                figures=(
+                    (Figure("top1_err", _err, "paper", "Table 6, CIFAR-10 test"),)
+                    if _prefix == "resnet"
+                    else ()
+                ),
+            ),
+            depth=_depth,
+        )(_builder)

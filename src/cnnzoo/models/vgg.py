@@ -1,0 +1,128 @@
+"""VGG-11/13/16/19, with and without batch norm (Simonyan & Zisserman 2014).
+
+torchvision's layout: `features` (an indexed sequence of 3x3 convs and 2x2 pools),
+a 7x7 adaptive average pool, and a three-layer `classifier`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cnnzoo.models.base import ZooModel
+from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.registry import Figure, ModelCard, Paper, register_model
+
+SIMONYAN_2014 = Paper(
+    "K. Simonyan, A. Zisserman", 2014,
+    "Very Deep Convolutional Networks for Large-Scale Image Recognition", "ICLR 2015",
+)
+
+# 3x3 'same' convs in each of the five stages (configurations A, B, D, E of Table 1).
+# Every stage ends with a 2x2/2 max-pool, halving height and width.
+CONVS_PER_STAGE = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+STAGE_CHANNELS = (64, 128, 256, 512, 512)
+
+
+def vgg_stage(in_channels: int, channels: int, convs: int, batch_norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers.append(nn.Conv2d(in_channels if i == 0 else channels, channels, 3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(channels))
+        layers.append(nn.ReLU(inplace=True))
+    layers.append(nn.MaxPool2d(2, stride=2))
+    return layers
+
+
+class VGG(ZooModel):
+    classifier_name = "classifier.6"
+    first_conv_name = "features.0"
+
+    def __init__(
+        self,
+        depth: int,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__(num_classes, in_chans)
+        convs = CONVS_PER_STAGE[depth]
+        c = STAGE_CHANNELS
+        self.features = nn.Sequential(
+            *vgg_stage(in_chans, c[0], convs[0], batch_norm),  # 3x224x224 -> 64x112x112
+            *vgg_stage(c[0], c[1], convs[1], batch_norm),  # -> 128x56x56
+            *vgg_stage(c[1], c[2], convs[2], batch_norm),  # -> 256x28x28
+            *vgg_stage(c[2], c[3], convs[3], batch_norm),  # -> 512x14x14
+            *vgg_stage(c[3], c[4], convs[4], batch_norm),  # -> 512x7x7
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d(7)  # any input >= 32 -> 512x7x7
+        self.num_features = 4096
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),  # FC-4096
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),  # FC-4096
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, num_classes),  # FC-1000, softmax
+        )
+        init_conv_bn_linear(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
+        return x if pre_logits else self.classifier[-1](x)
+
+
+def build_vgg(
+    num_classes: int, in_chans: int, depth: int, batch_norm: bool, dropout: float = 0.5
+) -> VGG:
+    return VGG(depth, num_classes, in_chans, batch_norm, dropout)
+
+
+_CONFIG = {11: "A", 13: "B", 16: "D", 19: "E"}
+_FIGURES: dict[str, tuple[Figure, ...]] = {
+    "vgg11": (Figure("top1_err", 29.6, "paper", "Table 3, config A, single scale"),
+              Figure("top5_err", 10.4, "paper", "Table 3, config A, single scale")),
+    "vgg13": (Figure("top1_err", 28.7, "paper", "Table 3, config B, single scale"),
+              Figure("top5_err", 9.9, "paper", "Table 3, config B, single scale")),
+    "vgg16": (Figure("top1_err", 24.4, "paper", "Table 5, config D, multi-crop & dense"),
+              Figure("top5_err", 7.2, "paper", "Table 5, config D, multi-crop & dense"),
+              Figure("top5_err", 7.0, "case studies", "about 7%"),
+              Figure("params", 138e6, "case studies", "about 138M"),
+              Figure("acc1", 71.592, "torchvision"), Figure("acc5", 90.382, "torchvision")),
+    "vgg16_bn": (Figure("acc1", 73.360, "torchvision"), Figure("acc5", 91.516, "torchvision")),
+    "vgg19": (Figure("top1_err", 24.4, "paper", "Table 5, config E, multi-crop & dense"),
+              Figure("top5_err", 7.1, "paper", "Table 5, config E, multi-crop & dense"),
+              Figure("top5_err", 7.0, "case studies", "similar to VGG-16"),
+              Figure("acc1", 72.376, "torchvision"), Figure("acc5", 90.876, "torchvision")),
+    "vgg19_bn": (Figure("acc1", 74.218, "torchvision"), Figure("acc5", 91.842, "torchvision")),
+}
+
+for _depth, _config in _CONFIG.items():
+    for _bn in (False, True):
+        _name = f"vgg{_depth}" + ("_bn" if _bn else "")
+        register_model(
+            ModelCard(
+                name=_name,
+                family="vgg",
+                description=f"VGG-{_depth} (configuration {_config})"
+                + (" with batch norm" if _bn else ""),
+                paper=SIMONYAN_2014,
+                input_size=(3, 224, 224),
+                min_input_size=32,
+                num_classes=1000,
+                dataset="ImageNet",
+                figures=_FIGURES.get(_name, ()),
+                torchvision_layout=True,
+                notes="Batch norm is not in the paper (it came in 2015); torchvision adds it."
+                if _bn
+                else "",
+            ),
+            depth=_depth,
+            batch_norm=_bn,
+        )(build_vgg)

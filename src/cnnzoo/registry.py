@@ -1,0 +1,193 @@
+"""create_model, list_models and model cards: the paper figures beside each network."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fnmatch
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnzoo.errors import ModelOptionError, UnknownModelError
+from cnnzoo.models.base import ZooModel
+
+
+@dataclass(frozen=True)
+class Paper:
+    authors: str
+    year: int
+    title: str
+    venue: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.authors} ({self.year}), {self.title}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One reported number and where it comes from.
+
+    metric: 'top1_err' / 'top5_err' (percent error), 'acc1' / 'acc5' (percent accuracy),
+    'params', 'macs'. source: 'paper', 'case studies' or 'torchvision'.
+    """
+
+    metric: str
+    value: float
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    family: str
+    description: str
+    paper: Paper
+    input_size: tuple[int, int, int]  # (C, H, W) the model is built and reported at
+    min_input_size: int  # smallest H and W it accepts
+    num_classes: int
+    dataset: str  # what the reported figures were measured on
+    figures: tuple[Figure, ...] = ()
+    torchvision_layout: bool = False  # state_dict keys match torchvision's model of this name
+    notes: str = ""
+
+    def figure(self, metric: str, source: str | None = None) -> Figure | None:
+        """The first figure with this metric (and source, if given)."""
+        for f in self.figures:
+            if f.metric == metric and (source is None or f.source == source):
+                return f
+        return None
+
+
+@dataclass
+class _Entry:
+    card: ModelCard
+    builder: Callable[..., ZooModel]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register_model(card: ModelCard, **defaults: Any) -> Callable:
+    """Decorator: register `builder(num_classes, in_chans, **options)` under card.name.
+
+    `defaults` are options fixed for this name (e.g. depth=50 for resnet50).
+    """
+
+    def wrap(builder: Callable[..., ZooModel]) -> Callable[..., ZooModel]:
+        if card.name in _REGISTRY:
+            raise RuntimeError(f"model {card.name!r} registered twice")
+        _REGISTRY[card.name] = _Entry(card, builder, defaults)
+        return builder
+
+    return wrap
+
+
+def _ensure_loaded() -> None:
+    # Importing the model files runs their register_model decorators.
+    from cnnzoo.models import FAMILIES
+
+    for family in FAMILIES:
+        importlib.import_module(f"cnnzoo.models.{family}")
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style pattern, e.g. 'resnet*'."""
+    _ensure_loaded()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def _entry(name: str) -> _Entry:
+    _ensure_loaded()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, _REGISTRY, n=6, cutoff=0.6)
+    close += [n for n in sorted(_REGISTRY) if n.startswith(name) and n not in close]
+    hint = f"; did you mean {', '.join(close[:6])}?" if close else ""
+    raise UnknownModelError(
+        f"unknown model {name!r}{hint} (`cnnzoo list` shows all {len(_REGISTRY)} models)"
+    )
+
+
+def model_card(name: str) -> ModelCard:
+    """The card of a registered model: paper, input sizes and reported figures."""
+    return _entry(name).card
+
+
+def model_options(name: str) -> dict[str, Any]:
+    """The options `create_model(name, ...)` takes beyond num_classes/in_chans, with defaults."""
+    entry = _entry(name)
+    sig = inspect.signature(entry.builder)
+    return {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.name not in ("num_classes", "in_chans") and p.name not in entry.defaults
+    }
+
+
+def create_model(
+    name: str,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    weights: str | Path | None = None,
+    device: str | torch.device | None = None,
+    **options: Any,
+) -> ZooModel:
+    """Build a registered model.
+
+    num_classes and in_chans default to the card's (1000 and 3 for ImageNet models).
+    `weights` is a torchvision `.pth` file or a cnnzoo safetensors file; when
+    num_classes is not given it is taken from the file. `device='meta'` builds
+    without allocating memory (for counting and shape analysis).
+    """
+    entry = _entry(name)
+    allowed = model_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
+        raise ModelOptionError(
+            f"{name} has no option {', '.join(unknown)}; its options are: {listed}"
+        )
+    if weights is not None:
+        from cnnzoo.weights import read_weights
+
+        state_dict, meta = read_weights(weights)
+        if num_classes is None:
+            num_classes = meta.get("num_classes") or _infer_num_classes(name, state_dict)
+        if in_chans is None and "in_chans" in meta:
+            in_chans = int(meta["in_chans"])
+    card = entry.card
+    kwargs = dict(entry.defaults)
+    kwargs.update(options)
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        model = entry.builder(
+            num_classes=card.num_classes if num_classes is None else int(num_classes),
+            in_chans=card.input_size[0] if in_chans is None else int(in_chans),
+            **kwargs,
+        )
+    model.model_name = name
+    model.min_input_size = card.min_input_size
+    if weights is not None:
+        from cnnzoo.weights import load_state_dict
+
+        load_state_dict(model, state_dict, source=str(weights))
+    return model
+
+
+def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:
+    with torch.device("meta"):
+        probe = _entry(name).builder(num_classes=1, in_chans=3, **_entry(name).defaults)
+    weight = state_dict.get(probe.classifier_name + ".weight")
+    return int(weight.shape[0]) if weight is not None and weight.ndim == 2 else None
+
+
+def count_params(model: torch.nn.Module) -> int:
+    """Trainable and frozen parameters (batch-norm running statistics are buffers, not counted)."""
+    return sum(p.numel() for p in model.parameters())
