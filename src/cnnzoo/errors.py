@@ -21,3 +21,7 @@ class InputShapeError(CnnzooError, ValueError):
 
 class WeightsError(CnnzooError, ValueError):
     """A weights file that cannot be read or does not fit the model."""
+
+
+class UsageError(CnnzooError, ValueError):
+    """A malformed command-line value (an input size, an option)."""

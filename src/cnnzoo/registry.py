@@ -7,6 +7,7 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,16 @@ def _ensure_loaded() -> None:
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style pattern, e.g. 'resnet*'."""
     _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    names = [n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)]
+    return sorted(names, key=_zoo_order)
+
+
+def _zoo_order(name: str) -> tuple:
+    """Case-study order: by family as the families were registered, then by depth, so
+    resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical)."""
+    families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
+    natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    return (families.index(_REGISTRY[name].card.family), natural)
 
 
 def _entry(name: str) -> _Entry:
@@ -191,3 +201,50 @@ def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | 
 def count_params(model: torch.nn.Module) -> int:
     """Trainable and frozen parameters (batch-norm running statistics are buffers, not counted)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def headline_errors(card: ModelCard) -> dict[str, Any]:
+    """The figures `cnnzoo list` shows: the paper's first top-1/top-5 error (accuracy
+    converted to error), falling back to the case studies' quote, and torchvision's."""
+
+    def err(metric: str) -> Figure | None:
+        for source in ("paper", "case studies"):
+            f = card.figure(f"{metric}_err", source)
+            if f is not None:
+                return f
+            acc = card.figure("acc1" if metric == "top1" else "acc5", source)
+            if acc is not None:
+                return Figure(f"{metric}_err", round(100 - acc.value, 3), source, acc.note)
+        return None
+
+    top1, top5 = err("top1"), err("top5")
+    tv1, tv5 = card.figure("acc1", "torchvision"), card.figure("acc5", "torchvision")
+    return {
+        "top1_err": top1.value if top1 else None,
+        "top1_source": f"{top1.source}: {top1.note}".rstrip(": ") if top1 else "",
+        "top5_err": top5.value if top5 else None,
+        "top5_source": f"{top5.source}: {top5.note}".rstrip(": ") if top5 else "",
+        "torchvision_acc1": tv1.value if tv1 else None,
+        "torchvision_acc5": tv5.value if tv5 else None,
+    }
+
+
+def model_table(pattern: str = "*") -> list[dict[str, Any]]:
+    """One record per model matching `pattern`: name, family, params (counted on the meta
+    device), input size, dataset and the headline reported figures."""
+    records = []
+    for name in list_models(pattern):
+        card = model_card(name)
+        model = create_model(name, device="meta")
+        records.append(
+            {
+                "name": name,
+                "family": card.family,
+                "params": count_params(model),
+                "input_size": list(card.input_size),
+                "min_input_size": card.min_input_size,
+                "dataset": card.dataset,
+                **headline_errors(card),
+            }
+        )
+    return records

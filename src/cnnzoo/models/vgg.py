@@ -20,7 +20,12 @@ SIMONYAN_2014 = Paper(
 
 # 3x3 'same' convs in each of the five stages (configurations A, B, D, E of Table 1).
 # Every stage ends with a 2x2/2 max-pool, halving height and width.
-CONVS_PER_STAGE = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+CONVS_PER_STAGE = {
+    11: (1, 1, 2, 2, 2),  # A
+    13: (2, 2, 2, 2, 2),  # B
+    16: (2, 2, 3, 3, 3),  # D
+    19: (2, 2, 4, 4, 4),  # E
+}
 STAGE_CHANNELS = (64, 128, 256, 512, 512)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from cnnzoo.cli import main
+
+sys.exit(main())

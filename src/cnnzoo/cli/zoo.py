@@ -1,0 +1,75 @@
+"""`cnnzoo list` and `cnnzoo show`: the zoo and each architecture."""
+
+from __future__ import annotations
+
+import argparse
+
+from cnnzoo.architecture import architecture
+from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.fmt import FORMATS, human, render, shape_str
+from cnnzoo.registry import count_params, model_card, model_options, model_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="the models, with parameters and reported accuracy")
+    p.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(run=run_list)
+
+    p = sub.add_parser("show", help="one architecture, stage by stage, with output shapes")
+    add_model_arguments(p, weights=False)
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.set_defaults(run=run_show)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def run_list(args: argparse.Namespace, extra: list[str]) -> int:
+    records = model_table(args.pattern)
+    if not records:
+        print(f"no model matches {args.pattern!r}")
+        return 1
+    headers = ["name", "family", "params", "input", "top-1 err %", "top-5 err %",
+               "reported by", "torchvision acc@1/5", "data"]
+    rows = [
+        [
+            r["name"], r["family"],
+            f"{r['params']:,}" if args.format != "table" else human(r["params"]),
+            shape_str(r["input_size"]), _pct(r["top1_err"]), _pct(r["top5_err"]),
+            r["top1_source"] or r["top5_source"] or "-",
+            "-" if r["torchvision_acc1"] is None
+            else f"{r['torchvision_acc1']:g} / {r['torchvision_acc5']:g}",
+            r["dataset"],
+        ]
+        for r in records
+    ]
+    print(render(headers, rows, args.format, right=(2, 4, 5), records=records))
+    return 0
+
+
+def run_show(args: argparse.Namespace, extra: list[str]) -> int:
+    model, size = model_from_args(args, extra, device="meta")
+    stages = architecture(model, size)
+    card = model_card(args.model)
+    if args.format == "table":
+        print(f"{card.name}: {card.description}")
+        print(f"paper: {card.paper}")
+        if card.notes:
+            print(f"note: {card.notes}")
+        options = ", ".join(f"{k}={v!r}" for k, v in model_options(args.model).items())
+        print(f"options: {options or 'none'}")
+        print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})\n")
+    headers = ["stage", "type", "output", "params"]
+    rows = [["input", "", shape_str(size), ""]]
+    rows += [[s.name, s.kind, shape_str(s.output_shape), f"{s.params:,}"] for s in stages]
+    total = count_params(model)
+    records = [
+        {"name": s.name, "type": s.kind, "output_shape": list(s.output_shape), "params": s.params}
+        for s in stages
+    ]
+    if args.format == "table":
+        rows.append(["total", "", "", f"{total:,}"])
+    print(render(headers, rows, args.format, right=(3,), records=records))
+    return 0
