@@ -25,3 +25,7 @@ class WeightsError(CnnzooError, ValueError):
 
 class UsageError(CnnzooError, ValueError):
     """A malformed command-line value (an input size, an option)."""
+
+
+class DatasetError(CnnzooError, ValueError):
+    """A dataset that cannot be found, read or used: names the file and the fix."""

@@ -1,0 +1,152 @@
+"""load_dataset: find a dataset's files, read and validate them, return an ImageDataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from cnnzoo.data.dataset import ImageDataset, Split
+from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
+from cnnzoo.errors import DatasetError
+
+FOLDER_PREFIX = "folder:"
+_IDX_SPLITS = (("train", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               ("test", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
+# Where each dataset's files may sit inside a root: itself, ROOT/NAME, and the folders the
+# official archives (and torchvision) unpack to.
+_SUBDIRS = {
+    "mnist": ("mnist", "MNIST/raw"),
+    "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw"),
+    "cifar10": ("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
+    "cifar100": ("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
+}
+
+
+def data_home() -> Path:
+    """Where downloads go and datasets are looked for: $CNNZOO_DATA or ~/.cache/cnnzoo."""
+    env = os.environ.get("CNNZOO_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "cnnzoo"
+
+
+def dataset_names() -> list[str]:
+    return list(SPECS) + [FOLDER_PREFIX + "PATH"]
+
+
+def _spec(name: str) -> DatasetSpec:
+    key = canonical_name(name)
+    if key is None:
+        raise DatasetError(f"unknown dataset {name!r}; choose from "
+                           f"{', '.join(dataset_names())} (see `cnnzoo data list`)")
+    return SPECS[key]
+
+
+def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
+    """Folders searched for `name`'s files, in order."""
+    spec = _spec(name)
+    bases = [Path(root).expanduser()] if root is not None else [data_home()]
+    dirs = []
+    for base in bases:
+        dirs.append(base)
+        dirs.extend(base / sub for sub in _SUBDIRS[spec.name])
+    if root is None:
+        dirs.extend(Path(d) for d in spec.system_dirs)
+    return list(dict.fromkeys(dirs))
+
+
+def _has_files(spec: DatasetSpec, folder: Path) -> bool:
+    if spec.name.startswith("cifar"):
+        from cnnzoo.data.cifar import cifar_files
+
+        return cifar_files(spec.name, folder) is not None
+    from cnnzoo.data.idx import find_idx
+
+    return all(find_idx(folder, base) is not None
+               for _, images, labels in _IDX_SPLITS for base in (images, labels))
+
+
+def locate(name: str, root: str | Path | None = None) -> Path | None:
+    """The first folder holding all of `name`'s files, or None."""
+    spec = _spec(name)
+    return next((d for d in candidate_dirs(spec.name, root) if _has_files(spec, d)), None)
+
+
+def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
+    dirs = ", ".join(str(d) for d in candidate_dirs(spec.name, root))
+    files = ", ".join(d.filename for d in spec.downloads)
+    if not spec.name.startswith("cifar"):
+        files = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " \
+                "t10k-labels-idx1-ubyte (.gz or raw)"
+    elif spec.name == "cifar10":
+        files = "data_batch_1..5 and test_batch (from cifar-10-python.tar.gz)"
+    else:
+        files = "train, test and meta (from cifar-100-python.tar.gz)"
+    extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
+    return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
+                        f"(or pass --data-root DIR){extra}, or add --download where a network "
+                        "is available")
+
+
+def _load_idx(spec: DatasetSpec, folder: Path) -> ImageDataset:
+    from cnnzoo.data.idx import find_idx, read_idx_pair
+
+    splits = {}
+    for split, images, labels in _IDX_SPLITS:
+        paths = [find_idx(folder, images), find_idx(folder, labels)]
+        x, y = read_idx_pair(paths[0], paths[1], len(spec.classes))
+        splits[split] = Split(torch.from_numpy(x.copy()), torch.from_numpy(y.astype("int64")),
+                              str(paths[0]))
+    if splits["train"].image_shape != splits["test"].image_shape:
+        raise DatasetError(f"{folder}: train images are {splits['train'].image_shape} but test "
+                           f"images are {splits['test'].image_shape}; mixed datasets?")
+    return _dataset(spec, spec.classes, splits["train"], splits["test"], str(folder))
+
+
+def _dataset(spec: DatasetSpec, classes: tuple[str, ...], train: Split, test: Split,
+             source: str) -> ImageDataset:
+    return ImageDataset(name=spec.name, classes=classes, train=train, test=test,
+                        mean=spec.mean, std=spec.std, source=source, augment=spec.augment,
+                        crop_padding=spec.crop_padding, fit=spec.fit)
+
+
+def load_dataset(
+    name: str,
+    root: str | Path | None = None,
+    *,
+    download: bool = False,
+    image_size: int | None = None,
+    progress: bool = True,
+) -> ImageDataset:
+    """Load a dataset into memory as uint8 tensors.
+
+    name: "mnist" (without `root`: the embedded 10k sample; with it: the full IDX files),
+    "fashion-mnist", "cifar10", "cifar100", or "folder:PATH" (PATH/train/CLASS/*.jpg and
+    PATH/val/CLASS/*; `image_size` is the model input side, default 224).
+    root: a folder holding the files (or ROOT/NAME, or the folder an official archive
+    unpacks to). download: fetch the official files (checksummed) into root or
+    data_home()/NAME when they are missing.
+    """
+    if name.startswith(FOLDER_PREFIX):
+        from cnnzoo.data.folder import load_folder
+
+        return load_folder(name[len(FOLDER_PREFIX):], image_size=image_size or 224)
+    spec = _spec(name)
+    if spec.name == "mnist" and root is None and not download:
+        from cnnzoo.data.embedded import load_embedded_mnist
+
+        return load_embedded_mnist()
+    folder = locate(spec.name, root)
+    if folder is None and download:
+        from cnnzoo.data.download import download_dataset
+
+        target = Path(root).expanduser() if root is not None else data_home() / spec.name
+        download_dataset(spec, target, progress=progress)
+        folder = locate(spec.name, target)
+    if folder is None:
+        raise _not_found(spec, root)
+    if spec.name.startswith("cifar"):
+        from cnnzoo.data.cifar import load_cifar
+
+        return load_cifar(spec, folder)
+    return _load_idx(spec, folder)

@@ -1,0 +1,114 @@
+"""build_transform: the batch transform that turns a dataset's uint8 images into model input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cnnzoo.data.dataset import ImageDataset
+from cnnzoo.data.transforms import (
+    CenterCrop,
+    CenterPad,
+    Compose,
+    GreyToRGB,
+    Normalize,
+    RandomCrop,
+    RandomHorizontalFlip,
+    Resize,
+    RGBToGrey,
+    ToFloat,
+    Transform,
+    convert_stats,
+)
+from cnnzoo.errors import DatasetError
+
+AUGMENTATIONS = ("crop", "flip")
+FITS = ("pad", "resize", "crop")
+
+
+def _target(dataset: ImageDataset, input_size: int | Sequence[int] | None) -> tuple[int, int, int]:
+    c0, (h0, w0) = dataset.channels, dataset.image_size
+    if input_size is None:
+        return (c0, h0, w0)
+    size = (int(input_size),) if isinstance(input_size, int) else tuple(int(s) for s in input_size)
+    if len(size) == 1:
+        size = (c0, size[0], size[0])
+    elif len(size) == 2:
+        size = (c0, *size)
+    if len(size) != 3 or min(size) <= 0:
+        raise DatasetError(f"input size {input_size!r} is not (C, H, W), (H, W) or one side")
+    return size  # type: ignore[return-value]
+
+
+def _augmentations(dataset: ImageDataset, train: bool,
+                   augment: bool | Sequence[str] | None) -> tuple[str, ...]:
+    if not train or augment is False:
+        return ()
+    if augment is None or augment is True:
+        return tuple(dataset.augment)
+    names = tuple(augment)
+    unknown = [a for a in names if a not in AUGMENTATIONS]
+    if unknown:
+        raise DatasetError(f"unknown augmentation {', '.join(unknown)}; "
+                           f"choose from {', '.join(AUGMENTATIONS)}")
+    return names
+
+
+def build_transform(
+    dataset: ImageDataset,
+    input_size: int | Sequence[int] | None = None,
+    train: bool = False,
+    *,
+    augment: bool | Sequence[str] | None = None,
+    convert_channels: bool = False,
+    fit: str | None = None,
+) -> Transform:
+    """The transform for `dataset` into a model of `input_size` (C, H, W), e.g. the model
+    card's or (model.in_chans, H, W); (H, W) or one side keep the dataset's channels.
+
+    Train transforms add the dataset's augmentation (or `augment`: names from
+    AUGMENTATIONS, or False). A model with a different channel count needs
+    `convert_channels=True` (grey images repeated to RGB, RGB reduced to luma): never silent.
+    `fit` overrides how a different size is met: "pad", "resize" or "crop".
+    """
+    c, h, w = _target(dataset, input_size)
+    c0, (h0, w0) = dataset.channels, dataset.image_size
+    if c != c0 and not convert_channels:
+        raise DatasetError(
+            f"{dataset.name} images have {c0} channel(s) but the model takes {c}; build the "
+            f"model with in_chans={c0} (--in-chans {c0}) or convert the images explicitly "
+            "(convert_channels=True, --convert-channels)"
+        )
+    fit = fit or dataset.fit
+    if fit not in FITS:
+        raise DatasetError(f"unknown fit {fit!r}; choose from {', '.join(FITS)}")
+    augs = _augmentations(dataset, train, augment)
+    ops: list[Transform] = []
+    random_crop_done = False
+    if (h, w) != (h0, w0):
+        # Padding suits a small step up (LeNet-5's 28 -> 32); a big one would leave a speck.
+        if fit == "pad" and h0 <= h <= 1.25 * h0 and w0 <= w <= 1.25 * w0:
+            ops.append(CenterPad((h, w)))
+        elif fit == "crop" and h <= h0 and w <= w0:
+            # Folder images are decoded larger than the input: crop the input from them.
+            ops.append(RandomCrop((h, w)) if "crop" in augs else CenterCrop((h, w)))
+            random_crop_done = "crop" in augs
+        else:
+            ops.append(Resize((h, w)))
+    if "crop" in augs and not random_crop_done:
+        # Padding is set for the native size; scale it with the image.
+        padding = max(1, round(dataset.crop_padding * h / h0)) if dataset.crop_padding else 0
+        ops.append(RandomCrop((h, w), padding=padding))
+    if "flip" in augs:
+        ops.append(RandomHorizontalFlip())
+    if (c0, c) == (1, 3):
+        ops.append(GreyToRGB())
+    elif (c0, c) == (3, 1):
+        ops.append(RGBToGrey())
+    elif c != c0:
+        raise DatasetError(f"cannot convert {c0}-channel images to {c} channels")
+    mean, std = convert_stats(dataset.mean, dataset.std, c)
+    ops.append(Normalize(mean, std))
+    # Pads, crops and flips move uint8 (a quarter of the bytes); convert only when needed.
+    first_float = next(i for i, op in enumerate(ops) if op.needs_float)
+    ops.insert(first_float, ToFloat())
+    return Compose(ops)
