@@ -45,8 +45,10 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
             f"({first[:200]}). Load only files you trust; re-save them as a state_dict or "
             "with cnnzoo.save_weights"
         ) from None
-    except (RuntimeError, EOFError, OSError) as e:
-        raise WeightsError(f"{path}: not a readable PyTorch weights file ({e})") from None
+    except Exception as e:  # torch raises many types for a damaged or foreign file
+        raise WeightsError(
+            f"{path}: not a readable PyTorch weights file ({type(e).__name__}: {e})"
+        ) from None
     return _unwrap_state_dict(obj, path), {}
 
 

@@ -95,6 +95,12 @@ class ZooModel(nn.Module):
                 f"{name} needs inputs of at least {self.min_input_size}x{self.min_input_size}, "
                 f"got {h}x{w}; resize or pad the images"
             )
+        aux_min = getattr(self, "aux_min_input_size", 0)
+        if self.training and getattr(self, "aux_logits", False) and min(h, w) < aux_min:
+            raise InputShapeError(
+                f"{name}'s auxiliary classifier needs inputs of at least {aux_min}x{aux_min} "
+                f"in training, got {h}x{w}; resize the images or build it with aux_logits=False"
+            )
         if not (x.is_floating_point() or x.is_complex()):
             raise InputShapeError(
                 f"{name} expects a floating-point tensor, got {x.dtype}; use x.float() "

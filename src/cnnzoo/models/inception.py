@@ -34,8 +34,13 @@ class GoogLeNetAux(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, paper: bool) -> None:
         super().__init__()
-        # The paper pools 5x5/3 (14x14 -> 4x4); torchvision pools adaptively to 4x4.
-        self.pool = nn.AvgPool2d(5, stride=3) if paper else nn.AdaptiveAvgPool2d(4)
+        # The paper pools 5x5/3 (14x14 -> 4x4), then the adaptive pool is the identity; it
+        # only acts on other input sizes. torchvision pools adaptively to 4x4.
+        self.pool = (
+            nn.Sequential(nn.AvgPool2d(5, stride=3), nn.AdaptiveAvgPool2d(4))
+            if paper
+            else nn.AdaptiveAvgPool2d(4)
+        )
         self.conv = ConvBNReLU(in_channels, 128, 1, norm=not paper)
         self.fc1 = nn.Linear(128 * 4 * 4, 1024)
         self.dropout = nn.Dropout(0.7)
@@ -70,6 +75,8 @@ class GoogLeNet(AuxHeadsModel):
         self.aux_logits = aux_logits
         self.transform_input = transform_input
         self.aux_classifier_names = ("aux1.fc2", "aux2.fc2") if aux_logits else ()
+        # The paper's side branches pool 5x5/3 on inception4a/4d's grid: 79x79 input or more.
+        self.aux_min_input_size = 79 if paper else 0
         lrn = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)) if paper else None
 
         # stem                                           3x224x224
@@ -169,7 +176,7 @@ def googlenet(
             Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
             Figure("macs", 1.5e9, "paper", "about 1.5 billion multiply-adds"),
         ),
-        notes="The side branches (aux_logits=True) pool 5x5/3 and need inputs of 80x80 or more.",
+        notes="The side branches (aux_logits=True) pool 5x5/3 and need inputs of 79x79 or more.",
     )
 )
 def googlenet_paper(
@@ -198,7 +205,8 @@ def googlenet_paper(
             Figure("acc5", 93.450, "torchvision"),
         ),
         torchvision_layout=True,
-        notes="With torchvision's ImageNet weights, pass transform_input=True.",
+        notes="With torchvision's ImageNet weights, pass transform_input=True. The auxiliary "
+        "head (aux_logits=True) needs 299x299 inputs or more in training.",
     )
 )
 def inception_v3(

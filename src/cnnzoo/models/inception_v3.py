@@ -146,6 +146,8 @@ class InceptionV3(AuxHeadsModel):
     classifier_name = "fc"
     first_conv_name = "Conv2d_1a_3x3.conv"
     aux_prefixes = ("AuxLogits.",)
+    # The aux head pools 5x5/3 then convolves 5x5: it needs the 17x17 grid of a 299 input.
+    aux_min_input_size = 299
 
     def __init__(
         self,

@@ -98,15 +98,20 @@ class LeNet5(ZooModel):
             self._lecun_init()
 
     def _lecun_init(self) -> None:
-        for m in (self.c1, self.s2, self.c3, self.s4, self.c5, self.f6, self.output):
-            weight = m.weight
-            fan_in = 1 if isinstance(m, Subsampling) else weight[0].numel()
-            if isinstance(m, PartialConv2d):
-                fan_in = 4 * m.kernel * m.kernel  # a typical C3 unit sees 4 maps
-            if isinstance(m, Subsampling):
-                fan_in = 4  # 2x2 window
-            nn.init.uniform_(weight, -2.4 / fan_in, 2.4 / fan_in)
+        """Uniform in +-2.4 / F_i, F_i the fan-in of the unit (Appendix C of the paper)."""
+        for m in (self.c1, self.c5, self.f6, self.output):
+            bound = 2.4 / m.weight[0].numel()
+            nn.init.uniform_(m.weight, -bound, bound)
             nn.init.zeros_(m.bias)
+        for s in (self.s2, self.s4):
+            nn.init.uniform_(s.weight, -2.4 / 4, 2.4 / 4)  # a 2x2 window
+            nn.init.zeros_(s.bias)
+        # A C3 map's fan-in is its number of input maps times 25.
+        fan_in = [len(C3_TABLE[out]) * 25 for out, inputs in enumerate(C3_TABLE) for _ in inputs]
+        with torch.no_grad():
+            bound = 2.4 / torch.tensor(fan_in, dtype=self.c3.weight.dtype).view(-1, 1, 1)
+            self.c3.weight.copy_((torch.rand_like(self.c3.weight) * 2 - 1) * bound)
+            self.c3.bias.zero_()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self.s2(self.act(self.c1(x))))
