@@ -7,7 +7,7 @@ import argparse
 from cnnzoo.architecture import architecture
 from cnnzoo.cli.common import add_model_arguments, model_from_args
 from cnnzoo.fmt import FORMATS, human, render, shape_str
-from cnnzoo.registry import count_params, model_card, model_options, model_table
+from cnnzoo.registry import Figure, count_params, model_card, model_options, model_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +24,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
+
+
+_METRICS = {"top1_err": "top-1 error {}%", "top5_err": "top-5 error {}%",
+            "acc1": "top-1 accuracy {}%", "acc5": "top-5 accuracy {}%"}
+
+
+def _figure_text(f: Figure) -> str:
+    if f.metric in _METRICS:
+        return _METRICS[f.metric].format(f"{f.value:g}")
+    return f"{f.metric} {human(f.value)}"
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
@@ -60,7 +70,10 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
             print(f"note: {card.notes}")
         options = ", ".join(f"{k}={v!r}" for k, v in model_options(args.model).items())
         print(f"options: {options or 'none'}")
-        print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})\n")
+        print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})")
+        for f in card.figures:
+            print(f"reported: {_figure_text(f)} ({f.source}{': ' + f.note if f.note else ''})")
+        print()
     headers = ["stage", "type", "output", "params"]
     rows = [["input", "", shape_str(size), ""]]
     rows += [[s.name, s.kind, shape_str(s.output_shape), f"{s.params:,}"] for s in stages]
