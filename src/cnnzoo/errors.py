@@ -27,5 +27,13 @@ class UsageError(CnnzooError, ValueError):
     """A malformed command-line value (an input size, an option)."""
 
 
+class TrainingError(CnnzooError, RuntimeError):
+    """A training run that cannot start or continue (bad options, a diverged loss)."""
+
+
+class CheckpointError(CnnzooError, ValueError):
+    """A checkpoint or run directory that cannot be read or resumed."""
+
+
 class DatasetError(CnnzooError, ValueError):
     """A dataset that cannot be found, read or used: names the file and the fix."""

@@ -1,0 +1,220 @@
+"""`cnnzoo train`, `cnnzoo eval` and `cnnzoo predict`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cnnzoo.cli.common import add_model_arguments, parse_input_size, parse_model_options
+from cnnzoo.errors import UsageError
+from cnnzoo.fmt import render
+
+_TRAIN_HELP = """examples:
+  cnnzoo train lenet5 --data mnist --epochs 20
+  cnnzoo train resnet20 --data fashion-mnist --image-size 28 --precision bf16
+  cnnzoo train mobilenet_v2 --data cifar10 --width 0.5 --schedule onecycle
+  cnnzoo train --resume runs/lenet5-mnist --epochs 30     (continue, or train longer)
+  torchrun --standalone --nproc_per_node=2 -m cnnzoo train resnet20 --data mnist
+Any other --option VALUE is a model option (`cnnzoo show NAME` lists them)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model on a dataset",
+                       epilog=_TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="NAME", nargs="?", help="a model name (see `cnnzoo list`)")
+    p.add_argument("--data", help="mnist, mnist-full, fashion-mnist, cifar10, cifar100, "
+                   "folder:PATH (see `cnnzoo data list`)")
+    p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/NAME-DATA[-N])")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from last.pt")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch size (default 128)")
+    p.add_argument("--optimizer", choices=("sgd", "adamw"))
+    p.add_argument("--lr", type=float, help="peak learning rate (default: 0.1 x batch/256 "
+                   "for SGD, 1e-3 for AdamW)")
+    p.add_argument("--momentum", type=float)
+    p.add_argument("--nesterov", action="store_true", default=None)
+    p.add_argument("--weight-decay", type=float, help="not applied to norms and biases")
+    p.add_argument("--schedule", choices=("step", "cosine", "onecycle", "constant"))
+    p.add_argument("--warmup-epochs", type=float)
+    p.add_argument("--milestones", help="step schedule: epochs, e.g. 30,45 (default 50%%,75%%)")
+    p.add_argument("--gamma", type=float, help="step schedule: factor at each milestone")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                   help="bf16: autocast on CPU (AMX) or CUDA; fp16: CUDA only")
+    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--image-size", metavar="H[,W]", help="model input side (default: card's)")
+    p.add_argument("--in-chans", type=int, help="model input channels (default: the data's)")
+    p.add_argument("--convert-channels", action="store_true", default=None,
+                   help="feed grey images to an RGB model (or the reverse)")
+    p.add_argument("--init-weights", metavar="FILE",
+                   help="start from these weights (torchvision .pth or cnnzoo .safetensors)")
+    p.add_argument("--freeze", choices=("none", "features"),
+                   help="features: train only the classifier")
+    p.add_argument("--aux-weight", type=float, help="weight of auxiliary losses (0.3)")
+    p.add_argument("--limit-train", type=int, metavar="N", help="train on N images only")
+    p.add_argument("--limit-test", type=int, metavar="N", help="test on N images only")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: one per core)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_train, accepts_model_options=True)
+
+    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix")
+    add_model_arguments(p)
+    _data_args(p)
+    p.add_argument("--confusion-png", metavar="FILE", help="write the confusion matrix here")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=run_eval)
+
+    p = sub.add_parser("predict", help="classify image files with trained weights")
+    add_model_arguments(p)
+    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--invert", action="store_true",
+                   help="invert grey levels (dark digits on white paper, for MNIST weights)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=run_predict)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="the dataset to evaluate on (its test split)")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--convert-channels", action="store_true")
+    p.add_argument("--limit-test", type=int, metavar="N")
+
+
+_CONFIG_KEYS = (
+    "data", "data_root", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov",
+    "weight_decay", "schedule", "warmup_epochs", "gamma", "label_smoothing", "precision",
+    "channels_last", "compile", "seed", "in_chans", "init_weights", "freeze", "aux_weight",
+    "limit_train", "limit_test", "device", "threads",
+)
+
+
+def _given(args: argparse.Namespace, extra: list[str]) -> dict:
+    """The options given on the command line (None: not given)."""
+    given = {k: getattr(args, k) for k in _CONFIG_KEYS}
+    given["model"] = args.model
+    if args.milestones:
+        try:
+            given["milestones"] = [float(m) for m in args.milestones.split(",")]
+        except ValueError:
+            raise UsageError(f"--milestones {args.milestones!r}: give epochs as 30,45") from None
+    if args.image_size:
+        given["image_size"] = list(parse_input_size(args.image_size, 1)[1:])
+    if args.convert_channels:
+        given["channels"] = "convert"
+    if extra:
+        given["model_options"] = parse_model_options(extra)
+    return given
+
+
+def _default_out(model: str, data: str) -> str:
+    base = f"runs/{model}-{data.replace(':', '_').replace('/', '_')}"
+    out, n = base, 1
+    while (Path(out) / "last.pt").exists():
+        n += 1
+        out = f"{base}-{n}"
+    return out
+
+
+def run_train(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.train import TrainConfig, resume_config, train
+
+    given = _given(args, extra)
+    if args.resume:
+        if args.out and Path(args.out) != Path(args.resume):
+            raise UsageError("--resume DIR continues the run in DIR; leave out --out")
+        cfg = resume_config(args.resume, given)
+    else:
+        if not args.model or not args.data:
+            raise UsageError("name a model and a dataset, e.g. `cnnzoo train lenet5 --data "
+                             "mnist`, or continue a run with --resume DIR")
+        options = {k: v for k, v in given.items() if v is not None}
+        options["out"] = args.out or _default_out(args.model, args.data)
+        cfg = TrainConfig(**options)
+    result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
+    print(f"\n{cfg.model} on {cfg.data}: best test top-1 {100 * result.best_top1:.2f}% "
+          f"(epoch {result.best_epoch}), final {100 * result.final_top1:.2f}%, "
+          f"{result.seconds:.1f} s of training")
+    out = result.out
+    print(f"artefacts in {out}/: best.safetensors (weights), last.pt / best.pt "
+          "(checkpoints), metrics.jsonl, curves.png")
+    if result.interrupted:
+        return 130
+    return 0
+
+
+def _trained(args: argparse.Namespace, extra: list[str]):  # noqa: ANN202
+    from cnnzoo.train.inference import load_trained
+
+    if not args.weights:
+        raise UsageError(f"{args.command} needs trained weights: --weights FILE "
+                         "(e.g. runs/NAME-DATA/best.safetensors)")
+    size = parse_input_size(args.input_size, args.in_chans or 1) if args.input_size else None
+    trained = load_trained(args.model, args.weights, input_size=None, in_chans=args.in_chans,
+                           **parse_model_options(extra))
+    if size is not None:
+        trained.input_size = (trained.model.in_chans, size[1], size[2])
+    return trained
+
+
+def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.data import load_dataset
+    from cnnzoo.train.inference import evaluate_on
+
+    trained = _trained(args, extra)
+    dataset = load_dataset(args.data, root=args.data_root)
+    if args.limit_test:
+        dataset = dataset.subset(test=args.limit_test)
+    result = evaluate_on(trained, dataset, args.batch_size, args.precision,
+                         args.convert_channels)
+    classes = list(dataset.classes)
+    if args.confusion_png:
+        from cnnzoo.train.plots import plot_confusion
+
+        plot_confusion(result.confusion, classes, args.confusion_png,
+                       title=f"{args.model} on {dataset.name} (test)")
+    if args.format == "json":
+        print(json.dumps({
+            "model": args.model, "weights": args.weights, "dataset": dataset.name,
+            "count": result.count, "top1": result.top1, "top5": result.top5,
+            "loss": result.loss, "per_class": dict(zip(classes, result.per_class, strict=True)),
+            "confusion": result.confusion.tolist(),
+        }, indent=2))
+        return 0
+    print(f"{args.model} on {dataset.name} test ({result.count:,} images): top-1 "
+          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}\n")
+    counts = result.confusion.sum(1).tolist()
+    rows = [[c, f"{n:,}", f"{100 * a:.2f}"] for c, n, a in
+            zip(classes, counts, result.per_class, strict=True)]
+    print(render(["class", "images", "accuracy %"], rows, right=(1, 2)))
+    if len(classes) <= 20:
+        print("\nconfusion matrix (rows: true class, columns: predicted)")
+        short = [c[:8] for c in classes]
+        rows = [[short[i], *map(str, row)] for i, row in enumerate(result.confusion.tolist())]
+        print(render(["true \\ pred", *short], rows, right=range(1, len(classes) + 1)))
+    if args.confusion_png:
+        print(f"\nconfusion matrix plot: {args.confusion_png}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.train.inference import predict_files
+
+    if args.top_k < 1:
+        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
+    trained = _trained(args, extra)
+    results = predict_files(trained, args.images, args.top_k, invert=args.invert)
+    if args.format == "json":
+        print(json.dumps([{"image": img, "top": [{"class": c, "probability": p} for c, p in r]}
+                          for img, r in zip(args.images, results, strict=True)], indent=2))
+        return 0
+    for img, r in zip(args.images, results, strict=True):
+        print(f"{img}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r))
+    return 0

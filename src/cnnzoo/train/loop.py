@@ -1,0 +1,335 @@
+"""The training loop: epochs of steps, evaluation, checkpoints, metrics and the curve plot.
+
+The loop works with any loaders that yield (float images, int64 labels), have `len()`
+and `set_epoch(epoch)`, and whose batches are a pure function of (seed, epoch, batch
+index): that is what makes a resumed run bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from cnnzoo.errors import CheckpointError, TrainingError
+from cnnzoo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.distributed import DistContext, all_reduce_sum, barrier
+from cnnzoo.train.evaluate import EvalResult, evaluate
+from cnnzoo.train.metrics import append_metrics, rewrite_metrics
+from cnnzoo.train.optim import Schedule, build_optimizer
+from cnnzoo.train.plots import plot_curves
+from cnnzoo.train.precision import autocast, grad_scaler
+from cnnzoo.train.progress import ProgressBar
+from cnnzoo.weights import save_weights
+
+LAST, BEST, BEST_WEIGHTS = "last.pt", "best.pt", "best.safetensors"
+METRICS, CURVES = "metrics.jsonl", "curves.png"
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    epochs_done: int
+    best_top1: float
+    best_epoch: int
+    final_top1: float
+    seconds: float
+    interrupted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _StopFlag:
+    """First Ctrl-C asks the loop to stop at the next step boundary (so no optimizer
+    update is cut in half); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        train_loader: Any,
+        test_loader: Iterable,
+        num_classes: int,
+        ctx: DistContext | None = None,
+        weights_meta: dict[str, Any] | None = None,
+        log: Callable[[str], None] = print,
+        progress: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.ctx = ctx or DistContext()
+        self.device = self.ctx.device
+        self.out = Path(cfg.out)
+        self.raw = model.to(self.device)
+        if cfg.channels_last:
+            self.raw = self.raw.to(memory_format=torch.channels_last)
+        self.frozen_norms = [m for m in self.raw.modules() if getattr(m, "_cnnzoo_frozen", False)]
+        self.net: nn.Module = self.raw
+        if self.ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.raw, device_ids=ids)
+        if cfg.compile:
+            self.net = torch.compile(self.net)
+        self.train_loader = train_loader
+        self.test_loader = test_loader
+        self.num_classes = num_classes
+        self.optimizer = build_optimizer(self.raw, cfg)
+        self.schedule = Schedule(cfg, len(train_loader))
+        self.scaler = grad_scaler(self.device, cfg.precision)
+        self.weights_meta = weights_meta or {}
+        self.log = log if self.ctx.is_main else (lambda s: None)
+        self.show_progress = progress and self.ctx.is_main
+        self.history: list[dict[str, Any]] = []
+        self.best_top1, self.best_epoch = -1.0, 0
+        self.elapsed = 0.0
+        self.epoch, self.batch = 0, 0  # where the next step starts
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = rng_state()
+        if self.ctx.enabled:
+            # Each rank has its own dropout stream; keep them all.
+            mine = rng["torch"]
+            gathered = [torch.empty_like(mine) for _ in range(self.ctx.world_size)]
+            dist.all_gather(gathered, mine)
+            rng["torch_ranks"] = torch.stack(gathered)
+        return {
+            "model": {k: v.detach().cpu() for k, v in self.raw.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "rng": rng,
+            "data_order": {"seed": self.cfg.seed, "epoch": self.epoch, "batch": self.batch},
+            "config": self.cfg.to_dict(),
+            "history": self.history,
+            "best": {"top1": self.best_top1, "epoch": self.best_epoch},
+            "elapsed": self.elapsed,
+            "world_size": self.ctx.world_size,
+            "weights_meta": self.weights_meta,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        try:
+            self.raw.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(
+                f"the checkpoint does not fit this model and optimizer ({str(e)[:200]}); "
+                "resume with the same model, options and --optimizer"
+            ) from None
+        self.schedule.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        self.history = list(state["history"])
+        self.best_top1 = float(state["best"]["top1"])
+        self.best_epoch = int(state["best"]["epoch"])
+        self.elapsed = float(state["elapsed"])
+        rng = dict(state["rng"])
+        ranks = rng.get("torch_ranks")
+        if ranks is not None and len(ranks) == self.ctx.world_size:
+            rng["torch"] = ranks[self.ctx.rank]
+        set_rng_state(rng)
+
+    def resume(self, path: str | Path | None = None) -> None:
+        path = Path(path) if path else self.out / LAST
+        self.load_state_dict(load_checkpoint(path))
+        if self.ctx.is_main:
+            # Drop metrics of any epoch the checkpoint does not include.
+            rewrite_metrics(self.out / METRICS, self.history)
+        where = f"epoch {self.epoch + 1}" + (f", step {self.batch + 1}" if self.batch else "")
+        self.log(f"resumed from {path} at {where}")
+
+    def _save(self, name: str) -> None:
+        state = self.state_dict()  # every rank joins the RNG gather
+        if self.ctx.is_main:
+            save_checkpoint(self.out / name, state)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        if self.ctx.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        interrupted = False
+        with _StopFlag() as stop:
+            while self.epoch < cfg.epochs:
+                t0 = time.perf_counter()
+                stats = self._train_epoch(stop)
+                if stats is None:
+                    interrupted = True
+                    self._save(LAST)
+                    self.log(f"interrupted: saved {self.out / LAST} at epoch {self.epoch + 1}, "
+                             f"step {self.batch + 1}; continue with --resume {self.out}")
+                    break
+                self._sync_buffers()
+                result = evaluate(self.net, self.test_loader, self.num_classes, self.device,
+                                  cfg.precision, cfg.channels_last, self.ctx)
+                seconds = time.perf_counter() - t0
+                self.elapsed += seconds
+                self._end_epoch(stats, result, seconds)
+                if self._agree(torch.zeros(()), stop.requested)[1]:
+                    interrupted = True
+                    self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
+                             f"continue with --resume {self.out}")
+                    break
+        final = self.history[-1]["test_top1"] if self.history else float("nan")
+        return TrainResult(self.out, self.epoch, self.best_top1, self.best_epoch, final,
+                           self.elapsed, interrupted, self.history)
+
+    def _train_epoch(self, stop: _StopFlag) -> dict[str, float] | None:
+        cfg, loader = self.cfg, self.train_loader
+        self.net.train()
+        for m in self.frozen_norms:
+            m.eval()  # frozen features keep their batch-norm statistics
+        loader.set_epoch(self.epoch)
+        steps = len(loader)
+        bar = ProgressBar(steps, f"epoch {self.epoch + 1}/{cfg.epochs}",
+                          enabled=self.show_progress)
+        loss_sum = torch.zeros((), dtype=torch.float64)
+        correct = torch.zeros((), dtype=torch.int64)
+        seen = 0
+        start = self.batch
+        t_start = time.perf_counter()
+        batches = (loader.iter_from(start) if hasattr(loader, "iter_from")
+                   else itertools.islice(loader, start, None))
+        for step, (images, labels) in enumerate(batches, start):
+            self.batch = step
+            rng_before = torch.get_rng_state()
+            lr = self.schedule.apply(self.optimizer, self.epoch * steps + step)
+            images = images.to(self.device, non_blocking=True)
+            labels = labels.to(self.device, non_blocking=True)
+            if cfg.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast(self.device, cfg.precision):
+                output = self.net(images)
+                logits = output[0] if isinstance(output, tuple) else output
+                loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
+                if isinstance(output, tuple):
+                    for aux in output[1]:
+                        loss = loss + cfg.aux_weight * F.cross_entropy(
+                            aux, labels, label_smoothing=cfg.label_smoothing)
+            finite, halt = self._agree(loss, stop.requested)
+            if halt:
+                torch.set_rng_state(rng_before)  # this step is redone on resume
+                bar.close(float(loss_sum) / max(1, seen), float(correct) / max(1, seen))
+                return None
+            if not finite:
+                self._diverged(float(loss.detach()), step, steps)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            n = len(labels)
+            loss_sum += loss.detach().double().cpu() * n
+            correct += (logits.detach().argmax(1) == labels).sum().cpu()
+            seen += n
+            if bar.tty:
+                bar.update(step + 1, seen * self.ctx.world_size,
+                           float(loss_sum) / seen, float(correct) / seen)
+        train_seconds = time.perf_counter() - t_start
+        totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen)).double()])
+        all_reduce_sum(self.ctx, totals)
+        count = max(1.0, float(totals[2]))
+        bar.images = int(count)
+        bar.done = steps
+        stats = {"loss": float(totals[0]) / count, "acc": float(totals[1]) / count,
+                 "images_per_s": count / max(train_seconds, 1e-9), "lr": lr}
+        bar.close(stats["loss"], stats["acc"])
+        self.batch = 0
+        return stats
+
+    def _agree(self, loss: torch.Tensor, stop: bool) -> tuple[bool, bool]:
+        """(loss finite on every rank, some rank asked to stop): one all-reduce per step
+        under torchrun, so all ranks stop together and none hangs in a collective."""
+        if not self.ctx.enabled:
+            return math.isfinite(float(loss.detach())), stop
+        flags = torch.tensor([0 if torch.isfinite(loss.detach()) else 1, int(stop)],
+                             device=self.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        return not bool(flags[0]), bool(flags[1])
+
+    def _diverged(self, value: float, step: int, steps: int) -> None:
+        last = self.out / LAST
+        saved = (f"the last good checkpoint is {last} (epoch {self.epoch}), left intact; "
+                 f"resume from it with a lower --lr" if last.is_file()
+                 else "no checkpoint was saved yet")
+        raise TrainingError(
+            f"loss became {value} at epoch {self.epoch + 1}, step {step + 1}/{steps}; "
+            f"stopped. {saved} (or try --precision fp32, a lower --lr, or warm-up)"
+        )
+
+    def _sync_buffers(self) -> None:
+        # Ranks' batch-norm running statistics drift apart; evaluate and save rank 0's.
+        if self.ctx.enabled:
+            for buf in self.raw.buffers():
+                dist.broadcast(buf, 0)
+
+    def _end_epoch(self, stats: dict[str, float], result: EvalResult, seconds: float) -> None:
+        self.epoch += 1
+        record = {
+            "epoch": self.epoch,
+            "train_loss": stats["loss"],
+            "train_err": 1 - stats["acc"],
+            "test_loss": result.loss,
+            "test_top1": result.top1,
+            "test_top5": result.top5,
+            "lr": stats["lr"],
+            "seconds": seconds,
+            "elapsed": self.elapsed,
+            "train_images_per_s": stats["images_per_s"],
+            "test_count": result.count,
+        }
+        self.history.append(record)
+        improved = result.top1 > self.best_top1
+        if improved:
+            self.best_top1, self.best_epoch = result.top1, self.epoch
+        state = self.state_dict()  # every rank joins the RNG gather
+        if self.ctx.is_main:
+            save_checkpoint(self.out / LAST, state)
+            append_metrics(self.out / METRICS, record)
+            if improved:
+                save_checkpoint(self.out / BEST, state)
+                save_weights(self.raw, self.out / BEST_WEIGHTS, epoch=self.epoch,
+                             test_top1=result.top1, **self.weights_meta)
+            plot_curves(self.history, self.out / CURVES, title=self._title())
+        self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
+                 f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
+                 f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "
+                 f"{self.best_epoch})")
+        barrier(self.ctx)
+
+    def _title(self) -> str:
+        return f"{self.cfg.model} on {self.cfg.data} ({self.cfg.precision})"

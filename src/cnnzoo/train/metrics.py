@@ -1,0 +1,34 @@
+"""metrics.jsonl: one JSON object per finished epoch, appended and flushed as it ends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def append_metrics(path: str | Path, record: dict[str, Any]) -> None:
+    with Path(path).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line:
+            records.append(json.loads(line))
+    return records
+
+
+def rewrite_metrics(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Keep only the epochs a resumed run restarts from (a run killed after writing its
+    metrics line but before its checkpoint would otherwise repeat an epoch)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,150 @@
+"""`train(cfg)`: data, model, loaders and trainer wired together from one TrainConfig."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnzoo.data.dataset import ImageDataset
+from cnnzoo.data.loader import BatchLoader
+from cnnzoo.data.pipeline import build_transform
+from cnnzoo.errors import CheckpointError, TrainingError
+from cnnzoo.models.base import ZooModel
+from cnnzoo.registry import create_model, model_card
+from cnnzoo.train.checkpoint import load_checkpoint
+from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.distributed import DistContext, setup, teardown
+from cnnzoo.train.loop import LAST, Trainer, TrainResult
+from cnnzoo.train.transfer import freeze_features
+
+# Options a resumed run may change; any other must match the run being resumed.
+RESUMABLE_OVERRIDES = ("epochs", "device", "out", "threads")
+
+
+def load_data(cfg: TrainConfig) -> ImageDataset:
+    from cnnzoo.data import load_dataset
+
+    dataset = load_dataset(cfg.data, root=cfg.data_root)
+    if cfg.limit_train or cfg.limit_test:
+        dataset = dataset.subset(train=cfg.limit_train, test=cfg.limit_test)
+    return dataset
+
+
+def input_size_for(cfg: TrainConfig, model: ZooModel) -> tuple[int, int, int]:
+    card = model_card(cfg.model)
+    h, w = cfg.image_size or card.input_size[1:]
+    if min(h, w) < card.min_input_size:
+        raise TrainingError(f"{cfg.model} needs images of at least {card.min_input_size}x"
+                            f"{card.min_input_size}, --image-size is {h}x{w}; give a larger "
+                            "--image-size")
+    return (model.in_chans, h, w)
+
+
+def build_model(cfg: TrainConfig, dataset: ImageDataset) -> ZooModel:
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every rerun
+    model = create_model(
+        cfg.model,
+        num_classes=dataset.num_classes,
+        in_chans=cfg.in_chans or dataset.channels,
+        weights=cfg.init_weights,
+        **cfg.model_options,
+    )
+    if cfg.freeze == "features":
+        freeze_features(model)
+    return model
+
+
+@dataclass
+class Setup:
+    trainer: Trainer
+    dataset: ImageDataset
+    input_size: tuple[int, int, int]
+
+
+def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = print,
+            progress: bool = True) -> Setup:
+    if cfg.batch_size % ctx.world_size:
+        raise TrainingError(f"--batch-size {cfg.batch_size} is the global batch: it must "
+                            f"divide evenly over the {ctx.world_size} processes")
+    dataset = load_data(cfg)
+    model = build_model(cfg, dataset)
+    size = input_size_for(cfg, model)
+    convert = cfg.channels == "convert"
+    train_t = build_transform(dataset, size, train=True, convert_channels=convert)
+    test_t = build_transform(dataset, size, train=False, convert_channels=convert)
+    per_rank = cfg.batch_size // ctx.world_size
+    common = dict(seed=cfg.seed, rank=ctx.rank, world_size=ctx.world_size, device=ctx.device,
+                  channels_last=cfg.channels_last)
+    train_loader = BatchLoader(dataset.train, per_rank, transform=train_t, shuffle=True,
+                               drop_last=len(dataset.train) >= cfg.batch_size, even=True,
+                               **common)
+    # Evaluation shards are not padded: every test image is counted exactly once.
+    test_loader = BatchLoader(dataset.test, max(per_rank, 256), transform=test_t, even=False,
+                              **common)
+    meta = {
+        "dataset": dataset.name,
+        "classes": list(dataset.classes),
+        "mean": list(dataset.mean),
+        "std": list(dataset.std),
+        "input_size": list(size),
+        "image_size": list(dataset.image_size),
+        "fit": dataset.fit,
+        "model_options": cfg.model_options,
+    }
+    trainer = Trainer(model, cfg, train_loader, test_loader, dataset.num_classes, ctx,
+                      weights_meta=meta, log=log, progress=progress)
+    return Setup(trainer, dataset, size)
+
+
+def resume_config(out: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """The config of the run in `out`, with the options a resume may change applied.
+
+    Any other option given must equal the stored one: a resumed run is the same run."""
+    state = load_checkpoint(Path(out) / LAST)
+    stored = state["config"]
+    merged = dict(stored)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in RESUMABLE_OVERRIDES:
+            merged[key] = value
+        elif _normal(value) != _normal(stored.get(key)):
+            flag = "model NAME" if key == "model" else "--" + key.replace("_", "-")
+            raise CheckpointError(f"{flag} {value!r} differs from the run being resumed "
+                                  f"({stored.get(key)!r}); a resumed run keeps its options "
+                                  f"(only {', '.join(RESUMABLE_OVERRIDES)} may change)")
+    merged["out"] = str(out)
+    return TrainConfig.from_dict(merged)
+
+
+def _normal(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print,
+          progress: bool = True) -> TrainResult:
+    """Train as `cfg` says; with resume=True continue the run in cfg.out from last.pt."""
+    last = Path(cfg.out) / LAST
+    if not resume and last.exists():
+        raise TrainingError(f"{cfg.out} already holds a run ({last}); continue it with "
+                            f"--resume {cfg.out} or choose another --out")
+    if cfg.threads:
+        # On a busy machine one thread per process beats threads fighting over cores.
+        torch.set_num_threads(cfg.threads)
+    ctx = setup(cfg.device)
+    try:
+        s = prepare(cfg, ctx, log, progress)
+        if resume:
+            s.trainer.resume(last)
+        else:
+            log(f"training {cfg.model} on {s.dataset.name} ({len(s.dataset.train):,} train / "
+                f"{len(s.dataset.test):,} test images, input {'x'.join(map(str, s.input_size))})"
+                f", {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.precision}, "
+                f"{ctx.world_size} process(es) on {ctx.device}; writing {cfg.out}")
+        return s.trainer.fit()
+    finally:
+        teardown(ctx)

@@ -1,0 +1,198 @@
+"""The trainer on the embedded MNIST sample (small subsets, one thread: fast and steady)."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from cnnzoo import create_model
+from cnnzoo.errors import CheckpointError, TrainingError
+from cnnzoo.train import TrainConfig, evaluate, prepare, resume_config, train
+from cnnzoo.train.checkpoint import load_checkpoint
+from cnnzoo.train.distributed import DistContext
+from cnnzoo.train.inference import evaluate_on, load_trained
+from cnnzoo.train.optim import Schedule, param_groups
+
+QUICK = dict(model="lenet5_modern", data="mnist", batch_size=64, lr=0.1, limit_train=1024,
+             limit_test=512, threads=1)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    train(TrainConfig(**QUICK, epochs=3, out=str(out)), log=quiet, progress=False)
+    return out
+
+
+def test_training_learns_and_writes_its_artefacts(trained_run: Path) -> None:
+    lines = (trained_run / "metrics.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    for r in records:
+        assert {"train_loss", "train_err", "test_top1", "test_top5", "lr", "seconds"} <= set(r)
+        assert r["test_count"] == 512
+    # Real learning: the loss falls and accuracy is far above chance (10%).
+    assert records[-1]["train_loss"] < records[0]["train_loss"]
+    assert records[-1]["test_top1"] > 0.7
+    assert records[-1]["test_top5"] >= records[-1]["test_top1"]
+    assert (trained_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    last = load_checkpoint(trained_run / "last.pt")  # weights_only=True inside
+    assert last["epoch"] == 3 and last["batch"] == 0
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "data_order"} <= set(last)
+
+
+def test_best_weights_rebuild_the_model_and_reproduce_its_accuracy(trained_run: Path) -> None:
+    best = load_checkpoint(trained_run / "best.pt")
+    records = best["history"]
+    best_top1 = max(r["test_top1"] for r in records)
+    trained = load_trained("lenet5_modern", trained_run / "best.safetensors")
+    assert trained.classes == [str(d) for d in range(10)]
+    from cnnzoo.data import load_dataset
+
+    dataset = load_dataset("mnist").subset(test=512)
+    result = evaluate_on(trained, dataset)
+    assert result.top1 == pytest.approx(best_top1, abs=1e-9)
+    assert result.confusion.sum() == 512
+    assert result.confusion.diagonal().sum() / 512 == pytest.approx(result.top1)
+
+
+def test_an_existing_run_is_not_overwritten(trained_run: Path) -> None:
+    with pytest.raises(TrainingError, match="--resume"):
+        train(TrainConfig(**QUICK, epochs=1, out=str(trained_run)), log=quiet, progress=False)
+
+
+def test_resume_keeps_the_runs_options(trained_run: Path) -> None:
+    with pytest.raises(CheckpointError, match="--lr"):
+        resume_config(trained_run, {"lr": 0.5})
+    cfg = resume_config(trained_run, {"epochs": 5, "lr": 0.1, "model": "lenet5_modern"})
+    assert cfg.epochs == 5 and cfg.lr == 0.1
+
+
+def test_a_truncated_checkpoint_is_a_clear_error(tmp_path: Path, trained_run: Path) -> None:
+    data = (trained_run / "last.pt").read_bytes()
+    (tmp_path / "last.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "last.pt")
+
+
+def test_schedules() -> None:
+    def lrs(**kw: object) -> list[float]:
+        cfg = TrainConfig(model="lenet5", epochs=4, lr=1.0, **kw)
+        s = Schedule(cfg, steps_per_epoch=10)
+        return [s.lr(i) for i in range(40)]
+
+    step = lrs(schedule="step")  # ResNet paper: /10 at 50% and 75% of training
+    assert step[19] == 1.0 and step[20] == pytest.approx(0.1) and step[30] == pytest.approx(0.01)
+    cos = lrs(schedule="cosine")
+    assert cos[0] == 1.0 and cos[-1] < 0.01 and cos == sorted(cos, reverse=True)
+    one = lrs(schedule="onecycle")  # warm-up over 30%, peak, then down
+    peak = one.index(max(one))
+    assert peak == 12 and one[0] == pytest.approx(1 / 25) and one[-1] < 0.01
+    warm = lrs(schedule="cosine", warmup_epochs=1)
+    assert warm[0] == pytest.approx(0.1) and warm[9] == pytest.approx(1.0)
+
+
+def test_no_weight_decay_on_norms_and_biases() -> None:
+    model = create_model("resnet20")
+    decay, no_decay = param_groups(model, 5e-4)
+    assert no_decay["weight_decay"] == 0 and decay["weight_decay"] == 5e-4
+    assert all(p.ndim > 1 for p in decay["params"])
+    bn = model.bn1 if hasattr(model, "bn1") else next(
+        m for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+    ids = {id(p) for p in no_decay["params"]}
+    assert id(bn.weight) in ids and id(bn.bias) in ids
+
+
+def test_bad_options_are_clear_errors() -> None:
+    with pytest.raises(TrainingError, match="--epochs"):
+        TrainConfig(model="lenet5", epochs=0)
+    with pytest.raises(TrainingError, match="optimizer"):
+        TrainConfig(model="lenet5", optimizer="lbfgs")
+    with pytest.raises(TrainingError, match="--image-size"):
+        train(TrainConfig(model="lenet5", image_size=(28, 28), out="/nonexistent/x"),
+              log=quiet, progress=False)
+
+
+class _PoisonAfter(nn.Module):
+    """lenet5 whose output turns to NaN from a given forward call on (a divergence)."""
+
+    def __init__(self, inner: nn.Module, after: int) -> None:
+        super().__init__()
+        self.inner, self.after, self.calls = inner, after, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.inner(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > self.after:
+                return out * float("nan")
+        return out
+
+
+def test_nan_loss_stops_with_epoch_step_and_intact_checkpoint(tmp_path: Path) -> None:
+    cfg = TrainConfig(**QUICK, epochs=3, out=str(tmp_path))
+    s = prepare(cfg, DistContext(), log=quiet, progress=False)
+    steps = len(s.trainer.train_loader)
+    poisoned = _PoisonAfter(s.trainer.raw, after=steps + 3)  # step 4 of epoch 2
+    s.trainer.raw = s.trainer.net = poisoned
+    with pytest.raises(TrainingError) as err:
+        s.trainer.fit()
+    message = str(err.value)
+    assert "epoch 2, step 4/" in message and str(tmp_path / "last.pt") in message
+    last = load_checkpoint(tmp_path / "last.pt")
+    assert last["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+
+
+def test_freeze_features_trains_only_the_head(tmp_path: Path) -> None:
+    cfg = TrainConfig(**{**QUICK, "model": "resnet20", "limit_train": 256, "limit_test": 64},
+                      image_size=(16, 16), epochs=1, freeze="features", out=str(tmp_path))
+    s = prepare(cfg, DistContext(), log=quiet, progress=False)
+    model = s.trainer.raw
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    s.trainer.fit()
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    head = model.classifier_name + "."
+    assert changed and all(k.startswith(head) for k in changed), changed
+
+
+def test_init_weights_replaces_a_head_of_another_class_count(tmp_path: Path) -> None:
+    from cnnzoo import save_weights
+
+    source = create_model("lenet5_modern", num_classes=7)
+    save_weights(source, tmp_path / "seven.safetensors")
+    cfg = TrainConfig(**{**QUICK, "limit_train": 128, "limit_test": 64}, epochs=1,
+                      init_weights=str(tmp_path / "seven.safetensors"), freeze="features",
+                      out=str(tmp_path / "r"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = prepare(cfg, DistContext(), log=quiet, progress=False)
+    assert any("another class count" in str(w.message) for w in caught)
+    assert s.trainer.raw.num_classes == 10
+    assert torch.equal(s.trainer.raw.c1.weight, source.c1.weight)
+
+
+def test_evaluate_counts_a_constant_predictor() -> None:
+    class Always3(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.one_hot(torch.full((len(x),), 3), 10).float()
+
+    labels = torch.arange(40) % 10  # four of each class
+    loader = [(torch.zeros(20, 1, 4, 4), labels[:20]), (torch.zeros(20, 1, 4, 4), labels[20:])]
+    result = evaluate(Always3(), loader, 10)
+    assert result.count == 40 and result.top1 == pytest.approx(0.1)
+    assert result.confusion[:, 3].tolist() == [4] * 10
+    per_class = result.per_class
+    assert per_class[3] == 1.0 and sum(per_class) == 1.0
+    assert not math.isnan(result.loss)
