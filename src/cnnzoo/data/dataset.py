@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 
 from cnnzoo.errors import DatasetError
+
+if TYPE_CHECKING:
+    from cnnzoo.data.specs import DatasetSpec
 
 
 class Split:
@@ -91,3 +95,11 @@ class ImageDataset:
             train=self.train if train is None else self.train.take(train),
             test=self.test if test is None else self.test.take(test),
         )
+
+
+def dataset_from_spec(spec: DatasetSpec, train: Split, test: Split, source: str,
+                      classes: tuple[str, ...] | None = None) -> ImageDataset:
+    """An ImageDataset with the spec's classes, statistics and augmentation."""
+    return ImageDataset(name=spec.name, classes=spec.classes if classes is None else classes,
+                        train=train, test=test, mean=spec.mean, std=spec.std, source=source,
+                        augment=spec.augment, crop_padding=spec.crop_padding, fit=spec.fit)

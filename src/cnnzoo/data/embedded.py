@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnnzoo.data.dataset import ImageDataset, Split
+from cnnzoo.data.dataset import ImageDataset, Split, dataset_from_spec
 from cnnzoo.data.specs import SPECS
 from cnnzoo.errors import DatasetError
 
@@ -33,14 +33,7 @@ def load_embedded_mnist(path: Path = EMBEDDED_MNIST) -> ImageDataset:
     if digest.hexdigest() != CONTENT_SHA256:
         raise DatasetError(f"{path}: the embedded MNIST sample is damaged (checksum mismatch); "
                            "reinstall cnnzoo or run scripts/make_mnist_sample.py")
-    spec = SPECS["mnist"]
     source = f"embedded sample ({path.name})"
-    return ImageDataset(
-        name="mnist",
-        classes=spec.classes,
-        train=Split(torch.from_numpy(arrays["x_train"]), torch.from_numpy(arrays["y_train"]),
-                    source),
-        test=Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"]), source),
-        mean=spec.mean, std=spec.std, source=source,
-        augment=spec.augment, crop_padding=spec.crop_padding, fit=spec.fit,
-    )
+    train = Split(torch.from_numpy(arrays["x_train"]), torch.from_numpy(arrays["y_train"]), source)
+    test = Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"]), source)
+    return dataset_from_spec(SPECS["mnist"], train, test, source)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from cnnzoo.data.dataset import ImageDataset, Split
+from cnnzoo.data.dataset import ImageDataset, Split, dataset_from_spec
 from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
 from cnnzoo.errors import DatasetError
 
@@ -100,14 +100,7 @@ def _load_idx(spec: DatasetSpec, folder: Path) -> ImageDataset:
     if splits["train"].image_shape != splits["test"].image_shape:
         raise DatasetError(f"{folder}: train images are {splits['train'].image_shape} but test "
                            f"images are {splits['test'].image_shape}; mixed datasets?")
-    return _dataset(spec, spec.classes, splits["train"], splits["test"], str(folder))
-
-
-def _dataset(spec: DatasetSpec, classes: tuple[str, ...], train: Split, test: Split,
-             source: str) -> ImageDataset:
-    return ImageDataset(name=spec.name, classes=classes, train=train, test=test,
-                        mean=spec.mean, std=spec.std, source=source, augment=spec.augment,
-                        crop_padding=spec.crop_padding, fit=spec.fit)
+    return dataset_from_spec(spec, splits["train"], splits["test"], str(folder))
 
 
 def load_dataset(
