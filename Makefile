@@ -23,7 +23,7 @@ demo: install
 	$(BIN)/cnnzoo list
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/pytest
