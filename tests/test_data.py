@@ -111,6 +111,9 @@ def test_train_transform_augments_and_eval_does_not(mnist: ImageDataset) -> None
     b = train(x, torch.Generator().manual_seed(1))
     assert not torch.equal(a, b)
     assert torch.equal(a, train(x, torch.Generator().manual_seed(0)))
+    before = x.clone()
+    build_transform(mnist, (3, 32, 32), train=True, convert_channels=True)(x, None)
+    assert torch.equal(x, before)  # transforms never write to their input
     plain = build_transform(mnist, (1, 28, 28), train=True, augment=False)
     assert not plain.random
     with pytest.raises(DatasetError, match="unknown augmentation"):

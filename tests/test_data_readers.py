@@ -91,7 +91,8 @@ def test_corrupted_gzip_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_missing_files_say_where_to_put_them(tmp_path: Path) -> None:
-    with pytest.raises(DatasetError, match=f"files not found in {tmp_path}.*--download"):
+    expected = f"files not found in {tmp_path}.*cnnzoo data download cifar10"
+    with pytest.raises(DatasetError, match=expected):
         load_dataset("cifar10", root=tmp_path)
 
 
@@ -186,6 +187,10 @@ def test_folder_tree_in_memory_and_lazy_agree(tmp_path: Path) -> None:
     assert torch.equal(eager.train.batch(idx), lazy.train.batch(idx))
     tf = build_transform(eager, (3, 28, 28), train=False)
     assert tf(eager.test.batch(torch.arange(2))).shape == (2, 3, 28, 28)
+    # A model input far from the decode size: resized to input / 0.875 first, then cropped.
+    small = build_transform(eager, (3, 8, 8), train=True)
+    assert "Resize(size=(9, 9))" in repr(small)
+    assert small(eager.train.batch(idx), torch.Generator()).shape == (5, 3, 8, 8)
 
 
 def test_folder_tree_errors_name_the_place(tmp_path: Path) -> None:
@@ -233,7 +238,7 @@ def test_fetch_checks_md5_and_leaves_nothing_behind(tmp_path: Path) -> None:
         fetch(wrong, out, progress=False)
     assert sorted(p.name for p in out.iterdir()) == ["f.gz"]
     gone = replace(item, url=(tmp_path / "missing.gz").as_uri(), filename="m.gz")
-    with pytest.raises(DatasetError, match=f"could not download .*put m.gz in {out}"):
+    with pytest.raises(DatasetError, match="could not download .*missing.gz"):
         fetch(gone, out, progress=False)
 
 
@@ -247,7 +252,7 @@ def _tar(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def test_download_unpacks_cifar_safely(tmp_path: Path, monkeypatch) -> None:
+def test_download_unpacks_cifar_safely(tmp_path: Path, monkeypatch, capsys) -> None:
     write_cifar10(tmp_path / "src")
     archive = _tar({f"cifar-10-batches-py/{p.name}": p.read_bytes()
                     for p in (tmp_path / "src").iterdir()})
@@ -255,6 +260,14 @@ def test_download_unpacks_cifar_safely(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(SPECS, "cifar10", replace(SPECS["cifar10"], downloads=(item,)))
     ds = load_dataset("cifar10", root=tmp_path / "data", download=True, progress=False)
     assert len(ds.train) == 40 and ds.source.endswith("cifar-10-batches-py")
+    assert main(["data", "download", "cifar10", "--root", str(tmp_path / "cli")]) == 0
+    assert "cifar10: 40 train and 8 test images (3x32x32)" in capsys.readouterr().out
+    offline = replace(item, url=(tmp_path / "no-network").as_uri())
+    monkeypatch.setitem(SPECS, "cifar10", replace(SPECS["cifar10"], downloads=(offline,)))
+    assert main(["data", "download", "cifar10", "--root", str(tmp_path / "off")]) == 2
+    err = capsys.readouterr().err
+    assert "cnnzoo: error: could not download" in err
+    assert f"put cifar-10-python.tar.gz in {tmp_path / 'off'}" in err
     evil = tmp_path / "evil.tar.gz"
     evil.write_bytes(_tar({"../escaped": b"x"}))
     with pytest.raises(DatasetError, match="refused to unpack '../escaped'"):

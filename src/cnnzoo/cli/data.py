@@ -17,6 +17,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "system folders such as /usr/share/datasets)")
     q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(run=run_list)
+    q = data_sub.add_parser("download", help="fetch a dataset's official files (MD5-checked)")
+    q.add_argument("name", choices=["mnist", "fashion-mnist", "cifar10", "cifar100"])
+    q.add_argument("--root", "--data-root", dest="root", default=None, metavar="DIR",
+                   help="where to put them (default: $CNNZOO_DATA or ~/.cache/cnnzoo, /NAME)")
+    q.set_defaults(run=run_download)
 
 
 def _classes(r: dict) -> str:
@@ -41,4 +46,14 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
         for r in records
     ]
     print(render(headers, rows, args.format, right=(2, 3), records=records))
+    return 0
+
+
+def run_download(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.data.load import download_files, load_dataset
+
+    folder = download_files(args.name, args.root)
+    ds = load_dataset(args.name, folder)  # read it all: proves the files are whole
+    print(f"{ds.name}: {len(ds.train):,} train and {len(ds.test):,} test images "
+          f"({'x'.join(map(str, ds.train.image_shape))}) in {folder}")
     return 0

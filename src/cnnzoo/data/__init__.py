@@ -7,7 +7,7 @@
 """
 
 from cnnzoo.data.dataset import ImageDataset, Split
-from cnnzoo.data.load import data_home, dataset_names, load_dataset, locate
+from cnnzoo.data.load import data_home, dataset_names, download_files, load_dataset, locate
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import AUGMENTATIONS, build_transform
 from cnnzoo.data.specs import SPECS, DatasetSpec
@@ -24,6 +24,7 @@ __all__ = [
     "build_transform",
     "data_home",
     "dataset_names",
+    "download_files",
     "load_dataset",
     "locate",
 ]

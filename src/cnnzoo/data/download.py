@@ -20,6 +20,10 @@ from cnnzoo.fmt import human
 _CHUNK = 1 << 20
 
 
+class DownloadError(DatasetError):
+    """The network failed (as opposed to a file that arrived damaged)."""
+
+
 def md5_of(path: Path) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -55,10 +59,7 @@ def fetch(item: Download, folder: Path, progress: bool = True, timeout: float = 
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", None) or e
-        raise DatasetError(
-            f"could not download {item.url} ({reason}); without a network, put "
-            f"{item.filename} in {folder} yourself (see docs/data.md)"
-        ) from None
+        raise DownloadError(f"could not download {item.url} ({reason})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -107,6 +108,11 @@ def download_dataset(spec: DatasetSpec, folder: Path, progress: bool = True) -> 
     if not spec.downloads:
         raise DatasetError(f"{spec.name} has no official download; put its files in {folder}")
     for item in spec.downloads:
-        path = fetch(item, folder, progress)
+        try:
+            path = fetch(item, folder, progress)
+        except DownloadError as e:
+            files = ", ".join(d.filename for d in spec.downloads)
+            raise DatasetError(f"{e}; without a network, put {files} in {folder} yourself "
+                               "(see docs/data.md)") from None
         if path.name.endswith((".tar.gz", ".tgz")):
             safe_extract(path, folder)

@@ -121,6 +121,14 @@ def _materialise(split: FolderSplit, progress: bool) -> Split:
     return Split(torch.cat(chunks), split.labels, split.source)
 
 
+def _shuffled(paths: list[Path], labels: list[int], load_size: int, source: str
+              ) -> FolderSplit:
+    # A fixed shuffle (seed 0) mixes the classes, so a prefix (subset, take) is a fair sample.
+    order = np.random.default_rng(0).permutation(len(paths)).tolist()
+    return FolderSplit([paths[i] for i in order], torch.tensor([labels[i] for i in order]),
+                       load_size, source)
+
+
 def load_folder(path: str | Path, image_size: int = 224, *, in_memory: bool | None = None,
                 progress: bool = True) -> ImageDataset:
     """An ImageNet-style tree. `in_memory` None decodes it all up front when it fits in
@@ -134,7 +142,7 @@ def load_folder(path: str | Path, image_size: int = 224, *, in_memory: bool | No
     load_size = max(image_size, round(image_size / 0.875))
     classes, train_paths, train_labels = _scan(train_dir, None)
     _, test_paths, test_labels = _scan(test_dir, classes)
-    splits = [FolderSplit(p, torch.tensor(y), load_size, str(d)) for p, y, d in
+    splits = [_shuffled(p, y, load_size, str(d)) for p, y, d in
               ((train_paths, train_labels, train_dir), (test_paths, test_labels, test_dir))]
     total = (len(train_paths) + len(test_paths)) * 3 * load_size * load_size
     if in_memory or (in_memory is None and total <= IN_MEMORY_BYTES):

@@ -84,8 +84,8 @@ def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
         files = "train, test and meta (from cifar-100-python.tar.gz)"
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
     return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
-                        f"(or pass --data-root DIR){extra}, or add --download where a network "
-                        "is available")
+                        f"(or pass --data-root DIR){extra}, or run `cnnzoo data download "
+                        f"{spec.name}` where a network is available")
 
 
 def _load_idx(spec: DatasetSpec, folder: Path) -> ImageDataset:
@@ -101,6 +101,21 @@ def _load_idx(spec: DatasetSpec, folder: Path) -> ImageDataset:
         raise DatasetError(f"{folder}: train images are {splits['train'].image_shape} but test "
                            f"images are {splits['test'].image_shape}; mixed datasets?")
     return dataset_from_spec(spec, splits["train"], splits["test"], str(folder))
+
+
+def download_files(name: str, root: str | Path | None = None, progress: bool = True) -> Path:
+    """Fetch `name`'s official files (MD5-checked) into root or data_home()/NAME; return the
+    folder that holds them."""
+    from cnnzoo.data.download import download_dataset
+
+    spec = _spec(name)
+    target = Path(root).expanduser() if root is not None else data_home() / spec.name
+    download_dataset(spec, target, progress=progress)
+    folder = locate(spec.name, target)
+    if folder is None:
+        raise DatasetError(f"{target}: the download finished but the {spec.name} files are "
+                           "not there; delete the folder and try again")
+    return folder
 
 
 def load_dataset(
@@ -131,11 +146,7 @@ def load_dataset(
         return load_embedded_mnist()
     folder = locate(spec.name, root)
     if folder is None and download:
-        from cnnzoo.data.download import download_dataset
-
-        target = Path(root).expanduser() if root is not None else data_home() / spec.name
-        download_dataset(spec, target, progress=progress)
-        folder = locate(spec.name, target)
+        folder = download_files(spec.name, root, progress=progress)
     if folder is None:
         raise _not_found(spec, root)
     if spec.name.startswith("cifar"):

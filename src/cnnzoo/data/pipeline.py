@@ -88,8 +88,12 @@ def build_transform(
         # Padding suits a small step up (LeNet-5's 28 -> 32); a big one would leave a speck.
         if fit == "pad" and h0 <= h <= 1.25 * h0 and w0 <= w <= 1.25 * w0:
             ops.append(CenterPad((h, w)))
-        elif fit == "crop" and h <= h0 and w <= w0:
-            # Folder images are decoded larger than the input: crop the input from them.
+        elif fit == "crop":
+            # Crop the input from images 1/0.875 its size (256 for 224), resizing to that
+            # first when they were decoded for another input size.
+            load = (max(h, round(h / 0.875)), max(w, round(w / 0.875)))
+            if (h0, w0) != load:
+                ops.append(Resize(load))
             ops.append(RandomCrop((h, w)) if "crop" in augs else CenterCrop((h, w)))
             random_crop_done = "crop" in augs
         else:
@@ -109,6 +113,8 @@ def build_transform(
     mean, std = convert_stats(dataset.mean, dataset.std, c)
     ops.append(Normalize(mean, std))
     # Pads, crops and flips move uint8 (a quarter of the bytes); convert only when needed.
+    # Normalize converts uint8 itself, in the same pass.
     first_float = next(i for i, op in enumerate(ops) if op.needs_float)
-    ops.insert(first_float, ToFloat())
+    if not isinstance(ops[first_float], Normalize):
+        ops.insert(first_float, ToFloat())
     return Compose(ops)
