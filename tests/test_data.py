@@ -192,3 +192,15 @@ def test_channels_last_output(mnist: ImageDataset) -> None:
     tf = build_transform(mnist, (3, 32, 32), convert_channels=True)
     x, _ = next(iter(BatchLoader(mnist.test, 16, transform=tf, channels_last=True)))
     assert x.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_loader_on_cuda_matches_cpu(mnist: ImageDataset) -> None:
+    tf = build_transform(mnist, (3, 32, 32), train=True, convert_channels=True)
+    cpu = BatchLoader(mnist.train.take(256), 64, transform=tf, shuffle=True, seed=5)
+    gpu = BatchLoader(mnist.train.take(256), 64, transform=tf, shuffle=True, seed=5,
+                      device="cuda")
+    for (xc, yc), (xg, yg) in zip(cpu, gpu, strict=True):
+        assert xg.is_cuda and yg.is_cuda
+        torch.testing.assert_close(xg.cpu(), xc)
+        assert torch.equal(yg.cpu(), yc)

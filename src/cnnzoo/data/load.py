@@ -45,14 +45,12 @@ def _spec(name: str) -> DatasetSpec:
 def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
     """Folders searched for `name`'s files, in order."""
     spec = _spec(name)
-    bases = [Path(root).expanduser()] if root is not None else [data_home()]
-    dirs = []
-    for base in bases:
-        dirs.append(base)
-        dirs.extend(base / sub for sub in _SUBDIRS[spec.name])
-    if root is None:
-        dirs.extend(Path(d) for d in spec.system_dirs)
-    return list(dict.fromkeys(dirs))
+    if root is not None:
+        base = Path(root).expanduser()
+        return [base, *(base / sub for sub in _SUBDIRS[spec.name])]
+    # Not data_home() itself: MNIST and Fashion-MNIST files have the same names.
+    base = data_home()
+    return [*(base / sub for sub in _SUBDIRS[spec.name]), *map(Path, spec.system_dirs)]
 
 
 def _has_files(spec: DatasetSpec, folder: Path) -> bool:
@@ -72,16 +70,17 @@ def locate(name: str, root: str | Path | None = None) -> Path | None:
     return next((d for d in candidate_dirs(spec.name, root) if _has_files(spec, d)), None)
 
 
+_FILES = {
+    "cifar10": "data_batch_1..5 and test_batch (from cifar-10-python.tar.gz)",
+    "cifar100": "train, test and meta (from cifar-100-python.tar.gz)",
+}
+_IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+              "t10k-labels-idx1-ubyte (.gz or raw)")
+
+
 def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
     dirs = ", ".join(str(d) for d in candidate_dirs(spec.name, root))
-    files = ", ".join(d.filename for d in spec.downloads)
-    if not spec.name.startswith("cifar"):
-        files = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, " \
-                "t10k-labels-idx1-ubyte (.gz or raw)"
-    elif spec.name == "cifar10":
-        files = "data_batch_1..5 and test_batch (from cifar-10-python.tar.gz)"
-    else:
-        files = "train, test and meta (from cifar-100-python.tar.gz)"
+    files = _FILES.get(spec.name, _IDX_FILES)
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
     return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
                         f"(or pass --data-root DIR){extra}, or run `cnnzoo data download "
