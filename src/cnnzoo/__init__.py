@@ -1,5 +1,7 @@
 """cnnzoo: the classic CNN case studies, built faithfully, costed, trained and measured."""
 
+from cnnzoo import cost
+from cnnzoo.analysis import Profile, TrainingMemory, profile, training_memory
 from cnnzoo.errors import (
     CnnzooError,
     InputShapeError,
@@ -28,12 +30,17 @@ __all__ = [
     "ModelCard",
     "ModelOptionError",
     "Paper",
+    "Profile",
+    "TrainingMemory",
     "UnknownModelError",
     "WeightsError",
+    "cost",
     "count_params",
     "create_model",
     "list_models",
     "model_card",
     "model_options",
+    "profile",
     "save_weights",
+    "training_memory",
 ]

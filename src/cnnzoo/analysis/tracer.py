@@ -1,0 +1,242 @@
+"""Runs a model on the meta device and records, operator by operator, what each layer
+costs, the receptive field of every tensor, and how many bytes are alive at once.
+
+Leaf modules (Conv2d, BatchNorm2d, ReLU, ...) become one row each per call. Operators a
+block's forward calls itself (the residual addition, an Inception block's concatenation,
+ConvBNReLU's F.relu) become rows of their own, named after the block: `layer1.0.add`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.weak import WeakIdKeyDictionary
+
+from cnnzoo.analysis.ops import Field, friendly_name, op_cost, op_field
+
+# Ops inside these modules are labelled by the module's role, not by the aten operator
+# (LocalResponseNorm is built from mul, pad, avg_pool3d, add, pow and div).
+_MODULE_KINDS: tuple[tuple[tuple[type[nn.Module], ...], str], ...] = (
+    ((nn.modules.batchnorm._NormBase, nn.LocalResponseNorm, nn.GroupNorm, nn.LayerNorm),
+     "norm"),
+    ((nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU,
+      nn.ELU, nn.Hardswish, nn.Hardsigmoid), "activation"),
+    ((nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
+      nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd), "pooling"),
+)
+
+
+def module_kind(module: nn.Module) -> str | None:
+    for types, kind in _MODULE_KINDS:
+        if isinstance(module, types):
+            return kind
+    return None
+
+
+@dataclass
+class LayerCost:
+    """One row of the analysis: a leaf module's call, or an operator a block calls itself.
+
+    Shapes leave out the batch dimension. `activation_*` is the output tensor at the
+    profiled batch size and dtype. `receptive_field` and `jump` are (rows, cols) in
+    input pixels.
+    """
+
+    name: str
+    type: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    params: int = 0
+    macs: int = 0
+    other_flops: dict[str, int] = field(default_factory=dict)
+    activation_elements: int = 0
+    activation_bytes: int = 0
+    receptive_field: tuple[int, int] | None = None
+    jump: tuple[int, int] | None = None
+    stage: str = ""
+
+    @property
+    def total_other_flops(self) -> int:
+        return sum(self.other_flops.values())
+
+
+@dataclass
+class _Call:
+    """A leaf module call in progress: what its operators have cost so far."""
+
+    name: str
+    module: nn.Module
+    kind: str | None
+    input_shape: tuple[int, ...] = ()
+    macs: int = 0
+    other: Counter = field(default_factory=Counter)
+    active: bool = False  # ran an operator that computes or allocates
+
+
+class MemoryMeter:
+    """Bytes of tensors alive at once. Each operator output that owns new storage counts
+    until its last reference dies (a weakref finalizer), as in eager PyTorch."""
+
+    def __init__(self, start: int = 0) -> None:
+        self.current = start
+        self.peak = start
+        self.peak_at = ""
+
+    def allocate(self, t: torch.Tensor, where: str) -> None:
+        nbytes = t.untyped_storage().nbytes()
+        self.current += nbytes
+        if self.current > self.peak:
+            self.peak, self.peak_at = self.current, where
+        weakref.finalize(t, self._free, nbytes)
+
+    def _free(self, nbytes: int) -> None:
+        self.current -= nbytes
+
+
+def _tensors(tree: object) -> list[torch.Tensor]:
+    return [t for t in tree_flatten(tree)[0] if isinstance(t, torch.Tensor)]
+
+
+class Tracer(TorchDispatchMode):
+    """Use as `with tracer, tracer.hooks(model): model(x)`; read `layers` and `memory`.
+
+    With `record=False` only memory is tracked (used for training passes, where the
+    backward operators run outside any module).
+    """
+
+    def __init__(self, record: bool = True) -> None:
+        super().__init__()
+        self.record = record
+        self.memory = MemoryMeter()
+        self.fields: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.layers: list[LayerCost] = []
+        self.uncounted: set[str] = set()  # operators with no cost rule (listed in reports)
+        self._stack: list[tuple[str, nn.Module]] = []
+        self._call: _Call | None = None
+        self._names: Counter = Counter()
+
+    def watch_input(self, x: torch.Tensor) -> None:
+        """The input is alive throughout and its receptive field is one pixel."""
+        self.fields[x] = Field()
+        self.memory.current += x.untyped_storage().nbytes()
+        self.memory.peak = max(self.memory.peak, self.memory.current)
+
+    # -- module bookkeeping ---------------------------------------------------------
+
+    @contextmanager
+    def hooks(self, model: nn.Module) -> Iterator[None]:
+        handles = []
+        for name, module in model.named_modules():
+            handles.append(module.register_forward_pre_hook(self._make_pre(name)))
+            handles.append(module.register_forward_hook(self._post, always_call=True))
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def _make_pre(self, name: str):  # noqa: ANN202 - a hook closure
+        def pre(module: nn.Module, args: tuple) -> None:
+            self._stack.append((name, module))
+            if self.record and next(module.children(), None) is None and self._call is None:
+                inputs = _tensors(args)
+                self._call = _Call(
+                    name, module, module_kind(module),
+                    tuple(inputs[0].shape[1:]) if inputs else (),
+                )
+        return pre
+
+    def _post(self, module: nn.Module, args: tuple, output: object) -> None:
+        name, _ = self._stack.pop()
+        call = self._call
+        if call is None or call.module is not module or call.name != name:
+            return
+        self._call = None
+        params = sum(p.numel() for p in module.parameters())
+        outputs = _tensors(output)
+        if not (call.active or params) or not outputs:
+            return  # Identity, Dropout in eval, Flatten: nothing computed or stored
+        out = outputs[0]
+        self._add_row(name, type(module).__name__, call.input_shape, out, params,
+                      call.macs, dict(call.other))
+
+    def _add_row(
+        self, name: str, kind: str, input_shape: tuple[int, ...], out: torch.Tensor,
+        params: int, macs: int, other: dict[str, int],
+    ) -> None:
+        self._names[name] += 1
+        if self._names[name] > 1:
+            name = f"{name}#{self._names[name]}"  # a module or operator used again
+        f = self.fields.get(out)
+        self.layers.append(LayerCost(
+            name=name, type=kind, input_shape=input_shape, output_shape=tuple(out.shape[1:]),
+            params=params, macs=macs, other_flops={k: v for k, v in other.items() if v},
+            activation_elements=out.numel(), activation_bytes=out.numel() * out.element_size(),
+            receptive_field=f.size if f else None, jump=f.jump if f else None,
+        ))
+
+    # -- operators --------------------------------------------------------------------
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        outputs = _tensors(out)
+        returns = func._schema.returns
+        where = self._call.name if self._call else (self._stack[-1][0] if self._stack else "")
+        allocated = False
+        for i, t in enumerate(outputs):
+            if i >= len(returns) or returns[i].alias_info is None:  # owns new storage
+                self.memory.allocate(t, where)
+                allocated = True
+        in_fields = [self.fields[t] for t in _tensors((args, kwargs)) if t in self.fields]
+        if in_fields:
+            merged = in_fields[0]
+            for f in in_fields[1:]:
+                merged = merged.merge(f)
+            first = outputs[0] if outputs else None
+            new = op_field(func, args, kwargs, merged, first)
+            for t in outputs:
+                self.fields[t] = new
+        if self.record and (allocated or in_fields):
+            self._count(func, args, kwargs, outputs, allocated, bool(in_fields))
+        return out
+
+    def _count(self, func, args: tuple, kwargs: dict, outputs: list[torch.Tensor],  # noqa: ANN001
+               allocated: bool, from_data: bool) -> None:
+        first = outputs[0] if outputs else None
+        macs, other = op_cost(func, args, kwargs, first)
+        has_cost = bool(macs or other)
+        name = func.overloadpacket.__name__
+        if not has_cost and allocated and from_data and name not in _FREE_OPS:
+            self.uncounted.add(name)
+        call = self._call
+        if call is not None:
+            if call.kind:  # e.g. the adds inside LocalResponseNorm are normalisation
+                other = {call.kind if k != "bias" else k: v for k, v in other.items()}
+            call.macs += macs
+            call.other.update(other)
+            call.active = call.active or has_cost or allocated
+            return
+        if first is None or not from_data or not (has_cost or allocated):
+            return  # a view, or a constant made inside forward
+        parent = self._stack[-1][0] if self._stack else ""
+        op = friendly_name(func)
+        data = [t for t in _tensors(args) if t in self.fields]
+        self._add_row(f"{parent}.{op}" if parent else op, op,
+                      tuple(data[0].shape[1:]) if data else (), first, 0, macs, other)
+
+
+# Operators that allocate but compute nothing worth counting (copies, padding, joins).
+_FREE_OPS = {
+    "cat", "constant_pad_nd", "clone", "_to_copy", "copy_", "empty", "empty_like",
+    "zeros", "zeros_like", "ones", "ones_like", "new_empty", "new_zeros", "lift_fresh_copy",
+    "contiguous", "stack", "full", "scalar_tensor", "unsqueeze_copy", "view_copy",
+}
