@@ -71,6 +71,7 @@ def test_compare_side_by_side(capsys: pytest.CaptureFixture) -> None:
     assert [r["model"] for r in records] == ["resnet18", "mobilenet_v2"]
     assert records[0]["macs"] == 1_814_073_344 and records[0]["top1_err"] == 27.88
     assert records[1]["macs"] == 300_774_272 and records[1]["top5_err"] == 9.0
+    assert records[1]["torchvision_acc1"] == 71.878
     assert all(r["peak_activation_bytes"] > 0 for r in records)
     assert main(["compare", "resnet18", "mobilenet_v2"]) == 0
     assert "peak activations" in capsys.readouterr().out

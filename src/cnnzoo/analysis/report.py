@@ -115,7 +115,7 @@ def footer(p: Profile) -> str:
 
 
 COMPARE_HEADERS = ["model", "input", "params", "MACs", "peak activations", "top-1 err %",
-                   "top-5 err %", "reported by"]
+                   "top-5 err %", "reported by", "torchvision acc@1"]
 
 
 def compare_rows(profiles: list[Profile], reported: list[dict], fmt: str) -> str:
@@ -129,11 +129,13 @@ def compare_rows(profiles: list[Profile], reported: list[dict], fmt: str) -> str
             human(p.peak_activation_bytes, binary=True),
             "-" if rep["top1_err"] is None else f"{rep['top1_err']:g}",
             "-" if rep["top5_err"] is None else f"{rep['top5_err']:g}", source,
+            "-" if rep["torchvision_acc1"] is None else f"{rep['torchvision_acc1']:g}",
         ])
         records.append({
             "model": p.model, "input_size": list(p.input_size), "params": p.params,
             "macs": p.macs, "other_flops": p.other_flops,
             "peak_activation_bytes": p.peak_activation_bytes,
             "top1_err": rep["top1_err"], "top5_err": rep["top5_err"], "reported_by": source,
+            "torchvision_acc1": rep["torchvision_acc1"],
         })
-    return render(COMPARE_HEADERS, rows, fmt, right=(2, 3, 4, 5, 6), records=records)
+    return render(COMPARE_HEADERS, rows, fmt, right=(2, 3, 4, 5, 6, 8), records=records)
