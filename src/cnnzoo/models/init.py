@@ -13,6 +13,9 @@ def init_conv_bn_linear(model: nn.Module, zero_init_last_bn: bool = False) -> No
     `zero_init_last_bn` zeroes the last batch-norm scale of each residual block, so every
     block starts as the identity (Goyal et al. 2017): the claim a[l+2] = a[l] made real.
     """
+    first = next(model.parameters(), None)
+    if first is not None and first.is_meta:
+        return  # nothing to fill, and nn.init on meta tensors imports torch._dynamo (~1 s)
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

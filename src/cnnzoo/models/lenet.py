@@ -94,7 +94,7 @@ class LeNet5(ZooModel):
         self.num_features = 84
         self.output = nn.Linear(84, num_classes)  # -> 10
         self.act = nn.ReLU(inplace=True) if modern else ScaledTanh()
-        if not modern:
+        if not modern and not self.c1.weight.is_meta:
             self._lecun_init()
 
     def _lecun_init(self) -> None:
