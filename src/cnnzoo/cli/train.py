@@ -50,6 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--in-chans", type=int, help="model input channels (default: the data's)")
     p.add_argument("--convert-channels", action="store_true", default=None,
                    help="feed grey images to an RGB model (or the reverse)")
+    p.add_argument("--no-augment", dest="augment", action="store_false", default=None,
+                   help="no train-time augmentation (random crop, flip)")
     p.add_argument("--init-weights", metavar="FILE",
                    help="start from these weights (torchvision .pth or cnnzoo .safetensors)")
     p.add_argument("--freeze", choices=("none", "features"),
@@ -91,8 +93,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 _CONFIG_KEYS = (
     "data", "data_root", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov",
     "weight_decay", "schedule", "warmup_epochs", "gamma", "label_smoothing", "precision",
-    "channels_last", "compile", "seed", "in_chans", "init_weights", "freeze", "aux_weight",
-    "limit_train", "limit_test", "device", "threads",
+    "channels_last", "compile", "seed", "augment", "in_chans", "init_weights", "freeze",
+    "aux_weight", "limit_train", "limit_test", "device", "threads",
 )
 
 
@@ -139,6 +141,8 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
         options["out"] = args.out or _default_out(args.model, args.data)
         cfg = TrainConfig(**options)
     result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
+    if not result.is_main:
+        return 130 if result.interrupted else 0
     print(f"\n{cfg.model} on {cfg.data}: best test top-1 {100 * result.best_top1:.2f}% "
           f"(epoch {result.best_epoch}), final {100 * result.final_top1:.2f}%, "
           f"{result.seconds:.1f} s of training")

@@ -37,6 +37,7 @@ class TrainConfig:
     seed: int = 0
     image_size: tuple[int, int] | None = None  # None: the model card's
     in_chans: int | None = None  # None: the dataset's channel count
+    augment: bool = True  # the dataset's train-time augmentation (crop, flip)
     channels: str = "strict"  # or "convert": grey <-> RGB on a mismatch
     init_weights: str | None = None
     freeze: str = "none"

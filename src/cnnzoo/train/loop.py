@@ -48,6 +48,7 @@ class TrainResult:
     seconds: float
     interrupted: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    is_main: bool = True  # False on the other ranks under torchrun
 
 
 class _StopFlag:
@@ -113,6 +114,8 @@ class Trainer:
         self.best_top1, self.best_epoch = -1.0, 0
         self.elapsed = 0.0
         self.epoch, self.batch = 0, 0  # where the next step starts
+        # Running sums of an epoch stopped part-way (so its train metrics stay exact).
+        self.partial: dict[str, float] = {"loss_sum": 0.0, "correct": 0, "seen": 0}
 
     # -- checkpoints -------------------------------------------------------------------
 
@@ -131,6 +134,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "batch": self.batch,
+            "partial": dict(self.partial),
             "rng": rng,
             "data_order": {"seed": self.cfg.seed, "epoch": self.epoch, "batch": self.batch},
             "config": self.cfg.to_dict(),
@@ -153,6 +157,7 @@ class Trainer:
         self.schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+        self.partial = dict(state["partial"])
         self.history = list(state["history"])
         self.best_top1 = float(state["best"]["top1"])
         self.best_epoch = int(state["best"]["epoch"])
@@ -200,14 +205,14 @@ class Trainer:
                 seconds = time.perf_counter() - t0
                 self.elapsed += seconds
                 self._end_epoch(stats, result, seconds)
-                if self._agree(torch.zeros(()), stop.requested)[1]:
+                if self._any_rank(stop.requested):
                     interrupted = True
                     self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
                              f"continue with --resume {self.out}")
                     break
         final = self.history[-1]["test_top1"] if self.history else float("nan")
         return TrainResult(self.out, self.epoch, self.best_top1, self.best_epoch, final,
-                           self.elapsed, interrupted, self.history)
+                           self.elapsed, interrupted, self.history, self.ctx.is_main)
 
     def _train_epoch(self, stop: _StopFlag) -> dict[str, float] | None:
         cfg, loader = self.cfg, self.train_loader
@@ -218,16 +223,22 @@ class Trainer:
         steps = len(loader)
         bar = ProgressBar(steps, f"epoch {self.epoch + 1}/{cfg.epochs}",
                           enabled=self.show_progress)
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        correct = torch.zeros((), dtype=torch.int64)
-        seen = 0
+        loss_sum = torch.tensor(self.partial["loss_sum"], dtype=torch.float64)
+        correct = torch.tensor(int(self.partial["correct"]), dtype=torch.int64)
+        seen = seen0 = int(self.partial["seen"])
         start = self.batch
         t_start = time.perf_counter()
         batches = (loader.iter_from(start) if hasattr(loader, "iter_from")
                    else itertools.islice(loader, start, None))
         for step, (images, labels) in enumerate(batches, start):
             self.batch = step
-            rng_before = torch.get_rng_state()
+            # Checked before the forward pass: a forward in train mode already updates
+            # batch-norm statistics, so a step is either wholly done or not begun.
+            if self._any_rank(stop.requested):
+                self.partial = {"loss_sum": float(loss_sum), "correct": int(correct),
+                                "seen": seen}
+                bar.close(float(loss_sum) / max(1, seen), float(correct) / max(1, seen))
+                return None
             lr = self.schedule.apply(self.optimizer, self.epoch * steps + step)
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
@@ -241,12 +252,7 @@ class Trainer:
                     for aux in output[1]:
                         loss = loss + cfg.aux_weight * F.cross_entropy(
                             aux, labels, label_smoothing=cfg.label_smoothing)
-            finite, halt = self._agree(loss, stop.requested)
-            if halt:
-                torch.set_rng_state(rng_before)  # this step is redone on resume
-                bar.close(float(loss_sum) / max(1, seen), float(correct) / max(1, seen))
-                return None
-            if not finite:
+            if not self._all_finite(loss):
                 self._diverged(float(loss.detach()), step, steps)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -257,29 +263,35 @@ class Trainer:
             correct += (logits.detach().argmax(1) == labels).sum().cpu()
             seen += n
             if bar.tty:
-                bar.update(step + 1, seen * self.ctx.world_size,
+                bar.update(step + 1, (seen - seen0) * self.ctx.world_size,
                            float(loss_sum) / seen, float(correct) / seen)
         train_seconds = time.perf_counter() - t_start
         totals = torch.stack([loss_sum, correct.double(), torch.tensor(float(seen)).double()])
         all_reduce_sum(self.ctx, totals)
         count = max(1.0, float(totals[2]))
-        bar.images = int(count)
+        bar.images = int(count) - seen0 * self.ctx.world_size
         bar.done = steps
         stats = {"loss": float(totals[0]) / count, "acc": float(totals[1]) / count,
-                 "images_per_s": count / max(train_seconds, 1e-9), "lr": lr}
+                 "images_per_s": bar.images / max(train_seconds, 1e-9), "lr": lr}
         bar.close(stats["loss"], stats["acc"])
         self.batch = 0
+        self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0}
         return stats
 
-    def _agree(self, loss: torch.Tensor, stop: bool) -> tuple[bool, bool]:
-        """(loss finite on every rank, some rank asked to stop): one all-reduce per step
-        under torchrun, so all ranks stop together and none hangs in a collective."""
+    # Under torchrun every rank must take the same decision, or some would wait forever
+    # in the next gradient all-reduce: a tiny all-reduce agrees on it.
+
+    def _any_rank(self, flag: bool) -> bool:
         if not self.ctx.enabled:
-            return math.isfinite(float(loss.detach())), stop
-        flags = torch.tensor([0 if torch.isfinite(loss.detach()) else 1, int(stop)],
-                             device=self.device)
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        return not bool(flags[0]), bool(flags[1])
+            return flag
+        t = torch.tensor([int(flag)], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def _all_finite(self, loss: torch.Tensor) -> bool:
+        if not self.ctx.enabled:
+            return math.isfinite(float(loss.detach()))
+        return not self._any_rank(not bool(torch.isfinite(loss.detach())))
 
     def _diverged(self, value: float, step: int, steps: int) -> None:
         last = self.out / LAST
@@ -319,12 +331,12 @@ class Trainer:
         state = self.state_dict()  # every rank joins the RNG gather
         if self.ctx.is_main:
             save_checkpoint(self.out / LAST, state)
-            append_metrics(self.out / METRICS, record)
             if improved:
                 save_checkpoint(self.out / BEST, state)
                 save_weights(self.raw, self.out / BEST_WEIGHTS, epoch=self.epoch,
                              test_top1=result.top1, **self.weights_meta)
             plot_curves(self.history, self.out / CURVES, title=self._title())
+            append_metrics(self.out / METRICS, record)  # last: the epoch is fully written
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
                  f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "

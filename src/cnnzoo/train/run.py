@@ -74,7 +74,8 @@ def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = pri
     model = build_model(cfg, dataset)
     size = input_size_for(cfg, model)
     convert = cfg.channels == "convert"
-    train_t = build_transform(dataset, size, train=True, convert_channels=convert)
+    train_t = build_transform(dataset, size, train=True, convert_channels=convert,
+                              augment=None if cfg.augment else False)
     test_t = build_transform(dataset, size, train=False, convert_channels=convert)
     per_rank = cfg.batch_size // ctx.world_size
     common = dict(seed=cfg.seed, rank=ctx.rank, world_size=ctx.world_size, device=ctx.device,
@@ -141,10 +142,12 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         if resume:
             s.trainer.resume(last)
         else:
-            log(f"training {cfg.model} on {s.dataset.name} ({len(s.dataset.train):,} train / "
-                f"{len(s.dataset.test):,} test images, input {'x'.join(map(str, s.input_size))})"
-                f", {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.precision}, "
-                f"{ctx.world_size} process(es) on {ctx.device}; writing {cfg.out}")
+            d = s.dataset
+            s.trainer.log(
+                f"training {cfg.model} on {d.name} ({len(d.train):,} train / {len(d.test):,} "
+                f"test images, input {'x'.join(map(str, s.input_size))}), {cfg.epochs} epochs, "
+                f"batch {cfg.batch_size}, {cfg.precision}, {ctx.world_size} process(es) on "
+                f"{ctx.device}; writing {cfg.out}")
         return s.trainer.fit()
     finally:
         teardown(ctx)
