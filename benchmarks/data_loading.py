@@ -1,6 +1,6 @@
 """How fast the data path is: load times, and loader images/s with the train transform.
 
-    .venv/bin/python benchmarks/data_loading.py [--threads 2] [--epochs 3]
+    .venv/bin/python benchmarks/data_loading.py [--threads 2] [--epochs 3] [--prefetch 0]
 
 The loader figure is one pass over the training split (shuffle, random crop, flip where the
 dataset uses it, normalise) with no model: it shows whether loading can be the bottleneck
@@ -34,13 +34,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--prefetch", type=int, default=0, help="BatchLoader(prefetch=N)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cases = [("mnist", None, (1, 32, 32))]
     if locate("fashion-mnist") is not None:
         cases.append(("fashion-mnist", None, (1, 28, 28)))
     cases.append(("cifar10", None, (3, 32, 32)))
-    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}")
+    print(f"torch {torch.__version__}, {args.threads} threads, batch {args.batch_size}, "
+          f"prefetch {args.prefetch}")
     print("| dataset | source | load s | train images | input | loader images/s (best of "
           f"{args.epochs} epochs) |")
     print("|---|---|--:|--:|---|--:|")
@@ -52,7 +54,8 @@ def main() -> None:
             ds = load_dataset(name, root)
         load_s = time.perf_counter() - start
         tf = build_transform(ds, size, train=True)
-        loader = BatchLoader(ds.train, args.batch_size, transform=tf, shuffle=True, seed=0)
+        loader = BatchLoader(ds.train, args.batch_size, transform=tf, shuffle=True, seed=0,
+                             prefetch=args.prefetch)
         best = 0.0
         for epoch in range(args.epochs):
             loader.set_epoch(epoch)

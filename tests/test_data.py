@@ -83,6 +83,10 @@ def test_random_crop_takes_a_window_of_the_padded_image() -> None:
     assert len(offsets) > 1  # offsets differ per image, not one per batch
     again = RandomCrop((8, 8), padding=2)(x, torch.Generator().manual_seed(1))
     assert torch.equal(out, again)
+    mirrored = RandomCrop((8, 8), padding=2, flip=1.0)(x, torch.Generator().manual_seed(1))
+    for i in range(16):  # flip folded into the gather: a mirrored window of the padded image
+        assert any(torch.equal(padded[i, :, t:t + 8, l:l + 8].flip(-1), mirrored[i])
+                   for t in range(5) for l in range(5))
 
 
 def test_flip_and_center_pad() -> None:
@@ -174,11 +178,14 @@ def test_loader_shards_for_distributed_ranks() -> None:
     assert len(BatchLoader(split, 4, drop_last=True)) == 12
 
 
-def test_loader_prefetch_gives_the_same_batches() -> None:
-    split = _small_split()
-    plain = [_ids(x) for x, _ in BatchLoader(split, 8, shuffle=True, seed=2)]
-    ahead = [_ids(x) for x, _ in BatchLoader(split, 8, shuffle=True, seed=2, prefetch=2)]
-    assert plain == ahead
+def test_loader_prefetch_gives_the_same_batches(mnist: ImageDataset) -> None:
+    tf = build_transform(mnist, (1, 32, 32), train=True)
+    split = mnist.train.take(512)
+    plain = list(BatchLoader(split, 64, transform=tf, shuffle=True, seed=2))
+    ahead = list(BatchLoader(split, 64, transform=tf, shuffle=True, seed=2, prefetch=2))
+    assert len(plain) == len(ahead) == 8
+    for (xa, ya), (xb, yb) in zip(plain, ahead, strict=True):  # bit-identical, in order
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 def test_loader_rejects_bad_arguments() -> None:

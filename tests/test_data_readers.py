@@ -211,6 +211,15 @@ def test_folder_tree_errors_name_the_place(tmp_path: Path) -> None:
         load_dataset(f"folder:{tmp_path / 'nowhere'}")
 
 
+def test_lazy_folder_error_reaches_the_training_loop(tmp_path: Path) -> None:
+    _write_tree(tmp_path, {"train": {"cat": 3, "dog": 3}, "val": {"cat": 1, "dog": 1}})
+    lazy = load_folder(tmp_path, 32, in_memory=False)
+    (tmp_path / "train" / "dog" / "1.png").write_bytes(b"damaged after loading")
+    loader = BatchLoader(lazy.train, 2, prefetch=2)  # decoded in the background thread
+    with pytest.raises(DatasetError, match="dog/1.png: cannot decode"):
+        list(loader)
+
+
 def test_truncated_jpeg_is_a_clear_error(tmp_path: Path) -> None:
     from PIL import Image
 

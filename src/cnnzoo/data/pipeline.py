@@ -83,6 +83,7 @@ def build_transform(
         raise DatasetError(f"unknown fit {fit!r}; choose from {', '.join(FITS)}")
     augs = _augmentations(dataset, train, augment)
     ops: list[Transform] = []
+    flip = 0.5 if "flip" in augs else 0.0  # folded into the random crop's gather
     random_crop_done = False
     if (h, w) != (h0, w0):
         # Padding suits a small step up (LeNet-5's 28 -> 32); a big one would leave a speck.
@@ -94,16 +95,16 @@ def build_transform(
             load = (max(h, round(h / 0.875)), max(w, round(w / 0.875)))
             if (h0, w0) != load:
                 ops.append(Resize(load))
-            ops.append(RandomCrop((h, w)) if "crop" in augs else CenterCrop((h, w)))
+            ops.append(RandomCrop((h, w), flip=flip) if "crop" in augs else CenterCrop((h, w)))
             random_crop_done = "crop" in augs
         else:
             ops.append(Resize((h, w)))
     if "crop" in augs and not random_crop_done:
         # Padding is set for the native size; scale it with the image.
         padding = max(1, round(dataset.crop_padding * h / h0)) if dataset.crop_padding else 0
-        ops.append(RandomCrop((h, w), padding=padding))
-    if "flip" in augs:
-        ops.append(RandomHorizontalFlip())
+        ops.append(RandomCrop((h, w), padding=padding, flip=flip))
+    if flip and "crop" not in augs:
+        ops.append(RandomHorizontalFlip(flip))
     if (c0, c) == (1, 3):
         ops.append(GreyToRGB())
     elif (c0, c) == (3, 1):

@@ -96,13 +96,15 @@ class CenterCrop(Transform):
 
 
 class RandomCrop(Transform):
-    """Zero-pad each side by `padding`, then crop (H, W) at a random place per image."""
+    """Zero-pad each side by `padding`, then crop (H, W) at a random place per image;
+    `flip` > 0 also mirrors that share of the images within the same gather (for free)."""
 
     random = True
 
-    def __init__(self, size: tuple[int, int], padding: int = 0) -> None:
+    def __init__(self, size: tuple[int, int], padding: int = 0, flip: float = 0.0) -> None:
         self.size = (int(size[0]), int(size[1]))
         self.padding = int(padding)
+        self.flip = float(flip)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         if self.padding:
@@ -118,6 +120,9 @@ class RandomCrop(Transform):
         # advanced indexing here), each image at its own offset.
         rows = top[:, None] + torch.arange(th, device=x.device)
         cols = left[:, None] + torch.arange(tw, device=x.device)
+        if self.flip:
+            flip = (torch.rand(b, generator=generator) < self.flip).to(x.device)
+            cols = torch.where(flip[:, None], cols.flip(1), cols)
         flat = (rows[:, :, None] * w + cols[:, None, :]).view(b, 1, th * tw)
         return x.reshape(b, c, h * w).gather(2, flat.expand(b, c, th * tw)).view(b, c, th, tw)
 
@@ -148,8 +153,10 @@ class Normalize(Transform):
         scale = torch.tensor([1 / (pixel * s) for s in self.std], device=x.device)
         shift = torch.tensor([m / s for m, s in zip(self.mean, self.std, strict=True)],
                              device=x.device)
-        # mul promotes uint8 to float into a new tensor: the input is never written to.
-        return torch.mul(x, scale[:, None, None]).sub_(shift[:, None, None])
+        scale, shift = scale[:, None, None], shift[:, None, None]
+        if x.dtype == torch.uint8:  # .float() is a new tensor: safe to work in place
+            return x.float().mul_(scale).sub_(shift)
+        return x.float().mul(scale).sub_(shift)  # never write to the input
 
 
 class GreyToRGB(Transform):
