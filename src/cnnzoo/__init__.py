@@ -9,6 +9,7 @@ from cnnzoo.errors import (
     UnknownModelError,
     WeightsError,
 )
+from cnnzoo.optimize import optimize as optimize
 from cnnzoo.registry import (
     Figure,
     ModelCard,

@@ -37,3 +37,11 @@ class CheckpointError(CnnzooError, ValueError):
 
 class DatasetError(CnnzooError, ValueError):
     """A dataset that cannot be found, read or used: names the file and the fix."""
+
+
+class MissingDependencyError(CnnzooError, ImportError):
+    """An optional package a feature needs is not installed (names the pip command)."""
+
+
+class ExportError(CnnzooError, RuntimeError):
+    """A model that could not be exported, or whose export disagrees with eager PyTorch."""

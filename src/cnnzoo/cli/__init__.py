@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from cnnzoo.errors import CnnzooError
 
-COMMAND_MODULES = ("cnnzoo.cli.zoo", "cnnzoo.cli.train", "cnnzoo.cli.cost", "cnnzoo.cli.data")
+COMMAND_MODULES = ("cnnzoo.cli.zoo", "cnnzoo.cli.train", "cnnzoo.cli.cost", "cnnzoo.cli.data",
+                   "cnnzoo.cli.bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,176 @@
+"""The ways one model can be run: precision x memory format x execution backend.
+
+`prepare(model, variant, device)` returns a `Prepared`: a function on an input batch
+and the conversion that input needs (dtype, memory format), done outside the timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cnnzoo.bench.machine import PRECISIONS, precisions_for
+from cnnzoo.errors import MissingDependencyError, UsageError
+
+BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime")
+MEMORY_FORMATS = ("contiguous", "channels_last")
+_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+@dataclass(frozen=True)
+class Variant:
+    backend: str = "eager"
+    precision: str = "fp32"
+    memory_format: str = "contiguous"
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend} {self.precision} {self.memory_format}"
+
+
+def check_variant(variant: Variant, device: torch.device | str) -> None:
+    """Raise UsageError (or MissingDependencyError) for a combination that cannot run."""
+    dev = torch.device(device)
+    if variant.backend not in BACKENDS:
+        raise UsageError(
+            f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}"
+        )
+    if variant.precision not in PRECISIONS:
+        raise UsageError(
+            f"unknown precision {variant.precision!r}; choose from {', '.join(PRECISIONS)}"
+        )
+    if variant.precision not in precisions_for(dev):
+        raise UsageError(
+            f"precision {variant.precision} is offered on CUDA only (CPUs have no fast fp16 "
+            "matrix units); use bf16 on CPU"
+        )
+    if variant.memory_format not in MEMORY_FORMATS:
+        raise UsageError(
+            f"unknown memory format {variant.memory_format!r}; choose from "
+            f"{', '.join(MEMORY_FORMATS)}"
+        )
+    if variant.backend == "onnxruntime":
+        if dev.type != "cpu" or variant.precision != "fp32":
+            raise UsageError(
+                "the onnxruntime backend runs fp32 on CPU here (its CPU execution provider); "
+                "drop --device cuda and use --precision fp32 for it"
+            )
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as e:
+            raise MissingDependencyError(
+                "the onnxruntime backend needs onnxruntime, onnx and onnxscript; install them "
+                "with: pip install 'cnnzoo[export]'"
+            ) from e
+
+
+def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:
+    """What `--all` runs: each backend in its best layout, every precision, plus the
+    plain contiguous eager baseline and ONNX Runtime (when installed)."""
+    out = []
+    for p in precisions_for(device):
+        out.append(Variant("eager", p, "contiguous"))
+        for backend in ("eager", "folded", "torchscript", "compile"):
+            out.append(Variant(backend, p, "channels_last"))
+    if onnx and torch.device(device).type == "cpu":
+        try:
+            import onnxruntime  # noqa: F401
+
+            out.append(Variant("onnxruntime", "fp32", "contiguous"))
+        except ImportError:
+            pass
+    return out
+
+
+@dataclass
+class Prepared:
+    run: Callable[[torch.Tensor], object]
+    convert: Callable[[torch.Tensor], object]
+    cleanup: Callable[[], None] = lambda: None
+
+
+@contextlib.contextmanager
+def _inductor_freezing(device: torch.device) -> Iterator[None]:
+    # Freezing lets inductor treat weights as constants on CPU: batch norm folds away and
+    # convolution weights are pre-packed for oneDNN once, not reordered on every call.
+    if device.type != "cpu":
+        yield
+        return
+    import torch._inductor.config as inductor_config
+
+    with inductor_config.patch(freezing=True):
+        yield
+
+
+def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
+            input_size: tuple[int, int, int]) -> Prepared:
+    """A copy of `model` set up to run as `variant` describes; `model` is not changed."""
+    dev = torch.device(device)
+    check_variant(variant, dev)
+    dtype = PRECISIONS[variant.precision]
+    fmt = _FORMATS[variant.memory_format]
+
+    def convert(x: torch.Tensor) -> torch.Tensor:
+        return x.to(device=dev, dtype=dtype).contiguous(memory_format=fmt)
+
+    if variant.backend == "onnxruntime":
+        return _prepare_onnxruntime(model, input_size)
+    m = copy.deepcopy(model).eval()
+    if variant.backend == "folded":
+        from cnnzoo.optimize import example_input, fold_batchnorm
+
+        m = fold_batchnorm(m, example_input(m), inplace=True)
+    m = m.to(device=dev, dtype=dtype, memory_format=fmt)
+    if variant.backend == "torchscript":
+        example = convert(torch.randn(2, *input_size))
+        # TorchScript is deprecated in favour of torch.compile, but on CPU its frozen,
+        # oneDNN-fused graphs are still among the fastest fp32 paths, so we keep measuring it.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            traced = torch.jit.freeze(torch.jit.trace(m, (example,), check_trace=False))
+            if dev.type == "cpu":
+                traced = torch.jit.optimize_for_inference(traced)
+        return Prepared(_no_grad(traced), convert)
+    if variant.backend == "compile":
+        compiled = torch.compile(m, dynamic=False)
+
+        def run_compiled(x: torch.Tensor) -> object:
+            with torch.no_grad(), _inductor_freezing(dev):
+                return compiled(x)
+
+        return Prepared(run_compiled, convert, torch._dynamo.reset)
+    return Prepared(_no_grad(m), convert)
+
+
+def _no_grad(fn: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], object]:
+    def run(x: torch.Tensor) -> object:
+        with torch.no_grad():
+            return fn(x)
+
+    return run
+
+
+def _prepare_onnxruntime(model: nn.Module, input_size: tuple[int, int, int]) -> Prepared:
+    from cnnzoo.export import export_model, onnx_session
+
+    folder = tempfile.TemporaryDirectory(prefix="cnnzoo-bench-")
+    path = Path(folder.name) / "model.onnx"
+    export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
+    session = onnx_session(path)
+    name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+
+    def run(x: object) -> object:
+        return session.run(None, {name: x})  # type: ignore[attr-defined]
+
+    def convert(x: torch.Tensor) -> object:
+        return x.detach().cpu().float().contiguous().numpy()
+
+    return Prepared(run, convert, folder.cleanup)

@@ -1,0 +1,234 @@
+"""`cnnzoo bench` (measured speed, per-layer roofline) and `cnnzoo export`."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+from pathlib import Path
+
+from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.errors import UsageError
+from cnnzoo.fmt import FORMATS, human, render
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench", help="measured speed: images/s, latency, GFLOP/s vs this machine's peak",
+        description="Time models on this machine. Each result: images/s, ms per image, "
+        "latency median and p90, achieved GFLOP/s and its share of the measured peak.",
+    )
+    add_model_arguments(p)
+    p.add_argument("more", nargs="*", metavar="NAME", help="more models to benchmark alike")
+    p.add_argument("--batch-sizes", default=None, metavar="B,B,...",
+                   help="batch sizes (default 1,8,32 on CPU; 1,8,32,128,256 on CUDA)")
+    p.add_argument("--precision", default="fp32", metavar="P,...",
+                   help="fp32, bf16 (and fp16 on CUDA), comma-separated")
+    p.add_argument("--memory-format", default="contiguous", metavar="F,...",
+                   help="contiguous, channels_last, comma-separated")
+    p.add_argument("--backend", default="eager", metavar="B,...",
+                   help="eager, folded (batch norm folded), compile, torchscript, onnxruntime")
+    p.add_argument("--all", action="store_true",
+                   help="run the useful combinations of backend, precision and memory format "
+                   "and mark the fastest")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
+    p.add_argument("--repeats", type=int, default=10, help="timed calls a round (default 10)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="rounds in which the variants take turns (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
+    p.add_argument("--per-layer", action="store_true",
+                   help="time each layer against the roofline instead (first batch size; "
+                   "eager or folded backend)")
+    p.add_argument("--plot", default=None, metavar="PNG", help="with --per-layer: roofline plot")
+    p.add_argument("--refresh-peaks", action="store_true",
+                   help="measure this machine's peak FLOP/s and bandwidth again")
+    p.add_argument("--append", default=None, metavar="FILE",
+                   help="also append the results as JSON lines to FILE")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(run=run_bench)
+
+    p = sub.add_parser(
+        "export", help="export a model to ONNX, TorchScript or a torch.export program",
+        description="Export, then check the exported file against eager PyTorch on random "
+        "and real inputs; exit 2 (and write nothing) if they disagree.",
+    )
+    add_model_arguments(p)
+    p.add_argument("--format", dest="export_format", required=True,
+                   choices=("onnx", "torchscript", "exported-program"))
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--static-batch", action="store_true",
+                   help="fix the batch size (default: dynamic)")
+    p.add_argument("--tolerance", type=float, default=None,
+                   help="largest relative error accepted (default 1e-4)")
+    p.add_argument("--no-check", action="store_true", help="skip the parity check")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: exporter's)")
+    p.set_defaults(run=run_export)
+
+
+def _list(text: str, what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UsageError(f"--{what} is empty; give one or more values separated by commas")
+    return items
+
+
+def _batch_sizes(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        sizes = [int(t) for t in _list(text, "batch-sizes")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise UsageError(f"--batch-sizes {text!r}: give positive integers, e.g. 1,8,32")
+    return sizes
+
+
+class _Progress:
+    """One status line on stderr: redrawn in place on a terminal, else one line a step."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if not self.enabled:
+            return
+        line = f"[{done}/{total}] {label}"
+        if self.tty:
+            end = "\n" if done >= total else ""
+            print(f"\r\033[K{line}", end=end, file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def _variants(args: argparse.Namespace) -> list:
+    from cnnzoo.bench import Variant, check_variant, useful_variants
+
+    if args.all:
+        return useful_variants(args.device)
+    out = []
+    for b in _list(args.backend, "backend"):
+        for p in _list(args.precision, "precision"):
+            for f in _list(args.memory_format, "memory-format"):
+                v = Variant(b, p, f)
+                check_variant(v, args.device)
+                out.append(v)
+    return out
+
+
+def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
+    import torch
+
+    from cnnzoo.bench import benchmark, machine_peaks
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
+    if args.plot and not args.per_layer:
+        raise UsageError("--plot draws the per-layer roofline; add --per-layer")
+    variants = _variants(args)
+    sizes = _batch_sizes(args.batch_sizes)
+    progress = _Progress(not args.quiet)
+    peaks = machine_peaks(args.device, refresh=args.refresh_peaks)
+    if args.per_layer:
+        return _run_per_layer(args, extra, variants, sizes, peaks, progress)
+    results = []
+    for name in [args.model, *args.more]:
+        one = copy.copy(args)
+        one.model = name
+        model, size = model_from_args(one, extra)
+        results += benchmark(model, size, variants, sizes, args.device, args.warmup,
+                             args.repeats, args.rounds, peaks=peaks, progress=progress)
+    _print_results(results, args.format)
+    if args.format == "table":
+        print(f"\nmachine: {peaks.description}; peak {_peaks_line(peaks)} (measured, cached)"
+              "\n* fastest of its precision at its batch size; inputs already in the "
+              "variant's dtype and layout")
+    if args.append:
+        with open(args.append, "a") as f:
+            for r in results:
+                f.write(json.dumps(r.record()) + "\n")
+    return 0
+
+
+def _peaks_line(peaks: object) -> str:
+    flops = ", ".join(f"{p} {v / 1e9:.0f} GFLOP/s" for p, v in peaks.flops.items())  # type: ignore[attr-defined]
+    return f"{flops}, memory {peaks.bandwidth / 1e9:.1f} GB/s"  # type: ignore[attr-defined]
+
+
+def _print_results(results: list, fmt: str) -> None:
+    headers = ["model", "backend", "precision", "layout", "batch", "images/s", "ms/image",
+               "median ms", "p90 ms", "GFLOP/s", "% peak", "peak mem", ""]
+    rows = []
+    for r in results:
+        rows.append([
+            r.model, r.backend, r.precision, r.memory_format, r.batch_size,
+            f"{r.images_per_s:.1f}", f"{r.ms_per_image:.2f}", f"{1e3 * r.median_s:.1f}",
+            f"{1e3 * r.p90_s:.1f}", "-" if r.gflops is None else f"{r.gflops:.1f}",
+            "-" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}",
+            "-" if r.peak_memory_bytes is None else human(r.peak_memory_bytes, binary=True),
+            "*" if r.fastest else "",
+        ])
+    print(render(headers, rows, fmt, right=tuple(range(4, 12)),
+                 records=[r.record() for r in results]))
+
+
+def _run_per_layer(args: argparse.Namespace, extra: list[str], variants: list, sizes: list | None,
+                   peaks: object, progress: _Progress) -> int:
+    from cnnzoo.bench import per_layer
+
+    if len(variants) != 1 or args.more:
+        raise UsageError("--per-layer takes one model and one variant (one backend, "
+                         "precision and memory format)")
+    model, size = model_from_args(args, extra)
+    batch = sizes[0] if sizes else 8
+    progress(0, 1, f"{args.model}: timing each layer at batch {batch}")
+    report = per_layer(model, size, variants[0], batch, args.device, args.repeats,
+                       args.warmup, peaks=peaks)  # type: ignore[arg-type]
+    progress(1, 1, f"{args.model}: done")
+    headers = ["layer", "kind", "ms", "MACs", "bytes", "FLOP/B", "GFLOP/s", "bound ms",
+               "measured/bound", "limit"]
+    rows = [[r.name, r.kind, f"{1e3 * r.time_s:.3f}", human(r.macs), human(r.bytes, binary=True),
+             f"{r.intensity:.1f}", f"{r.achieved_flops / 1e9:.1f}", f"{1e3 * r.bound_s:.3f}",
+             f"{r.ratio:.1f}", r.limit] for r in report.layers]
+    records = [{**r.__dict__, "intensity": r.intensity, "ratio": r.ratio,
+                "achieved_flops": r.achieved_flops, "limit": r.limit} for r in report.layers]
+    print(render(headers, rows, args.format, right=tuple(range(2, 9)), records=records))
+    if args.format == "table":
+        print(f"\nby kind (batch {batch}, {variants[0].label}):")
+        kh = ["kind", "layers", "ms", "share %", "GFLOP/s", "median measured/bound"]
+        krows = [[k, v["layers"], f"{1e3 * v['time_s']:.2f}", f"{100 * v['share']:.1f}",
+                  f"{v['gflops']:.1f}", f"{v['median_ratio']:.1f}"]
+                 for k, v in sorted(report.by_kind().items(), key=lambda kv: -kv[1]["time_s"])]
+        print(render(kh, krows, "table", right=(1, 2, 3, 4, 5)))
+        print(f"\nforward pass {1e3 * report.total_s:.1f} ms without hooks, "
+              f"{1e3 * report.hooked_total_s:.1f} ms with; layers sum to "
+              f"{1e3 * report.layer_sum_s:.1f} ms (untimed functional ops: "
+              f"{len(report.untimed_ops)})\nmachine: {report.peaks.description}; peak "
+              f"{_peaks_line(report.peaks)}")
+    if args.plot:
+        from cnnzoo.bench.plot import roofline_plot
+
+        print(f"roofline plot: {roofline_plot(report, args.plot)}", file=sys.stderr)
+    return 0
+
+
+def run_export(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.export import DEFAULT_TOLERANCE, check_output, export_model
+
+    check_output(args.output, args.export_format)
+    model, size = model_from_args(args, extra)
+    print(f"exporting {args.model} to {args.export_format} ...", file=sys.stderr, flush=True)
+    result = export_model(
+        model, Path(args.output), args.export_format, size,
+        dynamic_batch=not args.static_batch, check=not args.no_check,
+        tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
+        opset=args.opset,
+    )
+    print(result.summary())
+    return 0

@@ -1,0 +1,148 @@
+"""Export a model to ONNX, TorchScript or a torch.export program, then check that the
+exported file computes what eager PyTorch computes.
+
+    from cnnzoo.export import export_model
+    result = export_model(create_model("resnet18"), "resnet18.onnx", "onnx")
+    print(result.summary())
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cnnzoo.errors import CnnzooError, ExportError, UsageError
+from cnnzoo.export.formats import FORMATS, SUFFIXES, WRITERS, load_runner, onnx_session
+from cnnzoo.export.parity import ParityCheck, parity_checks
+
+__all__ = [
+    "FORMATS", "ExportResult", "ParityCheck", "check_output", "export_model", "onnx_session",
+]
+
+# Exported graphs fuse and reorder float32 arithmetic; 1e-4 of the output's scale is far
+# above that rounding and far below any real disagreement.
+DEFAULT_TOLERANCE = 1e-4
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    input_size: tuple[int, int, int]
+    dynamic_batch: bool
+    checks: list[ParityCheck] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def summary(self) -> str:
+        shape = "x".join(map(str, self.input_size))
+        batch = "dynamic" if self.dynamic_batch else "fixed"
+        lines = [f"exported {self.format} to {self.path} (input Nx{shape}, {batch} batch)"]
+        for c in self.checks:
+            if c.skipped:
+                lines.append(f"  parity {c.inputs}: skipped ({c.skipped})")
+            else:
+                verdict = "ok" if c.ok else f"FAILED (tolerance {c.tolerance:g})"
+                lines.append(f"  parity {c.inputs}: max abs err {c.max_abs:.3g}, "
+                             f"max rel err {c.max_rel:.3g}  {verdict}")
+        return "\n".join(lines)
+
+
+def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tuple[int, int, int]:
+    if input_size is not None:
+        return tuple(int(s) for s in input_size)  # type: ignore[return-value]
+    name = getattr(model, "model_name", "")
+    if name:
+        from cnnzoo.registry import model_card
+
+        _, h, w = model_card(name).input_size
+        return (int(getattr(model, "in_chans", 3)), h, w)
+    raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
+
+
+def check_output(path: str | Path, format: str) -> Path:
+    """Raise UsageError for an unknown format or an output path that cannot be written."""
+    if format not in FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(
+            f"{path} is a folder; give a file name, e.g. {path / ('model' + SUFFIXES[format])}"
+        )
+    if not path.parent.exists():
+        raise UsageError(f"folder {path.parent} does not exist; create it or choose another -o")
+    return path
+
+
+def _umask_mode(path: Path) -> None:
+    # mkstemp creates the file 0600; give it the mode a plain open() would have.
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
+
+
+def export_model(
+    model: nn.Module,
+    path: str | Path,
+    format: str = "onnx",
+    input_size: tuple[int, int, int] | None = None,
+    dynamic_batch: bool = True,
+    check: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE,
+    opset: int | None = None,
+) -> ExportResult:
+    """Export `model` (put in eval mode: auxiliary heads off) to `path`.
+
+    With `check`, the written file is run (ONNX Runtime for ONNX) against eager PyTorch on
+    random inputs of batch 1 and 3 and on real images; above `tolerance` (relative to the
+    output's largest magnitude) ExportError is raised. The file appears at `path` only
+    when export and checks succeed: it is written beside it under a temporary name first.
+    """
+    size = _input_size(model, input_size)
+    path = check_output(path, format)
+    model.eval()
+    # Batch 2 to trace: torch.export would specialise a batch of 1 to the constant 1.
+    example = torch.randn(2, *size, device=next(model.parameters()).device)
+    # The temporary name keeps the format's suffix: torch.export.save insists on .pt2.
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".partial{SUFFIXES[format]}", dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    result = ExportResult(path, format, size, dynamic_batch)
+    try:
+        try:
+            WRITERS[format](model, example, tmp, dynamic_batch, opset)
+        except CnnzooError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any exporter failure becomes one clear line
+            reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise ExportError(
+                f"exporting {getattr(model, 'model_name', '') or type(model).__name__} to "
+                f"{format} failed: {reason}; try another --format, or report it"
+            ) from e
+        if check:
+            run = load_runner(format, tmp)
+            batches = (1, 3) if dynamic_batch else (2,)
+            cpu_model = model.to("cpu")
+            result.checks = parity_checks(run, cpu_model, size, batches, tolerance)
+            if not result.ok:
+                worst = max(result.checks, key=lambda c: c.max_rel)
+                raise ExportError(
+                    f"the exported {format} file disagrees with eager PyTorch on "
+                    f"{worst.inputs}: max abs err {worst.max_abs:.3g}, max rel err "
+                    f"{worst.max_rel:.3g} > tolerance {tolerance:g}; nothing was written "
+                    "(--tolerance sets the limit)"
+                )
+        _umask_mode(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return result

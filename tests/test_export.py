@@ -1,0 +1,132 @@
+"""Export to ONNX / TorchScript / torch.export with an automatic parity check; failures
+leave no file behind."""
+
+from __future__ import annotations
+
+import builtins
+
+import pytest
+import torch
+from torch import nn
+
+import cnnzoo
+from cnnzoo.cli import main
+from cnnzoo.errors import ExportError, MissingDependencyError, UsageError
+from cnnzoo.export import export_model
+from cnnzoo.export import formats as formats_mod
+
+
+def _needs_onnx() -> None:
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(module)
+
+
+# A representative subset at small inputs (benchmarks/export_all.py does every model at
+# its card's size): plain stack, residual + option A, Inception blocks with aux heads,
+# inverted residuals with depthwise convs.
+SUBSET = [
+    ("lenet5", {}, None),
+    ("resnet20", {}, None),
+    ("googlenet", {"aux_logits": True}, (3, 64, 64)),
+    ("mobilenet_v2", {"width": 0.5}, (3, 64, 64)),
+]
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript", "exported-program"])
+@pytest.mark.parametrize("name, options, size", SUBSET, ids=[s[0] for s in SUBSET])
+def test_export_passes_parity_with_a_dynamic_batch(tmp_path, fmt, name, options, size) -> None:
+    if fmt == "onnx":
+        _needs_onnx()
+    model = cnnzoo.create_model(name, **options)
+    path = tmp_path / f"{name}.{fmt}"
+    result = export_model(model, path, fmt, input_size=size)
+    assert path.exists() and result.ok
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left
+    labels = [c.inputs for c in result.checks]
+    assert labels[:2] == ["random, batch 1", "random, batch 3"]  # not the traced batch of 2
+    assert labels[2].startswith("real (mnist test digits), batch 4")
+    for c in result.checks:
+        assert not c.skipped and c.max_rel <= 1e-4 and c.max_abs >= 0
+    assert "max abs err" in result.summary() and "max rel err" in result.summary()
+
+
+def test_exported_onnx_computes_the_loaded_weights(tmp_path) -> None:
+    _needs_onnx()
+    model = cnnzoo.create_model("resnet20", num_classes=7)
+    weights = tmp_path / "w.safetensors"
+    cnnzoo.save_weights(model, weights)
+    out = tmp_path / "m.onnx"
+    code = main(["export", "resnet20", "--weights", str(weights), "--format", "onnx",
+                 "-o", str(out)])
+    assert code == 0
+    run = formats_mod.load_runner("onnx", out)
+    x = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        expected = model.eval()(x)
+    assert run(x).shape == (5, 7)
+    torch.testing.assert_close(run(x), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_parity_failure_raises_and_writes_nothing(tmp_path, monkeypatch) -> None:
+    real = formats_mod.load_runner
+
+    def off_by_a_bit(fmt, path):
+        run = real(fmt, path)
+        return lambda x: run(x) * 1.01  # a 1% disagreement
+
+    monkeypatch.setattr("cnnzoo.export.load_runner", off_by_a_bit)
+    path = tmp_path / "m.pt"
+    with pytest.raises(ExportError, match=r"max rel err 0\.01.*nothing was written"):
+        export_model(cnnzoo.create_model("lenet5"), path, "torchscript")
+    assert list(tmp_path.iterdir()) == []
+
+
+class _NotExportable(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(x.numpy() * 2)  # leaves the graph: no exporter follows it
+
+    def parameters(self, recurse: bool = True):
+        yield nn.Parameter(torch.zeros(1))
+
+
+def test_exporter_failure_is_one_clear_error(tmp_path) -> None:
+    path = tmp_path / "bad.pt2"
+    with pytest.raises(ExportError, match="exporting _NotExportable to exported-program failed"):
+        export_model(_NotExportable(), path, "exported-program", input_size=(1, 4, 4))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_onnx_names_the_install(tmp_path, monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_onnx(name, *args, **kwargs):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError("no onnx")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnx)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'cnnzoo\[export\]'"):
+        export_model(cnnzoo.create_model("lenet5"), tmp_path / "m.onnx", "onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_requests(tmp_path) -> None:
+    model = cnnzoo.create_model("lenet5")
+    with pytest.raises(UsageError, match="unknown export format"):
+        export_model(model, tmp_path / "m.tflite", "tflite")
+    with pytest.raises(UsageError, match="does not exist"):
+        export_model(model, tmp_path / "missing" / "m.pt", "torchscript")
+    with pytest.raises(UsageError, match="is a folder"):
+        export_model(model, tmp_path, "torchscript")
+
+
+def test_cli_export_prints_errors_and_exits_2_on_bad_input(tmp_path, capsys) -> None:
+    out = tmp_path / "lenet5.pt"
+    assert main(["export", "lenet5", "--format", "torchscript", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "max abs err" in printed and "max rel err" in printed and out.exists()
+    code = main(["export", "lenet5", "--format", "torchscript", "-o",
+                 str(tmp_path / "no" / "x.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("cnnzoo: error:") and "Traceback" not in err
+    assert main(["export", "no_such_net", "--format", "onnx", "-o", str(out)]) == 2
