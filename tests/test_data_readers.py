@@ -38,6 +38,7 @@ def test_full_mnist_from_idx_files(tmp_path: Path, gz: bool) -> None:
     written = write_idx_dataset(tmp_path, gz=gz)
     ds = load_dataset("mnist", root=tmp_path)
     assert (len(ds.train), len(ds.test)) == (30, 10) and ds.source == str(tmp_path)
+    assert len(load_dataset("mnist-full", root=tmp_path).train) == 30
     assert torch.equal(ds.train.images[:, 0], torch.from_numpy(written["train"][0]))
     assert torch.equal(ds.test.labels, torch.from_numpy(written["test"][1]).long())
 
@@ -88,6 +89,15 @@ def test_corrupted_gzip_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(data[: len(data) - 3]))
     with pytest.raises(DatasetError, match=f"{path.name}: corrupted or truncated gzip"):
         load_dataset("mnist", root=tmp_path)
+
+
+def test_mnist_full_never_falls_back_to_the_sample(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CNNZOO_DATA", str(tmp_path))
+    with pytest.raises(DatasetError, match=f"mnist: files not found in {tmp_path}/mnist"):
+        load_dataset("mnist-full")
+    write_idx_dataset(tmp_path / "mnist")
+    assert len(load_dataset("mnist-full").train) == 30
+    assert len(load_dataset("mnist").train) == 8000  # plain "mnist" stays the sample
 
 
 def test_missing_files_say_where_to_put_them(tmp_path: Path) -> None:
@@ -291,6 +301,7 @@ def test_cli_data_list(tmp_path: Path, capsys) -> None:
     assert records["mnist"]["train"] == 8000 and records["mnist"]["test"] == 2000
     assert records["cifar10"]["status"] == "ok" and records["cifar10"]["train"] == 40
     assert records["cifar100"]["status"] == "missing"
+    assert records["mnist-full"]["status"] == "missing"
     (tmp_path / "cifar10" / "test_batch").write_bytes(b"garbage")
     assert main(["data", "list", "--root", str(tmp_path)]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines()

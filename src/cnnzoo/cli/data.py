@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(run=run_list)
     q = data_sub.add_parser("download", help="fetch a dataset's official files (MD5-checked)")
-    q.add_argument("name", choices=["mnist", "fashion-mnist", "cifar10", "cifar100"])
+    q.add_argument("name", choices=["mnist", "mnist-full", "fashion-mnist", "cifar10",
+                                     "cifar100"], help="mnist and mnist-full: the full MNIST")
     q.add_argument("--root", "--data-root", dest="root", default=None, metavar="DIR",
                    help="where to put them (default: $CNNZOO_DATA or ~/.cache/cnnzoo, /NAME)")
     q.set_defaults(run=run_download)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnzoo.data.dataset import ImageDataset
-from cnnzoo.data.load import FOLDER_PREFIX, data_home, load_dataset, locate
+from cnnzoo.data.load import FOLDER_PREFIX, MNIST_FULL, data_home, load_dataset, locate
 from cnnzoo.data.specs import SPECS
 from cnnzoo.errors import DatasetError
 
@@ -30,7 +30,7 @@ def dataset_table(root: str | Path | None = None) -> list[dict[str, Any]]:
     records = [_fill(_record("mnist", "embedded sample of real MNIST digits"),
                      load_dataset("mnist"))]
     for spec in SPECS.values():
-        name = spec.name if spec.name != "mnist" else "mnist (full)"
+        name = spec.name if spec.name != "mnist" else MNIST_FULL[0]
         record = _record(name, spec.description)
         folder = locate(spec.name, root)
         if folder is None:

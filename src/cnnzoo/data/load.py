@@ -30,12 +30,16 @@ def data_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "cnnzoo"
 
 
+# The full MNIST by name: never the embedded sample, even without a root.
+MNIST_FULL = ("mnist-full", "mnist_full")
+
+
 def dataset_names() -> list[str]:
-    return list(SPECS) + [FOLDER_PREFIX + "PATH"]
+    return ["mnist", MNIST_FULL[0], *list(SPECS)[1:], FOLDER_PREFIX + "PATH"]
 
 
 def _spec(name: str) -> DatasetSpec:
-    key = canonical_name(name)
+    key = "mnist" if name.strip().lower() in MNIST_FULL else canonical_name(name)
     if key is None:
         raise DatasetError(f"unknown dataset {name!r}; choose from "
                            f"{', '.join(dataset_names())} (see `cnnzoo data list`)")
@@ -128,8 +132,9 @@ def load_dataset(
     """Load a dataset into memory as uint8 tensors.
 
     name: "mnist" (without `root`: the embedded 10k sample; with it: the full IDX files),
-    "fashion-mnist", "cifar10", "cifar100", or "folder:PATH" (PATH/train/CLASS/*.jpg and
-    PATH/val/CLASS/*; `image_size` is the model input side, default 224).
+    "mnist-full" (always the IDX files: root or data_home()/mnist), "fashion-mnist",
+    "cifar10", "cifar100", or "folder:PATH" (PATH/train/CLASS/*.jpg and PATH/val/CLASS/*;
+    `image_size` is the model input side, default 224).
     root: a folder holding the files (or ROOT/NAME, or the folder an official archive
     unpacks to). download: fetch the official files (checksummed) into root or
     data_home()/NAME when they are missing.
@@ -139,7 +144,8 @@ def load_dataset(
 
         return load_folder(name[len(FOLDER_PREFIX):], image_size=image_size or 224)
     spec = _spec(name)
-    if spec.name == "mnist" and root is None and not download:
+    full = name.strip().lower() in MNIST_FULL
+    if spec.name == "mnist" and root is None and not download and not full:
         from cnnzoo.data.embedded import load_embedded_mnist
 
         return load_embedded_mnist()
