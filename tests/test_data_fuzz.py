@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from cnnzoo.data.cifar import parse_batch
 from cnnzoo.data.idx import parse_idx, read_bytes
 from cnnzoo.errors import DatasetError
-from tests.data_fakes import cifar_batch_bytes, idx_bytes
+from tests.data_fakes import cifar_batch_bytes, cifar_batch_bytes_py2, idx_bytes
 
 # 150 examples per test keeps CI fast; CNNZOO_FUZZ_EXAMPLES=3000 for a long local run.
 FUZZ = settings(max_examples=int(os.environ.get("CNNZOO_FUZZ_EXAMPLES", 150)), deadline=None,
@@ -23,6 +23,7 @@ FUZZ = settings(max_examples=int(os.environ.get("CNNZOO_FUZZ_EXAMPLES", 150)), d
 _RNG = np.random.default_rng(0)
 VALID_IDX = idx_bytes(_RNG.integers(0, 256, (3, 5, 4), dtype=np.uint8))
 VALID_PICKLE = cifar_batch_bytes(_RNG.integers(0, 256, (2, 3072), dtype=np.uint8), [3, 7])
+VALID_PY2 = cifar_batch_bytes_py2(_RNG.integers(0, 256, (2, 3072), dtype=np.uint8), [3, 7])
 
 
 def _idx_outcome(data: bytes) -> np.ndarray | None:
@@ -77,15 +78,16 @@ def test_pickle_random_bytes(data: bytes) -> None:
 @given(st.integers(0, len(VALID_PICKLE) - 1))
 def test_pickle_truncated_anywhere_is_an_error(cut: int) -> None:
     assert _batch_outcome(VALID_PICKLE[:cut]) is None
+    assert _batch_outcome(VALID_PY2[:cut % len(VALID_PY2)]) is None
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.integers(0, len(VALID_PICKLE) - 1), st.integers(0, 255)),
-                min_size=1, max_size=4))
-def test_pickle_mutated_bytes(changes: list[tuple[int, int]]) -> None:
-    data = bytearray(VALID_PICKLE)
+@given(st.sampled_from([VALID_PICKLE, VALID_PY2]), st.lists(
+    st.tuples(st.integers(0, len(VALID_PY2) - 1), st.integers(0, 255)), min_size=1, max_size=4))
+def test_pickle_mutated_bytes(valid: bytes, changes: list[tuple[int, int]]) -> None:
+    data = bytearray(valid)
     for pos, value in changes:
-        data[pos] = value
+        data[pos % len(data)] = value
     out = _batch_outcome(bytes(data))
     if out is not None:  # a mutation that still parses must still be a valid batch
         images, labels = out
