@@ -126,6 +126,12 @@ def test_cifar10_batches(tmp_path: Path) -> None:
     tf = build_transform(ds, (3, 32, 32), train=True)
     x, _ = next(iter(BatchLoader(ds.train, 16, transform=tf, shuffle=True)))
     assert x.shape == (16, 3, 32, 32)
+    grey = build_transform(ds, (1, 32, 32), convert_channels=True)(ds.test.images[:2])
+    luma = (ds.test.images[:2].float() / 255 * torch.tensor([0.299, 0.587, 0.114])[:, None, None]
+            ).sum(1, keepdim=True)
+    mean = sum(w * m for w, m in zip((0.299, 0.587, 0.114), ds.mean, strict=True))
+    std = sum(w * s for w, s in zip((0.299, 0.587, 0.114), ds.std, strict=True))
+    torch.testing.assert_close(grey, (luma - mean) / std)
 
 
 def test_cifar100_uses_fine_labels_and_meta_names(tmp_path: Path) -> None:

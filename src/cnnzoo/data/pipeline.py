@@ -105,14 +105,14 @@ def build_transform(
         ops.append(RandomCrop((h, w), padding=padding, flip=flip))
     if flip and "crop" not in augs:
         ops.append(RandomHorizontalFlip(flip))
-    if (c0, c) == (1, 3):
-        ops.append(GreyToRGB())
-    elif (c0, c) == (3, 1):
-        ops.append(RGBToGrey())
-    elif c != c0:
+    if c != c0 and (c0, c) not in ((1, 3), (3, 1)):
         raise DatasetError(f"cannot convert {c0}-channel images to {c} channels")
-    mean, std = convert_stats(dataset.mean, dataset.std, c)
+    if (c0, c) == (3, 1):
+        ops.append(RGBToGrey())
+    mean, std = convert_stats(dataset.mean, dataset.std, min(c, c0))
     ops.append(Normalize(mean, std))
+    if (c0, c) == (1, 3):  # after normalising: one channel of work, then a view
+        ops.append(GreyToRGB())
     # Pads, crops and flips move uint8 (a quarter of the bytes); convert only when needed.
     # Normalize converts uint8 itself, in the same pass.
     first_float = next(i for i, op in enumerate(ops) if op.needs_float)
