@@ -76,6 +76,10 @@ def test_idx_files_that_do_not_match(tmp_path: Path) -> None:
     _break(tmp_path, IDX_NAMES["train"][1], idx_bytes(np.full_like(y, 10)))
     with pytest.raises(DatasetError, match="label 10 is out of range"):
         load_dataset("mnist", root=tmp_path)
+    _break(tmp_path, IDX_NAMES["train"][0], idx_bytes(np.zeros((30, 0, 28), np.uint8)))
+    with pytest.raises(DatasetError, match=r"holds no images \(dimensions \(30, 0, 28\)\)"):
+        load_dataset("mnist", root=tmp_path)
+    _break(tmp_path, IDX_NAMES["train"][0], idx_bytes(x))
     _break(tmp_path, IDX_NAMES["train"][1], idx_bytes(x))  # images where labels belong
     with pytest.raises(DatasetError, match="3 dimensions .* swapped"):
         load_dataset("mnist", root=tmp_path)

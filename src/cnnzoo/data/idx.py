@@ -83,8 +83,8 @@ def read_idx_pair(images_path: Path, labels_path: Path, num_classes: int
     if len(images) != len(labels):
         raise DatasetError(f"{images_path} has {len(images)} images but {labels_path} has "
                            f"{len(labels)} labels; the two files do not belong together")
-    if len(images) == 0:
-        raise DatasetError(f"{images_path}: holds no images; {_FIX}")
+    if 0 in images.shape:
+        raise DatasetError(f"{images_path}: holds no images (dimensions {images.shape}); {_FIX}")
     if labels.size and int(labels.max()) >= num_classes:
         raise DatasetError(f"{labels_path}: label {int(labels.max())} is out of range for "
                            f"{num_classes} classes; {_FIX}")
