@@ -1,0 +1,108 @@
+"""`cnnzoo train`, `eval` and `predict` as a user runs them (in-process, tiny runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from cnnzoo.cli import main
+from cnnzoo.data import build_transform, load_dataset
+
+TRAIN = ["train", "lenet5_modern", "--data", "mnist", "--limit-train", "512", "--limit-test",
+         "200", "--epochs", "2", "--batch-size", "32", "--lr", "0.1", "--threads", "1",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main([*TRAIN, "--out", str(out)]) == 0
+    return out
+
+
+def test_train_prints_the_result_and_artefacts(run: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([*TRAIN, "--out", str(run)]) == 2  # never overwrites a run
+    err = capsys.readouterr().err
+    assert err.startswith("cnnzoo: error:") and f"--resume {run}" in err
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "best test top-1" in out and str(run) in out
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_eval_reports_the_accuracy_training_measured(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    capsys.readouterr()
+    png = tmp_path / "confusion.png"
+    assert main(["eval", "lenet5_modern", "--weights", str(run / "best.safetensors"),
+                 "--data", "mnist", "--limit-test", "200", "--format", "json",
+                 "--confusion-png", str(png)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    best = max(json.loads(line)["test_top1"]
+               for line in (run / "metrics.jsonl").read_text().splitlines())
+    assert report["count"] == 200 and report["top1"] == pytest.approx(best)
+    assert sum(map(sum, report["confusion"])) == 200
+    assert set(report["per_class"]) == {str(d) for d in range(10)}
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_agrees_with_the_evaluation_pipeline(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from PIL import Image
+
+    from cnnzoo.train.inference import load_trained
+
+    test = load_dataset("mnist").test
+    files = []
+    for i in range(8):
+        files.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(test.images[i, 0].numpy()).save(files[-1])
+    capsys.readouterr()
+    weights = str(run / "best.safetensors")
+    assert main(["predict", "lenet5_modern", "--weights", weights, "--top-k", "3",
+                 "--format", "json", *map(str, files)]) == 0
+    predicted = [r["top"][0]["class"] for r in json.loads(capsys.readouterr().out)]
+    trained = load_trained("lenet5_modern", weights)
+    dataset = load_dataset("mnist")
+    transform = build_transform(dataset, trained.input_size, train=False)
+    with torch.no_grad():
+        expected = trained.model(transform(test.images[:8])).argmax(1).tolist()
+    assert predicted == [str(c) for c in expected]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--data", "mnist"], "name a model"),
+        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be positive"),
+        (["train", "lenet5", "--data", "nosuchdata", "--out", "/tmp/x-cnnzoo-none"], "nosuchdata"),
+        (["eval", "lenet5", "--data", "mnist"], "--weights FILE"),
+        (["train", "--resume", "/nonexistent/run"], "no checkpoint"),
+    ],
+)
+def test_bad_input_is_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnzoo: error:") and message in err and "Traceback" not in err
+
+
+def test_predict_refuses_a_file_that_is_not_an_image(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("not an image")
+    assert main(["predict", "lenet5_modern", "--weights", str(run / "best.safetensors"),
+                 str(bogus)]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+
+
+def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--resume", str(run), "--lr", "0.5"]) == 2
+    assert "--lr 0.5 differs" in capsys.readouterr().err
