@@ -20,20 +20,28 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_match_one_process(tmp_path: Path) -> None:
-    ddp = tmp_path / "ddp"
-    ddp.mkdir()
+def torchrun(out: Path, config: str) -> tuple[dict, dict]:
+    """Both ranks' final weights."""
+    out.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(WORKER), str(ddp)]
+           str(WORKER), str(out), config]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return (torch.load(out / "rank0.pt", weights_only=True),
+            torch.load(out / "rank1.pt", weights_only=True))
 
-    rank0 = torch.load(ddp / "rank0.pt", weights_only=True)
-    rank1 = torch.load(ddp / "rank1.pt", weights_only=True)
+
+def assert_equal_weights(rank0: dict, rank1: dict) -> None:
     assert rank0.keys() == rank1.keys()
     for k in rank0:
         assert torch.equal(rank0[k], rank1[k]), f"ranks differ in {k}"
+
+
+def test_two_processes_match_one_process(tmp_path: Path) -> None:
+    ddp = tmp_path / "ddp"
+    rank0, rank1 = torchrun(ddp, "plain")
+    assert_equal_weights(rank0, rank1)
 
     single = tmp_path / "single"
     train(TrainConfig(model="lenet5_modern", data="mnist", batch_size=64, lr=0.2, epochs=2,
@@ -53,3 +61,11 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
     # The checkpoint written by rank 0 holds the weights both ranks ended with.
     last = torch.load(ddp / "last.pt", weights_only=True)["model"]
     assert all(torch.equal(last[k], rank0[k]) for k in rank0)
+
+
+def test_batch_norm_buffers_agree_and_uneven_test_shards_count_once(tmp_path: Path) -> None:
+    # 513 test images, 256 per evaluation batch: rank 0 has two batches, rank 1 one.
+    rank0, rank1 = torchrun(tmp_path / "bn", "bn")
+    assert any("running_mean" in k for k in rank0)
+    assert_equal_weights(rank0, rank1)
+    assert [r["test_count"] for r in _metrics(tmp_path / "bn")] == [513]

@@ -1,4 +1,8 @@
-"""Run by tests/test_train_ddp.py under torchrun: trains, then each rank saves its weights."""
+"""Run by tests/test_train_ddp.py under torchrun: trains, then each rank saves its weights.
+
+    train_ddp_worker.py OUT plain   lenet5_modern (no batch norm), compared with 1 process
+    train_ddp_worker.py OUT bn      resnet20 (batch norm) with test shards of unequal length
+"""
 
 import sys
 from pathlib import Path
@@ -8,9 +12,15 @@ import torch
 from cnnzoo.train import TrainConfig, prepare
 from cnnzoo.train.distributed import setup, teardown
 
+CONFIGS = {
+    "plain": dict(model="lenet5_modern", batch_size=64, lr=0.2, epochs=2, limit_train=1024,
+                  limit_test=300, augment=False),
+    "bn": dict(model="resnet20", image_size=(8, 8), batch_size=32, lr=0.1, epochs=1,
+               limit_train=256, limit_test=513),
+}
+
 out = Path(sys.argv[1])
-cfg = TrainConfig(model="lenet5_modern", data="mnist", batch_size=64, lr=0.2, epochs=2,
-                  limit_train=1024, limit_test=300, augment=False, threads=1, out=str(out))
+cfg = TrainConfig(data="mnist", threads=1, out=str(out), **CONFIGS[sys.argv[2]])
 ctx = setup(None)
 trainer = prepare(cfg, ctx, log=lambda s: None, progress=False).trainer
 trainer.fit()

@@ -200,7 +200,9 @@ class Trainer:
                              f"step {self.batch + 1}; continue with --resume {self.out}")
                     break
                 self._sync_buffers()
-                result = evaluate(self.net, self.test_loader, self.num_classes, self.device,
+                # The bare model: through DDP an eval forward would broadcast buffers, a
+                # collective that ranks with unequal test shards would not all join.
+                result = evaluate(self.raw, self.test_loader, self.num_classes, self.device,
                                   cfg.precision, cfg.channels_last, self.ctx)
                 seconds = time.perf_counter() - t0
                 self.elapsed += seconds
