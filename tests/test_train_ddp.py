@@ -22,7 +22,7 @@ def _metrics(run: Path) -> list[dict]:
 
 def torchrun(out: Path, config: str) -> tuple[dict, dict]:
     """Both ranks' final weights."""
-    out.mkdir()
+    out.mkdir(exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(WORKER), str(out), config]
@@ -63,9 +63,13 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
     assert all(torch.equal(last[k], rank0[k]) for k in rank0)
 
 
-def test_batch_norm_buffers_agree_and_uneven_test_shards_count_once(tmp_path: Path) -> None:
+def test_batch_norm_buffers_uneven_test_shards_and_resume(tmp_path: Path) -> None:
     # 513 test images, 256 per evaluation batch: rank 0 has two batches, rank 1 one.
     rank0, rank1 = torchrun(tmp_path / "bn", "bn")
     assert any("running_mean" in k for k in rank0)
     assert_equal_weights(rank0, rank1)
     assert [r["test_count"] for r in _metrics(tmp_path / "bn")] == [513]
+    # Resuming under torchrun restores each rank's own RNG stream and stays in step.
+    rank0, rank1 = torchrun(tmp_path / "bn", "bn-resume")
+    assert_equal_weights(rank0, rank1)
+    assert [r["epoch"] for r in _metrics(tmp_path / "bn")] == [1, 2]

@@ -2,6 +2,7 @@
 
     train_ddp_worker.py OUT plain   lenet5_modern (no batch norm), compared with 1 process
     train_ddp_worker.py OUT bn      resnet20 (batch norm) with test shards of unequal length
+    train_ddp_worker.py OUT bn-resume   resume that run under torchrun for one more epoch
 """
 
 import sys
@@ -19,10 +20,16 @@ CONFIGS = {
                limit_train=256, limit_test=513),
 }
 
-out = Path(sys.argv[1])
-cfg = TrainConfig(data="mnist", threads=1, out=str(out), **CONFIGS[sys.argv[2]])
+out, config = Path(sys.argv[1]), sys.argv[2]
+resume = config.endswith("-resume")  # continue the run in OUT for one more epoch
+options = dict(CONFIGS[config.removesuffix("-resume")])
+if resume:
+    options["epochs"] += 1
+cfg = TrainConfig(data="mnist", threads=1, out=str(out), **options)
 ctx = setup(None)
 trainer = prepare(cfg, ctx, log=lambda s: None, progress=False).trainer
+if resume:
+    trainer.resume()
 trainer.fit()
 weights = {k: v.clone() for k, v in trainer.raw.state_dict().items()}
 torch.save(weights, out / f"rank{ctx.rank}.pt")

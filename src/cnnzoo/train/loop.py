@@ -158,6 +158,8 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
         self.partial = dict(state["partial"])
+        if self.ctx.rank != 0:
+            self.partial = {"loss_sum": 0.0, "correct": 0, "seen": 0}
         self.history = list(state["history"])
         self.best_top1 = float(state["best"]["top1"])
         self.best_epoch = int(state["best"]["epoch"])
@@ -165,7 +167,7 @@ class Trainer:
         rng = dict(state["rng"])
         ranks = rng.get("torch_ranks")
         if ranks is not None and len(ranks) == self.ctx.world_size:
-            rng["torch"] = ranks[self.ctx.rank]
+            rng["torch"] = ranks[self.ctx.rank].clone()  # a row view crashes set_rng_state
         set_rng_state(rng)
 
     def resume(self, path: str | Path | None = None) -> None:
@@ -237,8 +239,11 @@ class Trainer:
             # Checked before the forward pass: a forward in train mode already updates
             # batch-norm statistics, so a step is either wholly done or not begun.
             if self._any_rank(stop.requested):
-                self.partial = {"loss_sum": float(loss_sum), "correct": int(correct),
-                                "seen": seen}
+                # Saved as the sums over all ranks; on resume rank 0 alone carries them.
+                sums = all_reduce_sum(self.ctx, torch.stack(
+                    [loss_sum, correct.double(), torch.tensor(float(seen)).double()]))
+                self.partial = {"loss_sum": float(sums[0]), "correct": int(sums[1]),
+                                "seen": int(sums[2])}
                 bar.close(float(loss_sum) / max(1, seen), float(correct) / max(1, seen))
                 return None
             lr = self.schedule.apply(self.optimizer, self.epoch * steps + step)
