@@ -1,6 +1,6 @@
 """Check cnnzoo's memory figures, traced on the meta device, against measured peaks.
 
-Measured with torch.profiler's memory events on the CPU (cnnzoo.analysis.measure):
+Measured with torch.profiler's memory events on the CPU (cnnzoo.cost.measure):
 - inference: one eval-mode forward pass; vs. `profile(...).peak_activation_bytes`;
 - training: two real training steps (the second has optimizer state), weights
   included; vs. `training_memory(...).peak`.
@@ -17,7 +17,7 @@ import time
 import torch
 
 import cnnzoo
-from cnnzoo.analysis.measure import measure_inference_peak, measure_training_peak
+from cnnzoo.cost.measure import measure_inference_peak, measure_training_peak
 
 MIB = 2**20
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 import cnnzoo
-from cnnzoo.analysis import profile
 from cnnzoo.cli import main
+from cnnzoo.cost import profile
 
 
 def test_summary_table_has_layers_stages_and_totals(capsys: pytest.CaptureFixture) -> None:

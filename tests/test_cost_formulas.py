@@ -3,9 +3,8 @@
 import pytest
 from torch import nn
 
-from cnnzoo.analysis import profile
 from cnnzoo.blocks import DepthwiseSeparableConv, InceptionBlock
-from cnnzoo.cost import bottleneck_saving, conv_cost, depthwise_separable_saving
+from cnnzoo.cost import bottleneck_saving, conv_cost, depthwise_separable_saving, profile
 from cnnzoo.errors import UsageError
 
 

@@ -6,8 +6,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnzoo
-from cnnzoo.analysis import profile, training_memory
-from cnnzoo.analysis.measure import measure_training_peak
+from cnnzoo.cost import profile, training_memory
+from cnnzoo.cost.measure import measure_training_peak
 from cnnzoo.errors import InputShapeError, UsageError
 
 # (name, options, input size, conv + linear multiply-adds): the reference table.
@@ -40,7 +40,7 @@ REFERENCE = [
 ]
 
 
-def _profile(name: str, size: int | None = None, **options: object) -> cnnzoo.analysis.Profile:
+def _profile(name: str, size: int | None = None, **options: object) -> cnnzoo.cost.Profile:
     model = cnnzoo.create_model(name, device="meta", **options)
     c, h, w = cnnzoo.model_card(name).input_size
     return profile(model, (c, size or h, size or w))

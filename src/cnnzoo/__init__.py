@@ -1,7 +1,7 @@
 """cnnzoo: the classic CNN case studies, built faithfully, costed, trained and measured."""
 
 from cnnzoo import cost
-from cnnzoo.analysis import Profile, TrainingMemory, profile, training_memory
+from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
 from cnnzoo.errors import (
     CnnzooError,
     InputShapeError,

@@ -2,7 +2,7 @@
 could take for it, max(FLOPs / peak FLOP/s, bytes / memory bandwidth).
 
 Times come from hooks around every leaf module of an eager model (a CUDA event pair or
-the wall clock); MACs and shapes from the cost analysis (`cnnzoo.analysis.profile`).
+the wall clock); MACs and shapes from the cost analysis (`cnnzoo.cost.profile`).
 """
 
 from __future__ import annotations
@@ -175,8 +175,8 @@ def per_layer(
 ) -> RooflineReport:
     """Time every leaf layer of `model` run as `variant` (eager or folded backends only)
     and put each beside its roofline bound at this machine's measured peaks."""
-    from cnnzoo.analysis import profile
     from cnnzoo.bench.timing import time_callable
+    from cnnzoo.cost import profile
 
     dev = torch.device(device)
     variant = variant or Variant()

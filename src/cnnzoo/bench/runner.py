@@ -61,7 +61,7 @@ def default_batch_sizes(device: torch.device | str) -> tuple[int, ...]:
 def macs_per_image(model: nn.Module, input_size: tuple[int, int, int]) -> int | None:
     """Multiply-adds of one image, from the cost analysis (None where it cannot run)."""
     try:
-        from cnnzoo.analysis import profile
+        from cnnzoo.cost import profile
     except ImportError:
         return None
     try:

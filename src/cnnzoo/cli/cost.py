@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from cnnzoo.analysis.memory import OPTIMIZER_STATE, training_memory
-from cnnzoo.analysis.profile import DTYPES, profile
-from cnnzoo.analysis.report import compare_rows, footer, headline, summary_table
 from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_options
 from cnnzoo.cost import bottleneck_saving, conv_cost, depthwise_separable_saving
+from cnnzoo.cost.memory import OPTIMIZER_STATE, training_memory
+from cnnzoo.cost.profile import DTYPES, profile
+from cnnzoo.cost.report import compare_rows, footer, headline, summary_table
 from cnnzoo.fmt import FORMATS, human
 from cnnzoo.registry import create_model, headline_errors, model_card
 

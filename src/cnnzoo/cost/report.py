@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from cnnzoo.analysis.profile import Profile, StageCost
-from cnnzoo.analysis.tracer import LayerCost
+from cnnzoo.cost.profile import Profile, StageCost
+from cnnzoo.cost.tracer import LayerCost
 from cnnzoo.fmt import human, render, shape_str
 
 HEADERS = ["layer", "type", "input", "output", "params", "MACs", "% MACs", "other FLOPs",

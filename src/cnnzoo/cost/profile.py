@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from cnnzoo.analysis.meta import meta_copy
-from cnnzoo.analysis.ops import KINDS
-from cnnzoo.analysis.stages import assign_stages
-from cnnzoo.analysis.tracer import LayerCost, Tracer
+from cnnzoo.cost.meta import meta_copy
+from cnnzoo.cost.ops import KINDS
+from cnnzoo.cost.stages import assign_stages
+from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.models.base import ZooModel
 

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnzoo.analysis.meta import meta_copy
-from cnnzoo.analysis.profile import check_size, resolve_dtype, run_meta
-from cnnzoo.analysis.tracer import Tracer
+from cnnzoo.cost.meta import meta_copy
+from cnnzoo.cost.profile import check_size, resolve_dtype, run_meta
+from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
 
 # Copies of the parameters each optimizer keeps between steps.

@@ -7,7 +7,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity
 from torch.profiler import profile as torch_profile
 
-from cnnzoo.analysis.memory import OPTIMIZER_STATE, loss_of
+from cnnzoo.cost.memory import OPTIMIZER_STATE, loss_of
 from cnnzoo.errors import UsageError
 
 

@@ -20,7 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-from cnnzoo.analysis.ops import Field, friendly_name, op_cost, op_field
+from cnnzoo.cost.ops import Field, friendly_name, op_cost, op_field
 
 # Ops inside these modules are labelled by the module's role, not by the aten operator
 # (LocalResponseNorm is built from mul, pad, avg_pool3d, add, pow and div).

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from cnnzoo.analysis.tracer import LayerCost
+from cnnzoo.cost.tracer import LayerCost
 
 _POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
 _SEQUENCES = (nn.Sequential, nn.ModuleList)
