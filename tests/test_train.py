@@ -207,3 +207,16 @@ def test_bf16_autocast_and_channels_last_train_close_to_fp32(tmp_path: Path) -> 
     # bf16 really ran (its rounding changes the numbers) and still trains the same way.
     assert losses["bf16"] != losses["fp32"]
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
+
+
+def test_auxiliary_heads_are_trained_by_their_weighted_losses(tmp_path: Path) -> None:
+    cfg = TrainConfig(**{**QUICK, "model": "googlenet", "limit_train": 64, "limit_test": 32,
+                         "batch_size": 32}, epochs=1, model_options={"aux_logits": True},
+                      weight_decay=0.0, out=str(tmp_path))  # decay alone would move them
+    s = prepare(cfg, DistContext(), log=quiet, progress=False)
+    model = s.trainer.raw
+    before = {n: model.get_submodule(n).weight.clone() for n in model.aux_classifier_names}
+    s.trainer.fit()
+    # Only the 0.3-weighted auxiliary losses reach these heads.
+    for name, weight in before.items():
+        assert not torch.equal(weight, model.get_submodule(name).weight), name
