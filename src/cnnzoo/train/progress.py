@@ -46,14 +46,14 @@ class ProgressBar:
         now = time.perf_counter()
         if self.tty and (now - self.last_draw >= self.interval or steps >= self.total):
             self.last_draw = now
-            self.stream.write("\r" + self._line(loss, acc, now))
+            self.stream.write("\r" + self._line(loss, acc, now) + "\x1b[K")  # clear the rest
             self.stream.flush()
 
     def close(self, loss: float, acc: float, extra: str = "") -> None:
         if not self.enabled:
             return
         line = self._line(loss, acc, time.perf_counter(), final=True) + extra
-        self.stream.write(("\r" if self.tty else "") + line + "\n")
+        self.stream.write(("\r" + line + "\x1b[K" if self.tty else line) + "\n")
         self.stream.flush()
 
     def _line(self, loss: float, acc: float, now: float, final: bool = False) -> str:
