@@ -220,3 +220,25 @@ def test_auxiliary_heads_are_trained_by_their_weighted_losses(tmp_path: Path) ->
     # Only the 0.3-weighted auxiliary losses reach these heads.
     for name, weight in before.items():
         assert not torch.equal(weight, model.get_submodule(name).weight), name
+
+
+def test_progress_bar_shows_loss_accuracy_rate_and_eta() -> None:
+    import io
+
+    from cnnzoo.train.progress import ProgressBar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term, log = Terminal(), io.StringIO()
+    for stream in (term, log):
+        bar = ProgressBar(4, "epoch 1/2", stream=stream, interval=0)
+        for step in range(1, 5):
+            bar.update(step, 32 * step, 1.0 / step, 0.2 * step)
+        bar.close(0.25, 0.8)
+    redraws = term.getvalue().split("\r")[1:]
+    assert len(redraws) == 5 and "1/4" in redraws[0] and "ETA" in redraws[0]
+    assert "loss 0.2500 acc 80.00%" in redraws[-1] and "img/s" in redraws[-1]
+    # Not a terminal (a log file): only the finished line.
+    assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
