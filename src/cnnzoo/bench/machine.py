@@ -68,7 +68,7 @@ def measure_matmul_flops(dtype: torch.dtype, device: torch.device | str, n: int 
     n = n or (8192 if dev.type == "cuda" else 2048)
     a = torch.randn(n, n, device=dev).to(dtype)
     b = torch.randn(n, n, device=dev).to(dtype)
-    timing = time_callable(lambda: torch.mm(a, b), dev, warmup=2, repeats=5)
+    timing = time_callable(lambda: torch.mm(a, b), dev, warmup=2, repeats=15)
     return 2 * n**3 / timing.best
 
 
@@ -78,7 +78,7 @@ def measure_bandwidth(device: torch.device | str, mib: int = 0) -> float:
     mib = mib or (1024 if dev.type == "cuda" else 256)
     src = torch.ones(mib * 2**20 // 4, device=dev)
     dst = torch.empty_like(src)
-    timing = time_callable(lambda: dst.copy_(src), dev, warmup=2, repeats=7)
+    timing = time_callable(lambda: dst.copy_(src), dev, warmup=2, repeats=15)
     return 2 * src.numel() * 4 / timing.best
 
 

@@ -4,7 +4,6 @@ under the machine's two roofs (memory bandwidth slope, compute peak)."""
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from cnnzoo.bench.roofline import RooflineReport
@@ -50,8 +49,8 @@ def roofline_plot(report: RooflineReport, path: str | Path) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     fig.text(0.01, 0.01, report.peaks.description, fontsize=6, color="gray")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent or ".")
-    os.close(fd)
+    # A temporary name beside the target (plain open: the umask's mode), renamed when whole.
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
     try:
         fig.savefig(tmp)
         os.replace(tmp, path)
