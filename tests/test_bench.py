@@ -222,6 +222,9 @@ def test_cli_bench_table_marks_the_fastest(capsys, monkeypatch) -> None:
         (["--batch-sizes", "1,x"], "positive integers"),
         (["--plot", "x.png"], "add --per-layer"),
         (["--precision", "fp16"], "CUDA only"),
+        (["--device", "gpu"], "unknown device"),
+        (["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"],
+         "cuda"),
     ],
 )
 def test_cli_bench_bad_input_exits_2(capsys, argv: list[str], message: str) -> None:

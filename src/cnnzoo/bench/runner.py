@@ -13,7 +13,7 @@ from torch import nn
 from cnnzoo.bench.machine import MachinePeaks, machine_peaks
 from cnnzoo.bench.memory import PeakMemory
 from cnnzoo.bench.timing import Timing, time_callable
-from cnnzoo.bench.variants import Prepared, Variant, check_variant, prepare
+from cnnzoo.bench.variants import Prepared, Variant, check_device, check_variant, prepare
 from cnnzoo.errors import UsageError
 
 Progress = Callable[[int, int, str], None]
@@ -90,9 +90,7 @@ def benchmark(
     kept. Turns matter on a shared machine: a burst of load hits every variant alike.
     Inputs are random, already in the variant's dtype and memory format.
     """
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+    dev = check_device(device)
     size = _input_size(model, input_size)
     sizes = tuple(batch_sizes or default_batch_sizes(dev))
     if not sizes or min(sizes) < 1:

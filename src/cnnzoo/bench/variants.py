@@ -36,9 +36,22 @@ class Variant:
         return f"{self.backend} {self.precision} {self.memory_format}"
 
 
+def check_device(device: torch.device | str) -> torch.device:
+    """The torch.device for `device`, or UsageError if it is unknown or absent here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise UsageError(f"device {dev.type} is not supported by the benchmark; use cpu or cuda")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+    return dev
+
+
 def check_variant(variant: Variant, device: torch.device | str) -> None:
     """Raise UsageError (or MissingDependencyError) for a combination that cannot run."""
-    dev = torch.device(device)
+    dev = check_device(device)
     if variant.backend not in BACKENDS:
         raise UsageError(
             f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}"

@@ -107,7 +107,9 @@ class _Progress:
 
 def _variants(args: argparse.Namespace) -> list:
     from cnnzoo.bench import Variant, check_variant, useful_variants
+    from cnnzoo.bench.variants import check_device
 
+    check_device(args.device)
     if args.all:
         return useful_variants(args.device)
     out = []
