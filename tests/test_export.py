@@ -57,6 +57,19 @@ def test_export_passes_parity_with_a_dynamic_batch(tmp_path, fmt, name, options,
     assert "max abs err" in result.summary() and "max rel err" in result.summary()
 
 
+def test_static_batch_export_checks_at_its_batch(tmp_path) -> None:
+    _needs_onnx()
+    path = tmp_path / "lenet5.onnx"
+    result = export_model(cnnzoo.create_model("lenet5"), path, "onnx", dynamic_batch=False)
+    assert [c.inputs for c in result.checks] == [
+        "random, batch 2", "real (mnist test digits), batch 2"]
+    assert result.ok and "input 2x1x32x32, fixed batch" in result.summary()
+    run = formats_mod.load_runner("onnx", path)
+    assert run(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+    with pytest.raises(Exception, match="dimensions"):  # the batch really is fixed
+        run(torch.randn(3, 1, 32, 32))
+
+
 def test_exported_onnx_computes_the_loaded_weights(tmp_path) -> None:
     _needs_onnx()
     model = cnnzoo.create_model("resnet20", num_classes=7)

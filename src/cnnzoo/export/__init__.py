@@ -44,7 +44,8 @@ class ExportResult:
     def summary(self) -> str:
         shape = "x".join(map(str, self.input_size))
         batch = "dynamic" if self.dynamic_batch else "fixed"
-        lines = [f"exported {self.format} to {self.path} (input Nx{shape}, {batch} batch)"]
+        n = "N" if self.dynamic_batch else "2"
+        lines = [f"exported {self.format} to {self.path} (input {n}x{shape}, {batch} batch)"]
         for c in self.checks:
             if c.skipped:
                 lines.append(f"  parity {c.inputs}: skipped ({c.skipped})")
@@ -65,6 +66,11 @@ def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tu
         _, h, w = model_card(name).input_size
         return (int(getattr(model, "in_chans", 3)), h, w)
     raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:300] if text else type(e).__name__
 
 
 def check_output(path: str | Path, format: str) -> Path:
@@ -123,16 +129,25 @@ def export_model(
         except CnnzooError:
             raise
         except Exception as e:  # noqa: BLE001 - any exporter failure becomes one clear line
-            reason = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            reason = _first_line(e)
             raise ExportError(
                 f"exporting {getattr(model, 'model_name', '') or type(model).__name__} to "
                 f"{format} failed: {reason}; try another --format, or report it"
             ) from e
         if check:
-            run = load_runner(format, tmp)
-            batches = (1, 3) if dynamic_batch else (2,)
-            cpu_model = model.to("cpu")
-            result.checks = parity_checks(run, cpu_model, size, batches, tolerance)
+            # A fixed-batch file only takes the traced batch of 2, real images included.
+            batches, real_count = ((1, 3), 4) if dynamic_batch else ((2,), 2)
+            try:
+                run = load_runner(format, tmp)
+                result.checks = parity_checks(run, model.to("cpu"), size, batches, tolerance,
+                                              real_count=real_count)
+            except CnnzooError:
+                raise
+            except Exception as e:  # noqa: BLE001 - a file that will not run is a failed export
+                raise ExportError(
+                    f"the exported {format} file could not be run for the parity check: "
+                    f"{_first_line(e)}; nothing was written"
+                ) from e
             if not result.ok:
                 worst = max(result.checks, key=lambda c: c.max_rel)
                 raise ExportError(

@@ -59,15 +59,16 @@ def parity_checks(
     batch_sizes: tuple[int, ...],
     tolerance: float,
     seed: int = 0,
+    real_count: int = 4,
 ) -> list[ParityCheck]:
     """Random inputs at each batch size (other than the export batch, so a dynamic batch is
-    exercised), then real images."""
+    exercised), then `real_count` real images."""
     gen = torch.Generator().manual_seed(seed)
     checks = []
     for b in batch_sizes:
         x = torch.randn((b, *input_size), generator=gen)
         checks.append(compare(run, model, x, f"random, batch {b}", tolerance))
-    real = real_inputs(input_size)
+    real = real_inputs(input_size, real_count)
     if real is None:
         checks.append(ParityCheck("real images", 0.0, 0.0, tolerance,
                                   skipped="no real images available (cnnzoo.data)"))
