@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="eager, folded (batch norm folded), compile, torchscript, onnxruntime")
     p.add_argument("--all", action="store_true",
                    help="run the useful combinations of backend, precision and memory format "
-                   "and mark the fastest")
+                   "(instead of --backend/--precision/--memory-format); * marks the fastest")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
     p.add_argument("--repeats", type=int, default=10, help="timed calls a round (default 10)")
