@@ -134,6 +134,13 @@ class GoogLeNet(AuxHeadsModel):
         return x if pre_logits else self.fc(x)
 
 
+# Both GoogLeNets carry the paper's figures; the network measured was the paper's.
+_GOOGLENET_PAPER_FIGURES = (
+    Figure("top5_err", 10.07, "paper", "single model, single crop (Table 5)"),
+    Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
+)
+
+
 @register_model(
     ModelCard(
         name="googlenet",
@@ -145,8 +152,7 @@ class GoogLeNet(AuxHeadsModel):
         num_classes=1000,
         dataset="ImageNet",
         figures=(
-            Figure("top5_err", 10.07, "paper", "single model, single crop (Table 5)"),
-            Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
+            *_GOOGLENET_PAPER_FIGURES,
             Figure("acc1", 69.778, "torchvision"),
             Figure("acc5", 89.530, "torchvision"),
         ),
@@ -172,8 +178,7 @@ def googlenet(
         num_classes=1000,
         dataset="ImageNet",
         figures=(
-            Figure("top5_err", 10.07, "paper", "single model, single crop (Table 5)"),
-            Figure("top5_err", 6.67, "paper", "7 models, 144 crops, test (Table 2)"),
+            *_GOOGLENET_PAPER_FIGURES,
             Figure("macs", 1.5e9, "paper", "about 1.5 billion multiply-adds"),
         ),
         notes="The side branches (aux_logits=True) pool 5x5/3 and need inputs of 79x79 or more.",
