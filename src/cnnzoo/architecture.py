@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnnzoo.cost.meta import meta_copy
 from cnnzoo.models.base import ZooModel
 
 # Parameter-free elementwise layers: shown in the per-layer cost analysis, not here.
@@ -36,7 +37,7 @@ def _stage_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def architecture(model: ZooModel, input_size: tuple[int, int, int]) -> list[Stage]:
     """Run a batch of one through `model` on the meta device (no memory, no arithmetic)
     and return each stage in the order data flows through it."""
-    meta = model if _on_meta(model) else _meta_copy(model)
+    meta = model if _on_meta(model) else meta_copy(model)
     meta.eval()
     seen: list[Stage] = []
     hooks = []
@@ -61,8 +62,3 @@ def _on_meta(model: nn.Module) -> bool:
     p = next(model.parameters(), None)
     return p is not None and p.is_meta
 
-
-def _meta_copy(model: ZooModel) -> ZooModel:
-    import copy
-
-    return copy.deepcopy(model).to("meta")

@@ -102,16 +102,15 @@ def _ensure_loaded() -> None:
 def list_models(pattern: str = "*") -> list[str]:
     """Registered model names matching a shell-style pattern, e.g. 'resnet*'."""
     _ensure_loaded()
-    names = [n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)]
-    return sorted(names, key=_zoo_order)
-
-
-def _zoo_order(name: str) -> tuple:
-    """Case-study order: by family as the families were registered, then by depth, so
-    resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical)."""
+    # Case-study order: by family as the families were registered, then by depth, so
+    # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
-    natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-    return (families.index(_REGISTRY[name].card.family), natural)
+
+    def zoo_order(name: str) -> tuple:
+        natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+        return (families.index(_REGISTRY[name].card.family), natural)
+
+    return sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=zoo_order)
 
 
 def _entry(name: str) -> _Entry:
