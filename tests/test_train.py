@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cnnzoo import create_model
+from cnnzoo.data import build_transform
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.train import TrainConfig, evaluate, prepare, resume_config, train
 from cnnzoo.train.checkpoint import load_checkpoint
@@ -242,3 +243,25 @@ def test_progress_bar_shows_loss_accuracy_rate_and_eta() -> None:
     assert "loss 0.2500 acc 80.00%" in redraws[-1] and "img/s" in redraws[-1]
     # Not a terminal (a log file): only the finished line.
     assert log.getvalue().count("\n") == 1 and "\r" not in log.getvalue()
+
+
+def test_augment_names_choose_the_train_time_augmentation(tmp_path: Path) -> None:
+    def train_view(augment: bool | tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        s = prepare(TrainConfig(**QUICK, augment=augment, out=str(tmp_path)), DistContext(),
+                    log=quiet, progress=False)
+        x = s.dataset.train.images[:256]
+        plain = build_transform(s.dataset, s.input_size, train=False)(x, None)
+        return s.trainer.train_loader.transform(x, torch.Generator().manual_seed(0)), plain
+
+    flipped, plain = train_view(("flip",))
+    same = [torch.equal(a, b) for a, b in zip(flipped, plain, strict=True)]
+    mirrored = [torch.equal(a, b.flip(-1)) for a, b in zip(flipped, plain, strict=True)]
+    assert all(s or m for s, m in zip(same, mirrored, strict=True))  # flips, no shifts
+    assert 0 < sum(mirrored) < len(mirrored)
+    cropped, plain = train_view(True)  # MNIST's own: random crops, no flip
+    moved = [not torch.equal(a, b) for a, b in zip(cropped, plain, strict=True)]
+    assert sum(moved) > len(moved) // 2
+    none, plain = train_view(False)
+    assert torch.equal(none, plain)
+    with pytest.raises(TrainingError, match="unknown augmentation 'rotate'"):
+        TrainConfig(model="lenet5", augment=("rotate",))

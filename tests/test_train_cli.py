@@ -83,6 +83,7 @@ def test_predict_agrees_with_the_evaluation_pipeline(
         (["train", "lenet5", "--data", "nosuchdata", "--out", "/tmp/x-cnnzoo-none"], "nosuchdata"),
         (["eval", "lenet5", "--data", "mnist"], "--weights FILE"),
         (["train", "--resume", "/nonexistent/run"], "no checkpoint"),
+        (["train", "lenet5", "--data", "mnist", "--augment", "rotate"], "unknown augmentation"),
     ],
 )
 def test_bad_input_is_one_clear_line(

@@ -50,8 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--in-chans", type=int, help="model input channels (default: the data's)")
     p.add_argument("--convert-channels", action="store_true", default=None,
                    help="feed grey images to an RGB model (or the reverse)")
+    p.add_argument("--augment", metavar="LIST", type=_augment_list,
+                   help="train-time augmentation: crop, flip, crop,flip or none (default: "
+                   "the dataset's, e.g. crop,flip for Fashion-MNIST)")
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None,
-                   help="no train-time augmentation (random crop, flip)")
+                   help="the same as --augment none")
     p.add_argument("--init-weights", metavar="FILE",
                    help="start from these weights (torchvision .pth or cnnzoo .safetensors)")
     p.add_argument("--freeze", choices=("none", "features"),
@@ -79,6 +82,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="invert grey levels (dark digits on white paper, for MNIST weights)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=run_predict)
+
+
+def _augment_list(text: str) -> bool | list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["none"]:
+        return False
+    if not names or "none" in names:
+        raise argparse.ArgumentTypeError(f"{text!r}: give crop, flip, crop,flip or none")
+    return names
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:

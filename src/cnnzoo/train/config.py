@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from cnnzoo.data.pipeline import AUGMENTATIONS
 from cnnzoo.errors import TrainingError
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -37,7 +38,9 @@ class TrainConfig:
     seed: int = 0
     image_size: tuple[int, int] | None = None  # None: the model card's
     in_chans: int | None = None  # None: the dataset's channel count
-    augment: bool = True  # the dataset's train-time augmentation (crop, flip)
+    # True: the dataset's train-time augmentation (crop, flip); False: none; or the names
+    # to use, e.g. ("flip",): short runs of small models fit faster without the random crop.
+    augment: bool | tuple[str, ...] = True
     channels: str = "strict"  # or "convert": grey <-> RGB on a mismatch
     init_weights: str | None = None
     freeze: str = "none"
@@ -50,6 +53,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.milestones = tuple(float(m) for m in self.milestones)
+        if not isinstance(self.augment, bool):
+            self.augment = tuple(self.augment)
         if self.image_size is not None:
             self.image_size = tuple(int(s) for s in self.image_size)  # type: ignore[assignment]
         self.validate()
@@ -86,6 +91,11 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise bad(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        if not isinstance(self.augment, bool):
+            unknown = [a for a in self.augment if a not in AUGMENTATIONS]
+            if unknown:
+                raise bad(f"unknown augmentation {', '.join(map(repr, unknown))}; choose "
+                          f"from {', '.join(AUGMENTATIONS)}, or none")
         if self.image_size is not None and (
             len(self.image_size) != 2 or min(self.image_size) < 1
         ):
@@ -114,6 +124,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["milestones"] = list(self.milestones)
+        if not isinstance(self.augment, bool):
+            d["augment"] = list(self.augment)
         d["image_size"] = list(self.image_size) if self.image_size else None
         return d
 
