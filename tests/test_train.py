@@ -19,6 +19,7 @@ from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.distributed import DistContext
 from cnnzoo.train.inference import evaluate_on, load_trained
 from cnnzoo.train.optim import Schedule, param_groups
+from cnnzoo.train.precision import autocast, depthwise_in_fp32, is_depthwise
 
 QUICK = dict(model="lenet5_modern", data="mnist", batch_size=64, lr=0.1, limit_train=1024,
              limit_test=512, threads=1)
@@ -265,3 +266,24 @@ def test_augment_names_choose_the_train_time_augmentation(tmp_path: Path) -> Non
     assert torch.equal(none, plain)
     with pytest.raises(TrainingError, match="unknown augmentation 'rotate'"):
         TrainConfig(model="lenet5", augment=("rotate",))
+
+
+def test_cpu_bf16_runs_depthwise_convolutions_in_fp32() -> None:
+    model = create_model("mobilenet_v2", num_classes=10, in_chans=1, width=0.35)
+    keys = list(model.state_dict())
+    cpu = torch.device("cpu")
+    assert depthwise_in_fp32(model, cpu, "fp32") == 0
+    depthwise = [m for m in model.modules() if is_depthwise(m)]
+    assert depthwise_in_fp32(model, cpu, "bf16") == len(depthwise) == 17  # one per block
+    assert depthwise_in_fp32(model, cpu, "bf16") == 0  # never wrapped twice
+    assert list(model.state_dict()) == keys
+    dtypes: dict[str, torch.dtype] = {}
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(lambda mod, i, out, name=name: dtypes.update({name: out.dtype}))
+    with autocast(cpu, "bf16"):
+        model(torch.randn(2, 1, 32, 32)).sum().backward()
+    dw_names = {n for n, m in model.named_modules() if is_depthwise(m)}
+    assert {dtypes[n] for n in dw_names} == {torch.float32}
+    assert {d for n, d in dtypes.items() if n not in dw_names} == {torch.bfloat16}
+    assert all(m.weight.grad is not None for m in depthwise)

@@ -30,7 +30,7 @@ from cnnzoo.train.evaluate import EvalResult, evaluate
 from cnnzoo.train.metrics import append_metrics, rewrite_metrics
 from cnnzoo.train.optim import Schedule, build_optimizer
 from cnnzoo.train.plots import plot_curves
-from cnnzoo.train.precision import autocast, grad_scaler
+from cnnzoo.train.precision import autocast, depthwise_in_fp32, grad_scaler
 from cnnzoo.train.progress import ProgressBar
 from cnnzoo.weights import save_weights
 
@@ -95,6 +95,7 @@ class Trainer:
         if cfg.channels_last:
             self.raw = self.raw.to(memory_format=torch.channels_last)
         self.frozen_norms = [m for m in self.raw.modules() if getattr(m, "_cnnzoo_frozen", False)]
+        depthwise_in_fp32(self.raw, self.device, cfg.precision)
         self.net: nn.Module = self.raw
         if self.ctx.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
