@@ -212,6 +212,16 @@ def test_cli_bench_table_marks_the_fastest(capsys, monkeypatch) -> None:
     rows = [line for line in out.splitlines() if line.startswith("lenet5")]
     assert len(rows) == 2 and all(line.rstrip().endswith("*") for line in rows)
     assert "peak fp32 100 GFLOP/s" in out
+    assert "--refresh-peaks" not in out
+
+
+def test_cli_bench_says_when_a_cached_peak_is_too_low(capsys, monkeypatch) -> None:
+    low = MachinePeaks("busy machine", "cpu", 1, {"fp32": 1e3, "bf16": 8e14}, 1e10)
+    monkeypatch.setattr("cnnzoo.bench.machine_peaks", lambda device, refresh=False: low)
+    code, out, _ = _cli(capsys, "bench", "lenet5", "--batch-sizes", "1", "--repeats", "1",
+                        "--precision", "fp32,bf16", "--quiet")
+    assert code == 0
+    assert "note: fp32 ran above the cached peak" in out and "--refresh-peaks" in out
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,12 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"\nmachine: {peaks.description}; peak {_peaks_line(peaks)} (measured, cached)"
               "\n* fastest of its precision at its batch size; inputs already in the "
               "variant's dtype and layout")
+        above = sorted({r.precision for r in results if (r.peak_fraction or 0) > 1})
+        if above:
+            # Peaks are cached the first time; taken on a busy machine they are too low.
+            print(f"note: {', '.join(above)} ran above the cached peak, which must have been "
+                  "measured while the machine was busy; rerun on a quiet machine with "
+                  "--refresh-peaks")
     if args.append:
         with open(args.append, "a") as f:
             for r in results:
