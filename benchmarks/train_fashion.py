@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from cnnzoo.train.metrics import read_metrics
+
 COMMON = "--data fashion-mnist --no-progress --threads 2"
 # LeNet-5 (60k parameters, tanh) underfits Fashion-MNIST: augmentation only slows it.
 _LENET = ("lenet5 --epochs 15 --batch-size 64 --optimizer adamw --lr 0.005 --weight-decay 0.01 "
@@ -72,10 +74,7 @@ def run_one(name: str, seed: int, root: Path) -> None:
 
 def summary(name: str, seed: int, root: Path) -> dict | None:
     out = run_dir(root, name, seed)
-    path = out / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = read_metrics(out / "metrics.jsonl")
     if not records:
         return None
     target = RUNS[name][1]

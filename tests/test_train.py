@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cnnzoo import create_model
+from cnnzoo.blocks import is_depthwise
 from cnnzoo.data import build_transform
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.train import TrainConfig, evaluate, prepare, resume_config, train
@@ -19,7 +20,7 @@ from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.distributed import DistContext
 from cnnzoo.train.inference import evaluate_on, load_trained
 from cnnzoo.train.optim import Schedule, param_groups
-from cnnzoo.train.precision import autocast, depthwise_in_fp32, is_depthwise
+from cnnzoo.train.precision import autocast, depthwise_in_fp32
 
 QUICK = dict(model="lenet5_modern", data="mnist", batch_size=64, lr=0.1, limit_train=1024,
              limit_test=512, threads=1)

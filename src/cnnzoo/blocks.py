@@ -40,6 +40,12 @@ class ConvBNReLU(nn.Module):
         return F.relu(self.bn(self.conv(x)), inplace=True)
 
 
+def is_depthwise(module: nn.Module) -> bool:
+    """A convolution with one group per input channel (one filter per channel)."""
+    return (isinstance(module, nn.Conv2d) and module.groups > 1
+            and module.groups == module.in_channels)
+
+
 class ConvNormAct(nn.Sequential):
     """conv -> batch norm -> activation as an indexed sequence (keys `0.*`, `1.*`).
 

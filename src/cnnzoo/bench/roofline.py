@@ -19,6 +19,7 @@ from torch import nn
 from cnnzoo.bench.machine import PRECISIONS, MachinePeaks, machine_peaks
 from cnnzoo.bench.timing import is_cuda
 from cnnzoo.bench.variants import _FORMATS, Variant, check_variant
+from cnnzoo.blocks import is_depthwise
 from cnnzoo.errors import UsageError
 
 
@@ -94,7 +95,7 @@ class RooflineReport:
 
 def layer_kind(module: nn.Module) -> str:
     if isinstance(module, nn.Conv2d):
-        if module.groups > 1 and module.groups == module.in_channels:
+        if is_depthwise(module):
             return "depthwise conv"
         if module.kernel_size == (1, 1):
             return "1x1 conv"

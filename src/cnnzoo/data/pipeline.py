@@ -19,7 +19,7 @@ from cnnzoo.data.transforms import (
     Transform,
     convert_stats,
 )
-from cnnzoo.errors import DatasetError
+from cnnzoo.errors import CnnzooError, DatasetError
 
 AUGMENTATIONS = ("crop", "flip")
 FITS = ("pad", "resize", "crop")
@@ -45,11 +45,17 @@ def _augmentations(dataset: ImageDataset, train: bool,
         return ()
     if augment is None or augment is True:
         return tuple(dataset.augment)
-    names = tuple(augment)
+    return check_augmentations(augment)
+
+
+def check_augmentations(names: Sequence[str],
+                        error: type[CnnzooError] = DatasetError) -> tuple[str, ...]:
+    """`names` as a tuple, or `error` naming the unknown ones and the choices."""
+    names = tuple(names)
     unknown = [a for a in names if a not in AUGMENTATIONS]
     if unknown:
-        raise DatasetError(f"unknown augmentation {', '.join(unknown)}; "
-                           f"choose from {', '.join(AUGMENTATIONS)}")
+        raise error(f"unknown augmentation {', '.join(map(repr, unknown))}; "
+                    f"choose from {', '.join(AUGMENTATIONS)}")
     return names
 
 

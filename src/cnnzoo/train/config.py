@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from cnnzoo.data.pipeline import AUGMENTATIONS
+from cnnzoo.data.pipeline import check_augmentations
 from cnnzoo.errors import TrainingError
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -92,10 +92,7 @@ class TrainConfig:
             if value is not None and value < 1:
                 raise bad(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if not isinstance(self.augment, bool):
-            unknown = [a for a in self.augment if a not in AUGMENTATIONS]
-            if unknown:
-                raise bad(f"unknown augmentation {', '.join(map(repr, unknown))}; choose "
-                          f"from {', '.join(AUGMENTATIONS)}, or none")
+            check_augmentations(self.augment, TrainingError)
         if self.image_size is not None and (
             len(self.image_size) != 2 or min(self.image_size) < 1
         ):

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnzoo.blocks import is_depthwise
 from cnnzoo.errors import TrainingError
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -26,11 +27,6 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     # fp16 gradients underflow without scaling; bf16 has fp32's range and needs none.
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-
-
-def is_depthwise(module: nn.Module) -> bool:
-    return (isinstance(module, nn.Conv2d) and module.groups > 1
-            and module.groups == module.in_channels == module.out_channels)
 
 
 def depthwise_in_fp32(model: nn.Module, device: torch.device, precision: str) -> int:

@@ -75,7 +75,7 @@ def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = pri
     size = input_size_for(cfg, model)
     convert = cfg.channels == "convert"
     train_t = build_transform(dataset, size, train=True, convert_channels=convert,
-                              augment=None if cfg.augment is True else cfg.augment)
+                              augment=cfg.augment)
     test_t = build_transform(dataset, size, train=False, convert_channels=convert)
     per_rank = cfg.batch_size // ctx.world_size
     common = dict(seed=cfg.seed, rank=ctx.rank, world_size=ctx.world_size, device=ctx.device,
