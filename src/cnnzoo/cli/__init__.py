@@ -12,8 +12,10 @@ from collections.abc import Sequence
 
 from cnnzoo.errors import CnnzooError
 
-COMMAND_MODULES = ("cnnzoo.cli.zoo", "cnnzoo.cli.train", "cnnzoo.cli.cost", "cnnzoo.cli.data",
-                   "cnnzoo.cli.bench")
+COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
+    "list", "show", "train", "eval", "predict", "summary", "compare", "cost", "data", "bench",
+    "export",
+))
 
 
 def build_parser() -> argparse.ArgumentParser:

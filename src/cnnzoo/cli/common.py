@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cnnzoo.cost.profile import DTYPES
 from cnnzoo.errors import UsageError
+from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
 from cnnzoo.registry import create_model, model_card
 
@@ -115,3 +117,24 @@ def model_from_args(
             f"use --in-chans {size[0]} or --input-size {model.in_chans},{size[1]},{size[2]}"
         )
     return model, size
+
+
+def trained_from_args(args: argparse.Namespace, extra: list[str]):  # noqa: ANN202
+    from cnnzoo.train.inference import load_trained
+
+    if not args.weights:
+        raise UsageError(f"{args.command} needs trained weights: --weights FILE "
+                         "(e.g. runs/NAME-DATA/best.safetensors)")
+    size = parse_input_size(args.input_size, args.in_chans or 1) if args.input_size else None
+    trained = load_trained(args.model, args.weights, input_size=None, in_chans=args.in_chans,
+                           **parse_model_options(extra))
+    if size is not None:
+        trained.input_size = (trained.model.in_chans, size[1], size[2])
+    return trained
+
+
+def add_profile_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--dtype", choices=list(DTYPES), default="float32",
+                   help="activation and weight dtype (default float32)")
+    p.add_argument("--batch-size", type=int, default=1, help="batch size (default 1: per image)")

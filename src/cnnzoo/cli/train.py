@@ -1,14 +1,12 @@
-"""`cnnzoo train`, `cnnzoo eval` and `cnnzoo predict`."""
+"""`cnnzoo train`: train a model on a dataset, or resume a run."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from cnnzoo.cli.common import add_model_arguments, parse_input_size, parse_model_options
+from cnnzoo.cli.common import parse_input_size, parse_model_options
 from cnnzoo.errors import UsageError
-from cnnzoo.fmt import render
 
 _TRAIN_HELP = """examples:
   cnnzoo train lenet5 --data mnist --epochs 20
@@ -67,22 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train, accepts_model_options=True)
 
-    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix")
-    add_model_arguments(p)
-    _data_args(p)
-    p.add_argument("--confusion-png", metavar="FILE", help="write the confusion matrix here")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(run=run_eval)
-
-    p = sub.add_parser("predict", help="classify image files with trained weights")
-    add_model_arguments(p)
-    p.add_argument("images", metavar="IMAGE", nargs="+")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--invert", action="store_true",
-                   help="invert grey levels (dark digits on white paper, for MNIST weights)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(run=run_predict)
-
 
 def _augment_list(text: str) -> bool | list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -91,15 +73,6 @@ def _augment_list(text: str) -> bool | list[str]:
     if not names or "none" in names:
         raise argparse.ArgumentTypeError(f"{text!r}: give crop, flip, crop,flip or none")
     return names
-
-
-def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="the dataset to evaluate on (its test split)")
-    p.add_argument("--data-root", metavar="DIR")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
-    p.add_argument("--convert-channels", action="store_true")
-    p.add_argument("--limit-test", type=int, metavar="N")
 
 
 _CONFIG_KEYS = (
@@ -163,74 +136,4 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
           "(checkpoints), metrics.jsonl, curves.png")
     if result.interrupted:
         return 130
-    return 0
-
-
-def _trained(args: argparse.Namespace, extra: list[str]):  # noqa: ANN202
-    from cnnzoo.train.inference import load_trained
-
-    if not args.weights:
-        raise UsageError(f"{args.command} needs trained weights: --weights FILE "
-                         "(e.g. runs/NAME-DATA/best.safetensors)")
-    size = parse_input_size(args.input_size, args.in_chans or 1) if args.input_size else None
-    trained = load_trained(args.model, args.weights, input_size=None, in_chans=args.in_chans,
-                           **parse_model_options(extra))
-    if size is not None:
-        trained.input_size = (trained.model.in_chans, size[1], size[2])
-    return trained
-
-
-def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.data import load_dataset
-    from cnnzoo.train.inference import evaluate_on
-
-    trained = _trained(args, extra)
-    dataset = load_dataset(args.data, root=args.data_root)
-    if args.limit_test:
-        dataset = dataset.subset(test=args.limit_test)
-    result = evaluate_on(trained, dataset, args.batch_size, args.precision,
-                         args.convert_channels)
-    classes = list(dataset.classes)
-    if args.confusion_png:
-        from cnnzoo.train.plots import plot_confusion
-
-        plot_confusion(result.confusion, classes, args.confusion_png,
-                       title=f"{args.model} on {dataset.name} (test)")
-    if args.format == "json":
-        print(json.dumps({
-            "model": args.model, "weights": args.weights, "dataset": dataset.name,
-            "count": result.count, "top1": result.top1, "top5": result.top5,
-            "loss": result.loss, "per_class": dict(zip(classes, result.per_class, strict=True)),
-            "confusion": result.confusion.tolist(),
-        }, indent=2))
-        return 0
-    print(f"{args.model} on {dataset.name} test ({result.count:,} images): top-1 "
-          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}\n")
-    counts = result.confusion.sum(1).tolist()
-    rows = [[c, f"{n:,}", f"{100 * a:.2f}"] for c, n, a in
-            zip(classes, counts, result.per_class, strict=True)]
-    print(render(["class", "images", "accuracy %"], rows, right=(1, 2)))
-    if len(classes) <= 20:
-        print("\nconfusion matrix (rows: true class, columns: predicted)")
-        short = [c[:8] for c in classes]
-        rows = [[short[i], *map(str, row)] for i, row in enumerate(result.confusion.tolist())]
-        print(render(["true \\ pred", *short], rows, right=range(1, len(classes) + 1)))
-    if args.confusion_png:
-        print(f"\nconfusion matrix plot: {args.confusion_png}")
-    return 0
-
-
-def run_predict(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.train.inference import predict_files
-
-    if args.top_k < 1:
-        raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
-    trained = _trained(args, extra)
-    results = predict_files(trained, args.images, args.top_k, invert=args.invert)
-    if args.format == "json":
-        print(json.dumps([{"image": img, "top": [{"class": c, "probability": p} for c, p in r]}
-                          for img, r in zip(args.images, results, strict=True)], indent=2))
-        return 0
-    for img, r in zip(args.images, results, strict=True):
-        print(f"{img}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r))
     return 0

@@ -1,4 +1,4 @@
-"""`cnnzoo list` and `cnnzoo show`: the zoo and each architecture."""
+"""`cnnzoo show`: one architecture, stage by stage, with its card."""
 
 from __future__ import annotations
 
@@ -7,23 +7,14 @@ import argparse
 from cnnzoo.architecture import architecture
 from cnnzoo.cli.common import add_model_arguments, model_from_args
 from cnnzoo.fmt import FORMATS, human, render, shape_str
-from cnnzoo.registry import Figure, count_params, model_card, model_options, model_table
+from cnnzoo.registry import Figure, count_params, model_card, model_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="the models, with parameters and reported accuracy")
-    p.add_argument("pattern", nargs="?", default="*", help="shell pattern, e.g. 'resnet*'")
-    p.add_argument("--format", choices=FORMATS, default="table")
-    p.set_defaults(run=run_list)
-
     p = sub.add_parser("show", help="one architecture, stage by stage, with output shapes")
     add_model_arguments(p, weights=False)
     p.add_argument("--format", choices=FORMATS, default="table")
     p.set_defaults(run=run_show)
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 _METRICS = {"top1_err": "top-1 error {}%", "top5_err": "top-5 error {}%",
@@ -34,29 +25,6 @@ def _figure_text(f: Figure) -> str:
     if f.metric in _METRICS:
         return _METRICS[f.metric].format(f"{f.value:g}")
     return f"{f.metric} {human(f.value)}"
-
-
-def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-    records = model_table(args.pattern)
-    if not records:
-        print(f"no model matches {args.pattern!r}")
-        return 1
-    headers = ["name", "family", "params", "input", "top-1 err %", "top-5 err %",
-               "reported by", "torchvision acc@1/5", "data"]
-    rows = [
-        [
-            r["name"], r["family"],
-            f"{r['params']:,}" if args.format != "table" else human(r["params"]),
-            shape_str(r["input_size"]), _pct(r["top1_err"]), _pct(r["top5_err"]),
-            r["top1_source"] or r["top5_source"] or "-",
-            "-" if r["torchvision_acc1"] is None
-            else f"{r['torchvision_acc1']:g} / {r['torchvision_acc5']:g}",
-            r["dataset"],
-        ]
-        for r in records
-    ]
-    print(render(headers, rows, args.format, right=(2, 4, 5), records=records))
-    return 0
 
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:

@@ -1,0 +1,67 @@
+"""`cnnzoo eval`: top-1/top-5, per-class accuracy and confusion matrix."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cnnzoo.cli.common import add_model_arguments, trained_from_args
+from cnnzoo.fmt import render
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="top-1/top-5, per-class accuracy and confusion matrix")
+    add_model_arguments(p)
+    _data_args(p)
+    p.add_argument("--confusion-png", metavar="FILE", help="write the confusion matrix here")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(run=run_eval)
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="the dataset to evaluate on (its test split)")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--convert-channels", action="store_true")
+    p.add_argument("--limit-test", type=int, metavar="N")
+
+
+def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.data import load_dataset
+    from cnnzoo.train.inference import evaluate_on
+
+    trained = trained_from_args(args, extra)
+    dataset = load_dataset(args.data, root=args.data_root)
+    if args.limit_test:
+        dataset = dataset.subset(test=args.limit_test)
+    result = evaluate_on(trained, dataset, args.batch_size, args.precision,
+                         args.convert_channels)
+    classes = list(dataset.classes)
+    if args.confusion_png:
+        from cnnzoo.train.plots import plot_confusion
+
+        plot_confusion(result.confusion, classes, args.confusion_png,
+                       title=f"{args.model} on {dataset.name} (test)")
+    if args.format == "json":
+        print(json.dumps({
+            "model": args.model, "weights": args.weights, "dataset": dataset.name,
+            "count": result.count, "top1": result.top1, "top5": result.top5,
+            "loss": result.loss, "per_class": dict(zip(classes, result.per_class, strict=True)),
+            "confusion": result.confusion.tolist(),
+        }, indent=2))
+        return 0
+    print(f"{args.model} on {dataset.name} test ({result.count:,} images): top-1 "
+          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}\n")
+    counts = result.confusion.sum(1).tolist()
+    rows = [[c, f"{n:,}", f"{100 * a:.2f}"] for c, n, a in
+            zip(classes, counts, result.per_class, strict=True)]
+    print(render(["class", "images", "accuracy %"], rows, right=(1, 2)))
+    if len(classes) <= 20:
+        print("\nconfusion matrix (rows: true class, columns: predicted)")
+        short = [c[:8] for c in classes]
+        rows = [[short[i], *map(str, row)] for i, row in enumerate(result.confusion.tolist())]
+        print(render(["true \\ pred", *short], rows, right=range(1, len(classes) + 1)))
+    if args.confusion_png:
+        print(f"\nconfusion matrix plot: {args.confusion_png}")
+    return 0

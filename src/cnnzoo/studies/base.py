@@ -1,0 +1,152 @@
+"""What a case study is: a claim with its source, a tolerance fixed before the run, an
+experiment that saves raw data, and a verdict computed from that saved data alone.
+
+A study module (one per claim, e.g. `cnnzoo/studies/degradation.py`) declares
+
+    STUDY = Study(id="degradation", claim=..., source=..., experiment=..., tolerance=...,
+                  data=("fashion-mnist",), quick_cost="~2 min", full_cost="~3 h",
+                  deviations=...)
+
+    def run(ctx: StudyContext) -> None:         # runs the experiment, saves raw data via ctx
+    def measure(raw: RawData) -> dict:           # the figures, from the saved raw files only
+    def verdict(measured: dict) -> Verdict:      # pure: the same files give the same verdict
+
+and optionally `def figures(raw: RawData, measured: dict) -> list[Figure]` for the report.
+The runner (cnnzoo.studies.runner) calls run, then measure on what was saved, then verdict,
+and writes DIR/ID/result.json; `cnnzoo study report DIR` repeats measure and verdict from the
+files on disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cnnzoo.errors import CnnzooError
+
+if TYPE_CHECKING:  # the training cache imports the trainer; only studies that train need it
+    from cnnzoo.studies.cache import RunCache
+
+CONFIRMED = "confirmed"
+REFUTED = "refuted"
+INCONCLUSIVE = "inconclusive"
+NEEDS_DATA = "needs-data"
+VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, NEEDS_DATA)
+
+MODES = ("quick", "full")
+
+
+class StudyError(CnnzooError, RuntimeError):
+    """A study that cannot run or whose saved results cannot be read."""
+
+
+class NeedsData(CnnzooError, RuntimeError):  # noqa: N818 - a verdict, raised from run()
+    """Raised by a study's run() when the data it needs is not here. The message says exactly
+    what to install or pass (e.g. `--data imagenet --data-root DIR`)."""
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    claim: str  # in the case studies' words (paraphrased)
+    source: str  # the primary source: paper, table or figure
+    experiment: str  # what is run, in a sentence or two
+    tolerance: str  # fixed before the run; the verdict function implements exactly this
+    data: tuple[str, ...] = ()  # datasets it needs; () for counting studies
+    quick_cost: str = ""  # e.g. "< 1 s", "~2 min on 2 cores"
+    full_cost: str = ""
+    deviations: str = ""  # where the experiment departs from the paper, and why
+    seeded: bool = False  # True where chance matters (training); then >= 3 seeds in full mode
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str  # one of VERDICTS
+    key: str  # the key figure, one line: "plain-56 train error 9.1% vs plain-20 6.2%"
+    reason: str = ""  # why this verdict, against the tolerance
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise StudyError(f"verdict must be one of {', '.join(VERDICTS)}, got {self.verdict!r}")
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure for the report: inline SVG (preferred) or a base64 PNG data URI."""
+
+    title: str
+    svg: str = ""
+    png_data_uri: str = ""
+    caption: str = ""
+
+
+@dataclass
+class StudyContext:
+    """What a study's run() gets: the mode, seeds and data, where to save, and the cache of
+    training runs (shared by all studies under one output root, keyed by config hash)."""
+
+    study: Study
+    mode: str  # "quick" or "full"
+    seeds: tuple[int, ...]
+    out: Path  # DIR/ID: this study's own folder
+    data: str | None = None  # the dataset to use (None: the study's default)
+    data_root: str | None = None
+    threads: int | None = None
+    progress: bool = True
+    runs: RunCache | None = None  # set by the runner for studies that train
+    commands: list[str] = field(default_factory=list)  # exact commands that reproduce runs
+    log: Callable[[str], None] = print
+
+    @property
+    def quick(self) -> bool:
+        return self.mode == "quick"
+
+    def write_csv(self, name: str, rows: Sequence[dict[str, Any]]) -> Path:
+        """Save raw rows as DIR/ID/NAME.csv (columns from the first row), atomically."""
+        if not rows:
+            raise StudyError(f"{self.study.id}: no rows to write to {name}.csv")
+        path = self.out / f"{name}.csv"
+        tmp = path.with_suffix(".csv.tmp")
+        self.out.mkdir(parents=True, exist_ok=True)
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(path)
+        return path
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        """Save non-tabular raw data as DIR/ID/NAME.json, atomically."""
+        path = self.out / f"{name}.json"
+        tmp = path.with_suffix(".json.tmp")
+        self.out.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
+        tmp.replace(path)
+        return path
+
+
+@dataclass(frozen=True)
+class RawData:
+    """Read access to what a study saved, for measure() and figures()."""
+
+    folder: Path
+
+    def csv(self, name: str) -> list[dict[str, str]]:
+        path = self.folder / f"{name}.csv"
+        if not path.is_file():
+            raise StudyError(f"{path} is missing; rerun the study (`cnnzoo study run ...`)")
+        with path.open(newline="") as f:
+            return list(csv.DictReader(f))
+
+    def json(self, name: str) -> Any:
+        path = self.folder / f"{name}.json"
+        if not path.is_file():
+            raise StudyError(f"{path} is missing; rerun the study (`cnnzoo study run ...`)")
+        return json.loads(path.read_text())
+
+    def has(self, name: str) -> bool:
+        return (self.folder / f"{name}.csv").is_file() or (self.folder / f"{name}.json").is_file()
