@@ -33,12 +33,6 @@ for _module in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_module, "_reconstruct")] = _RECONSTRUCT
     _ALLOWED[(_module, "scalar")] = _SCALAR
 
-FILES = {
-    "cifar10": {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
-    "cifar100": {"train": ["train"], "test": ["test"]},
-}
-META = {"cifar10": ("batches.meta", "label_names"), "cifar100": ("meta", "fine_label_names")}
-LABELS = {"cifar10": "labels", "cifar100": "fine_labels"}
 _FIX = "re-download the official archive (or pass --download) and unpack it again"
 
 
@@ -99,10 +93,8 @@ def parse_batch(data: bytes, source: str, label_key: str, num_classes: int
     return images.reshape(-1, 3, 32, 32), labels
 
 
-def cifar_files(name: str, folder: Path) -> dict[str, list[Path]] | None:
-    """The batch files of `name` in `folder`, or None when any is missing."""
-    files = {split: [folder / f for f in names] for split, names in FILES[name].items()}
-    return files if all(p.is_file() for ps in files.values() for p in ps) else None
+def has_files(spec: DatasetSpec, folder: Path) -> bool:
+    return all((folder / f).is_file() for s in spec.splits for f in s.files)
 
 
 def _read(path: Path) -> bytes:
@@ -113,29 +105,27 @@ def _read(path: Path) -> bytes:
 
 
 def _class_names(spec: DatasetSpec, folder: Path) -> tuple[str, ...]:
-    meta_name, key = META[spec.name]
-    path = folder / meta_name
-    if not path.is_file():
-        if spec.classes:
-            return spec.classes
-        return tuple(str(i) for i in range(100))  # numbers stand in for the names
+    if spec.meta is None or not (folder / spec.meta[0]).is_file():
+        return spec.classes
+    path, key = folder / spec.meta[0], spec.meta[1]
     names = unpickle(_read(path), str(path)).get(key)
-    expected = 100 if spec.name == "cifar100" else 10
+    expected = spec.num_classes
     if (not isinstance(names, list) or len(names) != expected
             or not all(isinstance(n, bytes | str) for n in names)):
         raise DatasetError(f"{path}: {key!r} is not a list of {expected} class names; {_FIX}")
     return tuple(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
 
 
-def load_cifar(spec: DatasetSpec, folder: Path) -> ImageDataset:
-    files = cifar_files(spec.name, folder)
-    if files is None:
+def load(spec: DatasetSpec, folder: Path) -> ImageDataset:
+    if not has_files(spec, folder):
         raise DatasetError(f"{folder}: {spec.name} batch files are missing; {_FIX}")
     classes = _class_names(spec, folder)
     splits = {}
-    for split, paths in files.items():
-        parts = [parse_batch(_read(p), str(p), LABELS[spec.name], len(classes)) for p in paths]
+    for split in spec.splits:
+        paths = [folder / f for f in split.files]
+        parts = [parse_batch(_read(p), str(p), spec.labels_key, len(classes)) for p in paths]
         images = np.concatenate([x for x, _ in parts])
         labels = np.concatenate([y for _, y in parts])
-        splits[split] = Split(torch.from_numpy(images), torch.from_numpy(labels), str(folder))
+        splits[split.name] = Split(torch.from_numpy(images), torch.from_numpy(labels),
+                                   str(folder))
     return dataset_from_spec(spec, splits["train"], splits["test"], str(folder), classes)

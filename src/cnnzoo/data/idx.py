@@ -12,7 +12,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from cnnzoo.data.dataset import ImageDataset, Split, dataset_from_spec
+from cnnzoo.data.specs import DatasetSpec
 from cnnzoo.errors import DatasetError
 
 _TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "short", 0x0C: "int",
@@ -89,3 +92,22 @@ def read_idx_pair(images_path: Path, labels_path: Path, num_classes: int
         raise DatasetError(f"{labels_path}: label {int(labels.max())} is out of range for "
                            f"{num_classes} classes; {_FIX}")
     return images[:, None], labels
+
+
+def has_files(spec: DatasetSpec, folder: Path) -> bool:
+    return all(find_idx(folder, base) is not None for s in spec.splits for base in s.files)
+
+
+def load(spec: DatasetSpec, folder: Path) -> ImageDataset:
+    """The spec's IDX splits from `folder`, each checked against the spec's image shape."""
+    splits = {}
+    for split in spec.splits:
+        images, labels = (find_idx(folder, base) for base in split.files)
+        x, y = read_idx_pair(images, labels, spec.num_classes)
+        if x.shape[1:] != spec.image_shape:
+            raise DatasetError(f"{images}: holds {x.shape[2]}x{x.shape[3]} images where "
+                               f"{spec.name} has {spec.image_shape[1]}x{spec.image_shape[2]}; "
+                               f"is it another dataset's file? {_FIX}")
+        splits[split.name] = Split(torch.from_numpy(x.copy()), torch.from_numpy(
+            y.astype("int64")), str(images))
+    return dataset_from_spec(spec, splits["train"], splits["test"], str(folder))
