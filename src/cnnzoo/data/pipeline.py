@@ -22,6 +22,9 @@ from cnnzoo.data.transforms import (
 from cnnzoo.errors import CnnzooError, DatasetError
 
 AUGMENTATIONS = ("crop", "flip")
+# The largest model input side cnnzoo accepts: 16x ImageNet's 224 and 7x Inception-v3's 600.
+# A batch of 3x4096x4096 float images is 192 MiB per image; anything larger is a typo.
+MAX_INPUT_SIDE = 4096
 FITS = ("pad", "resize", "crop")
 
 
@@ -36,7 +39,18 @@ def _target(dataset: ImageDataset, input_size: int | Sequence[int] | None) -> tu
         size = (c0, *size)
     if len(size) != 3 or min(size) <= 0:
         raise DatasetError(f"input size {input_size!r} is not (C, H, W), (H, W) or one side")
+    check_input_size(size)
     return size  # type: ignore[return-value]
+
+
+def check_input_size(size: Sequence[int], flag: str = "input size") -> None:
+    """Refuse a side above MAX_INPUT_SIDE (or a channel count above 4) before anything is
+    allocated for it: the one place the bound lives."""
+    *channels, h, w = size
+    if max(h, w) > MAX_INPUT_SIDE or (channels and channels[0] > 4):
+        raise DatasetError(f"{flag} {'x'.join(map(str, size))} is too large: cnnzoo takes "
+                           f"sides up to {MAX_INPUT_SIDE} and up to 4 channels; give a "
+                           "smaller size")
 
 
 def _augmentations(dataset: ImageDataset, train: bool,

@@ -108,7 +108,7 @@ def read_image(path: str | Path, channels: int, size: tuple[int, int],
             data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
     except FileNotFoundError:
         raise UsageError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise UsageError(f"{path}: not a readable image ({e})") from None
     return data.view(size[0], size[1], channels).permute(2, 0, 1).contiguous()
 
