@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cnnzoo.errors import CnnzooError
 
@@ -18,8 +19,23 @@ COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
 ))
 
 
+def usage_hint(parser: argparse.ArgumentParser, message: str) -> str:
+    """What follows argparse's message on the one error line: the place to add suggestions
+    (did-you-mean) for a message. Every parser and subparser goes through it."""
+    return f"see `{parser.prog} --help`"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (problem, then where to look), exit code 2,
+    instead of the usage block. Subparsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        line = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {line}; {usage_hint(self, line)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="cnnzoo",
         description="The classic CNN case studies: build, cost, train and measure them.",
     )

@@ -48,8 +48,7 @@ def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
     if len(values) == 1:
         values = [values[0], values[0]]
     size = (default_channels, *values) if len(values) == 2 else tuple(values)
-    # The channel bound only when the user gave the channels.
-    check_input_size(size if len(parts) == 3 else size[1:], flag=f"--input-size {text!r}:")
+    check_input_size(size, flag=f"--input-size {text!r}:")
     return size  # type: ignore[return-value]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from cnnzoo.data.dataset import ImageDataset
@@ -22,9 +23,11 @@ from cnnzoo.data.transforms import (
 from cnnzoo.errors import CnnzooError, DatasetError
 
 AUGMENTATIONS = ("crop", "flip")
-# The largest model input side cnnzoo accepts: 16x ImageNet's 224 and 7x Inception-v3's 600.
-# A batch of 3x4096x4096 float images is 192 MiB per image; anything larger is a typo.
+# The largest model input cnnzoo accepts: sides up to 16x ImageNet's 224 (7x Inception-v3's
+# 600) and as many values as a 3x4096x4096 image (192 MiB as floats); anything larger is
+# a typo, and is refused before anything is allocated for it.
 MAX_INPUT_SIDE = 4096
+MAX_INPUT_VALUES = 3 * MAX_INPUT_SIDE**2
 FITS = ("pad", "resize", "crop")
 
 
@@ -44,13 +47,13 @@ def _target(dataset: ImageDataset, input_size: int | Sequence[int] | None) -> tu
 
 
 def check_input_size(size: Sequence[int], flag: str = "input size") -> None:
-    """Refuse a side above MAX_INPUT_SIDE (or a channel count above 4) before anything is
+    """Refuse a (C,) H, W above MAX_INPUT_SIDE or MAX_INPUT_VALUES before anything is
     allocated for it: the one place the bound lives."""
     *channels, h, w = size
-    if max(h, w) > MAX_INPUT_SIDE or (channels and channels[0] > 4):
+    if max(h, w) > MAX_INPUT_SIDE or math.prod(size) > MAX_INPUT_VALUES:
         raise DatasetError(f"{flag} {'x'.join(map(str, size))} is too large: cnnzoo takes "
-                           f"sides up to {MAX_INPUT_SIDE} and up to 4 channels; give a "
-                           "smaller size")
+                           f"sides up to {MAX_INPUT_SIDE} and up to {MAX_INPUT_VALUES:,} values "
+                           f"(3x{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}); give a smaller size")
 
 
 def _augmentations(dataset: ImageDataset, train: bool,
