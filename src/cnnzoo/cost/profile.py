@@ -11,7 +11,7 @@ from torch import nn
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.ops import KINDS
 from cnnzoo.cost.stages import assign_stages
-from cnnzoo.cost.tracer import LayerCost, Tracer
+from cnnzoo.cost.tracer import LayerCost, Tracer, without_dynamo_import
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.models.base import ZooModel
 
@@ -173,7 +173,7 @@ def profile(
     x = torch.empty((batch_size, *size), dtype=dt, device="meta")
     tracer = Tracer()
     tracer.watch_input(x)
-    with torch.no_grad():
+    with torch.no_grad(), without_dynamo_import():
         run_meta(meta, x, tracer)
     assign_stages(meta, tracer.layers)
     return Profile(

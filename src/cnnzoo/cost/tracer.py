@@ -8,11 +8,13 @@ ConvBNReLU's F.relu) become rows of their own, named after the block: `layer1.0.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import torch
 from torch import nn
@@ -82,23 +84,78 @@ class _Call:
 
 
 class MemoryMeter:
-    """Bytes of tensors alive at once. Each operator output that owns new storage counts
-    until its last reference dies (a weakref finalizer), as in eager PyTorch."""
+    """Bytes of tensors alive at once, as eager PyTorch holds them. Each operator output
+    that owns new storage counts until the last tensor on that storage dies: views of it
+    (a weight gradient is the transpose of an mm output) keep it alive, so every tensor
+    that shares the storage is watched (weakref finalizers), not only the first."""
 
     def __init__(self, start: int = 0) -> None:
         self.current = start
         self.peak = start
         self.peak_at = ""
+        self._live: dict[int, list[int]] = {}  # storage -> [bytes, tensors alive on it]
 
     def allocate(self, t: torch.Tensor, where: str) -> None:
-        nbytes = t.untyped_storage().nbytes()
+        storage = t.untyped_storage()
+        nbytes = storage.nbytes()
+        self._live[storage._cdata] = [nbytes, 0]
         self.current += nbytes
         if self.current > self.peak:
             self.peak, self.peak_at = self.current, where
-        weakref.finalize(t, self._free, nbytes)
+        self._hold(t, storage._cdata)
 
-    def _free(self, nbytes: int) -> None:
-        self.current -= nbytes
+    def alias(self, t: torch.Tensor) -> None:
+        """`t` is a view (or the in-place result) of a tensor: it keeps that storage."""
+        key = t.untyped_storage()._cdata
+        if key in self._live:  # storage made outside the trace (weights) is not counted
+            self._hold(t, key)
+
+    def _hold(self, t: torch.Tensor, key: int) -> None:
+        self._live[key][1] += 1
+        weakref.finalize(t, self._release, key)
+
+    def _release(self, key: int) -> None:
+        record = self._live[key]
+        record[1] -= 1
+        if record[1] == 0:
+            self.current -= record[0]
+            del self._live[key]
+
+
+class _DynamoStandIn(ModuleType):
+    """What torch._dynamo offers the meta kernels: `disable`, here the identity."""
+
+    def __init__(self) -> None:
+        super().__init__("torch._dynamo")
+        self.marked: list[object] = []
+
+    def disable(self, fn: object, recursive: bool = True, wrapping: bool = True) -> object:
+        self.marked.append(fn)
+        return fn
+
+
+@contextmanager
+def without_dynamo_import() -> Iterator[None]:
+    """Many meta kernels (add, addmm, mean, batch norm, ...) are Python functions that torch
+    wraps in `torch._dynamo.disable`; the first call imports torch._dynamo, seconds of a
+    `cnnzoo summary`. `disable` only matters while torch.compile is tracing, which never
+    happens in a cost trace, so a stand-in answers for it here and is removed afterwards,
+    with the marks it left, so that a later torch.compile imports the real Dynamo."""
+    if "torch._dynamo" in sys.modules:  # already paid for
+        yield
+        return
+    stand_in = _DynamoStandIn()
+    sys.modules["torch._dynamo"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch._dynamo") is stand_in:
+            del sys.modules["torch._dynamo"]
+        if torch.__dict__.get("_dynamo") is stand_in:
+            del torch._dynamo
+        for fn in stand_in.marked:
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                delattr(fn, "__dynamo_disable")
 
 
 def _tensors(tree: object) -> list[torch.Tensor]:
@@ -111,6 +168,13 @@ class Tracer(TorchDispatchMode):
     With `record=False` only memory is tracked (used for training passes, where the
     backward operators run outside any module).
     """
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable, and the first
+        # operator imports torch._dynamo: seconds of a `summary`'s start-up. Nothing here
+        # is ever compiled, so there is nothing for Dynamo to skip.
+        return False
 
     def __init__(self, record: bool = True) -> None:
         super().__init__()
@@ -196,6 +260,8 @@ class Tracer(TorchDispatchMode):
             if i >= len(returns) or returns[i].alias_info is None:  # owns new storage
                 self.memory.allocate(t, where)
                 allocated = True
+            else:
+                self.memory.alias(t)
         in_fields = [self.fields[t] for t in _tensors((args, kwargs)) if t in self.fields]
         if in_fields:
             merged = in_fields[0]
