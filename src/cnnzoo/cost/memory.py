@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
-from cnnzoo.cost.profile import check_size, resolve_dtype, run_meta
+from cnnzoo.cost.profile import meta_inputs, run_meta
 from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
 
@@ -87,7 +87,7 @@ def _nbytes(tensors: Iterable[torch.Tensor]) -> int:
 
 def training_memory(
     model: nn.Module,
-    input_size: tuple[int, int, int],
+    input_size: tuple[int, ...],
     batch_size: int = 32,
     optimizer: str = "momentum",
     dtype: torch.dtype | str = torch.float32,
@@ -102,20 +102,19 @@ def training_memory(
         raise UsageError(
             f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
         )
-    size = check_size(tuple(input_size), batch_size)
-    dt = resolve_dtype(dtype)
+    xs, dt = meta_inputs(tuple(input_size), dtype, batch_size)
     meta = meta_copy(model, dt).train()
     params = [p for p in meta.parameters() if p.requires_grad]
     opt = make_optimizer(optimizer, params, foreach)
 
-    x = torch.empty((batch_size, *size), dtype=dt, device="meta")
+    batch_size = xs[0].shape[0]
     target = torch.zeros(batch_size, dtype=torch.long, device="meta")
     tracer = Tracer(record=False)
-    tracer.watch_input(x)
+    tracer.watch_input(xs[0])
     tracer.memory.current += target.untyped_storage().nbytes()
     meter = tracer.memory
     batch = meter.current
-    out = run_meta(meta, x, tracer)
+    out = run_meta(meta, xs, tracer)
     with tracer:
         loss = loss_of(out, target)
     saved = meter.current - batch
