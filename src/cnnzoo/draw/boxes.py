@@ -58,7 +58,7 @@ def linear_units(units: list[Unit]) -> set[int]:
 
 
 def _has_act(u: Unit) -> bool:
-    return any(main_op(n.ops) is not None and main_op(n.ops).kind == "act" for n in u.nodes)
+    return any(nd.kind == "act" for nd in u.nodes)
 
 
 def role(u: Unit, linear: bool) -> str:
@@ -97,7 +97,7 @@ def unit_box(u: Unit, ctx: Context, linear: set[int]) -> Box:
         label = "concat" if u.head.merge == "concat" else u.head.merge
         return Box(label, note=shape_text(u.shape), kind="merge", path=ctx.relative(u.head.path))
     title = " + ".join(layer_label(nd.module, nd.ops) for nd in u.nodes)
-    chips = [main_op(nd.ops).kind if main_op(nd.ops) else "other" for nd in u.nodes]
+    chips = [nd.kind for nd in u.nodes]
     where = ctx.relative(unit_path(u, ctx)) if u.head.module is not None else ""
     bits = [role(u, u.id in linear), where, shape_text(u.shape)]
     lines = [_cost_note(u.params, u.macs)] if ctx.costs and (u.params or u.macs) else []
@@ -200,8 +200,7 @@ def _block_chips(s: Summary) -> list[str]:
     chips: list[str] = []
     for u in s.units:
         for nd in u.nodes:
-            op = main_op(nd.ops)
-            kind = op.kind if op is not None and not u.role else None
+            kind = nd.kind if not u.role else None
             if kind and (not chips or chips[-1] != kind):
                 chips.append(kind)
     return chips[:12] or ["block"]

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from cnnzoo.cost.tracer import module_kind
+
 aten = torch.ops.aten
 
 # Colour groups of the legend, in the order it lists them.
@@ -156,10 +158,19 @@ def _activation_name(module: torch.nn.Module | None, op: Op) -> str:
     return op_label(op)
 
 
+def _is_norm_module(module: torch.nn.Module | None) -> bool:
+    # LocalResponseNorm runs avg_pool3d, pow and div: its class, not its ops, says norm.
+    return module is not None and module_kind(module) == "norm"
+
+
 def layer_label(module: torch.nn.Module | None, ops: list[Op], short: bool = False) -> str:
     """A leaf layer's name: `conv 5x5, 6`, `max-pool 2x2/2`, `BN`, `ReLU6`, and for a
     layer class of the user's own (or LeNet's), its class name before what it does:
     `Subsampling: avg-pool 2x2/2`."""
+    if _is_norm_module(module):
+        lrn = isinstance(module, torch.nn.LocalResponseNorm)
+        return f"LRN (n={module.size})" if lrn else \
+            {"BatchNorm2d": "BN", "LayerNorm": "LN"}.get(type(module).__name__, "norm")
     op = main_op(ops)
     if op is None:
         return type(module).__name__ if module is not None else "?"
@@ -174,7 +185,9 @@ def layer_label(module: torch.nn.Module | None, ops: list[Op], short: bool = Fal
     return text
 
 
-def layer_kind(ops: list[Op]) -> str:
+def layer_kind(ops: list[Op], module: torch.nn.Module | None = None) -> str:
+    if _is_norm_module(module):
+        return "norm"
     op = main_op(ops)
     return op.kind if op is not None else "other"
 

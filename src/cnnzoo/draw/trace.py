@@ -20,7 +20,7 @@ from torch.utils._pytree import tree_flatten
 
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.ops import op_cost
-from cnnzoo.draw.names import Op, describe_op, is_passthrough
+from cnnzoo.draw.names import Op, describe_op, is_passthrough, layer_kind
 
 aten = torch.ops.aten
 _MERGE = {aten.add, aten.add_, aten.sub, aten.mul, aten.mul_, aten.cat, aten.stack}
@@ -54,8 +54,9 @@ class Node:
     merge: str = ""  # "add" or "concat" where branches meet
 
     @property
-    def is_input(self) -> bool:
-        return self.path == "input"
+    def kind(self) -> str:
+        """conv, pool, norm, act, linear, merge or other: the colour it is drawn in."""
+        return "merge" if self.merge else layer_kind(self.ops, self.module)
 
 
 @dataclass

@@ -8,7 +8,6 @@ from functools import cache
 
 from torch import nn
 
-from cnnzoo.draw.names import layer_kind
 from cnnzoo.draw.trace import Call, Graph, Node
 
 DETAILS = ("stages", "blocks", "layers")
@@ -33,9 +32,7 @@ class Unit:
             return "io"
         if self.call is not None:
             return "block"
-        if self.head.merge:
-            return "merge"
-        return layer_kind(self.head.ops)
+        return self.head.kind
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -71,7 +68,7 @@ class Blocks:
         if self.contains_block(index):
             return False
         nodes = [self.by_index[i] for i in call.nodes]
-        weighty = sum(layer_kind(n.ops) in ("conv", "linear") for n in nodes)
+        weighty = sum(n.kind in ("conv", "linear") for n in nodes)
         return weighty > 1 or any(n.merge for n in nodes)
 
     @cache  # noqa: B019
