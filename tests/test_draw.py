@@ -279,3 +279,11 @@ def test_draw_is_exported_with_the_documented_signature() -> None:
     assert params[:4] == ["model_or_name", "input_size", "block", "detail"]
     assert inspect.signature(cnnzoo.draw).parameters["detail"].default == "stages"
     assert re.match(r"<\?xml", cnnzoo.draw("lenet5"))
+
+
+@pytest.mark.parametrize("stem", ["lenet5", "resnet50", "googlenet_inception3a"])
+def test_docs_diagrams_match_the_code(stem: str) -> None:
+    name, _, block = stem.partition("_")
+    path = Path(__file__).resolve().parent.parent / "docs" / "diagrams" / f"{stem}.svg"
+    assert path.read_text(encoding="utf-8") == cnnzoo.draw(name, block=block or None), \
+        "rerun: PYTHONPATH=src python scripts/make_diagrams.py"

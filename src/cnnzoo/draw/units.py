@@ -4,7 +4,6 @@ conv + BN + activation, or per layer, with the edges the data took between them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 
 from torch import nn
 
@@ -59,9 +58,21 @@ class Blocks:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.by_index = {n.index: n for n in graph.nodes}
+        self._block: dict[int, bool] = {}
+        self._contains: dict[int, bool] = {}
 
-    @cache  # noqa: B019 - one Blocks per drawing, freed with it
     def is_block(self, index: int) -> bool:
+        if index not in self._block:
+            self._block[index] = self._is_block(index)
+        return self._block[index]
+
+    def contains_block(self, index: int) -> bool:
+        if index not in self._contains:
+            self._contains[index] = any(self.is_block(k) or self.contains_block(k)
+                                        for k in self.graph.calls[index].children)
+        return self._contains[index]
+
+    def _is_block(self, index: int) -> bool:
         call = self.graph.calls[index]
         if call.leaf or call.parent is None or isinstance(call.module, _CONTAINERS):
             return False
@@ -70,11 +81,6 @@ class Blocks:
         nodes = [self.by_index[i] for i in call.nodes]
         weighty = sum(n.kind in ("conv", "linear") for n in nodes)
         return weighty > 1 or any(n.merge for n in nodes)
-
-    @cache  # noqa: B019
-    def contains_block(self, index: int) -> bool:
-        return any(self.is_block(k) or self.contains_block(k)
-                   for k in self.graph.calls[index].children)
 
 
 def build_units(graph: Graph, root: Call, detail: str, blocks: Blocks) -> list[Unit]:
