@@ -113,6 +113,7 @@ def test_corrupt_cached_file_is_detected_and_fetched_again(server: str, home: Pa
     assert main(["weights", "verify"]) == 1
     assert "CORRUPT" in capsys.readouterr().out
     assert download(entry, progress=False).read_bytes() == PAYLOAD
+    assert path.with_name(path.name + ".bad").is_file()  # kept aside, never silently deleted
 
 
 def test_wrong_hash_is_refused_and_leaves_nothing(server: str, home: Path,

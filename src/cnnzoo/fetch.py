@@ -85,8 +85,11 @@ def fetch_url(url: str, dest: Path, checksum: Checksum | None, *, progress: bool
     if dest.is_file():
         if checksum is None or checksum.matches(file_digest(dest, checksum.algorithm)):
             return dest
-        _say(f"{dest}: checksum does not match ({checksum}); fetching it again", progress)
-        _unlink(dest)
+        # Moved aside, not deleted: it may be a file someone placed by hand.
+        bad = dest.with_name(dest.name + ".bad")
+        os.replace(dest, bad)
+        _say(f"{dest}: checksum does not match ({checksum}); moved it to {bad.name} and "
+             "fetching it again", progress)
     _writable(dest.parent)
     part = part_path(dest)
     for fresh in (False, True):

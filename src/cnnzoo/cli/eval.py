@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
+from cnnzoo.errors import DatasetError
 from cnnzoo.fmt import render
+
+if TYPE_CHECKING:
+    from cnnzoo.data.dataset import ImageDataset
+    from cnnzoo.train.inference import Trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,12 +33,27 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-test", type=int, metavar="N")
 
 
-def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
+def _dataset(args: argparse.Namespace, trained: Trained) -> ImageDataset:
     from cnnzoo.data import load_dataset
+    from cnnzoo.data.specs import canonical_name
+
+    if trained.pretrained is not None and canonical_name(args.data) == "imagenet":
+        from cnnzoo.data.imagenet import load_imagenet_val
+        from cnnzoo.data.load import locate
+
+        root = locate("imagenet", args.data_root)
+        if root is None:
+            raise DatasetError("imagenet: no validation images found; pass --data-root DIR "
+                               "(see docs/weights.md for what to download)")
+        return load_imagenet_val(root, trained.pretrained.preset)  # the weights' own preset
+    return load_dataset(args.data, root=args.data_root, image_size=trained.input_size[-1])
+
+
+def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.train.inference import evaluate_on
 
     trained = trained_from_args(args, extra)
-    dataset = load_dataset(args.data, root=args.data_root)
+    dataset = _dataset(args, trained)
     if args.limit_test:
         dataset = dataset.subset(test=args.limit_test)
     result = evaluate_on(trained, dataset, args.batch_size, args.precision,
@@ -49,10 +70,25 @@ def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
             "count": result.count, "top1": result.top1, "top5": result.top5,
             "loss": result.loss, "per_class": dict(zip(classes, result.per_class, strict=True)),
             "confusion": result.confusion.tolist(),
+            "published": None if trained.pretrained is None else {
+                "top1": trained.pretrained.acc1 / 100, "top5": trained.pretrained.acc5 / 100,
+                "source": trained.pretrained.source},
         }, indent=2))
         return 0
     print(f"{args.model} on {dataset.name} test ({result.count:,} images): top-1 "
-          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}\n")
+          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}")
+    published = trained.pretrained
+    if published is not None:
+        print(f"published (torchvision, all 50,000 validation images): top-1 "
+              f"{published.acc1:.2f}%, top-5 {published.acc5:.2f}% ({published.preset})")
+    print()
+    if len(classes) > 100:  # a 1,000-row table helps nobody; the json has every class
+        counts = result.confusion.sum(1).tolist()
+        seen = [(a, c) for a, c, n in zip(result.per_class, classes, counts, strict=True) if n]
+        print(f"{len(seen)} of {len(classes)} classes have images; the 10 worst: " +
+              ", ".join(f"{c} {100 * a:.0f}%" for a, c in sorted(seen)[:10]) +
+              " (--format json lists every class)")
+        return 0
     counts = result.confusion.sum(1).tolist()
     rows = [[c, f"{n:,}", f"{100 * a:.2f}"] for c, n, a in
             zip(classes, counts, result.per_class, strict=True)]

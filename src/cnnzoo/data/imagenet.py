@@ -66,7 +66,7 @@ def preset_decode(path: str | Path, preset: Preset) -> np.ndarray:
             left = int(round((size[0] - preset.crop) / 2.0))
             top = int(round((size[1] - preset.crop) / 2.0))
             im = im.crop((left, top, left + preset.crop, top + preset.crop))
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+            return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
     except FileNotFoundError:
         raise DatasetError(f"image not found: {path}") from None
     except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
