@@ -71,6 +71,10 @@ def _photo(path: Path, seed: int, size: tuple[int, int] = (40, 30)) -> None:
 WNIDS = ["n01440764", "n01443537", "n01484850"]
 
 
+def _named_labels(ds) -> dict[str, int]:  # noqa: ANN001
+    return dict(zip([p.name for p in ds.test.paths], ds.test.labels.tolist(), strict=True))
+
+
 def test_reader_layouts(tmp_path: Path) -> None:
     by_index = tmp_path / "index"
     for label in (3, 999):
@@ -97,7 +101,7 @@ def test_reader_layouts(tmp_path: Path) -> None:
     (flat / "LOC_synset_mapping.txt").write_text(
         "\n".join(f"{w} x" for w in [*WNIDS, *(f"n0999{i:04d}" for i in range(997))]))
     ds = load_imagenet_val(flat)
-    assert sorted(zip([p.name for p in ds.test.paths], ds.test.labels.tolist())) == [
+    assert sorted(_named_labels(ds).items()) == [
         ("ILSVRC2012_val_00000001.JPEG", 0), ("ILSVRC2012_val_00000002.JPEG", 1),
         ("ILSVRC2012_val_00000003.JPEG", 2)]
 
@@ -118,8 +122,7 @@ def test_devkit_ground_truth_needs_its_id_table(tmp_path: Path) -> None:
     (tmp_path / "synset_words.txt").write_text(
         "\n".join(f"{w} x" for w in [*WNIDS, *(f"n0999{i:04d}" for i in range(997))]))
     ds = load_imagenet_val(tmp_path)
-    labels = dict(zip([p.name for p in ds.test.paths], ds.test.labels.tolist()))
-    assert labels == {"ILSVRC2012_val_00000001.JPEG": 2, "ILSVRC2012_val_00000002.JPEG": 0}
+    assert _named_labels(ds) == {"ILSVRC2012_val_00000001.JPEG": 2, "ILSVRC2012_val_00000002.JPEG": 0}
 
 
 def test_load_dataset_knows_imagenet(tmp_path: Path) -> None:
