@@ -122,7 +122,8 @@ def test_devkit_ground_truth_needs_its_id_table(tmp_path: Path) -> None:
     (tmp_path / "synset_words.txt").write_text(
         "\n".join(f"{w} x" for w in [*WNIDS, *(f"n0999{i:04d}" for i in range(997))]))
     ds = load_imagenet_val(tmp_path)
-    assert _named_labels(ds) == {"ILSVRC2012_val_00000001.JPEG": 2, "ILSVRC2012_val_00000002.JPEG": 0}
+    assert _named_labels(ds) == {"ILSVRC2012_val_00000001.JPEG": 2,
+                                 "ILSVRC2012_val_00000002.JPEG": 0}
 
 
 def test_load_dataset_knows_imagenet(tmp_path: Path) -> None:
