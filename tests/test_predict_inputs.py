@@ -15,15 +15,17 @@ from cnnzoo import WeightsError, create_model, save_weights
 from cnnzoo.cli import main
 from cnnzoo.data import build_transform, load_dataset
 
-TRAIN = ["train", "lenet5_modern", "--data", "mnist", "--limit-train", "1024", "--limit-test",
-         "200", "--epochs", "2", "--batch-size", "32", "--lr", "0.1", "--threads", "1",
-         "--no-progress"]
+from tests.test_train_cli import TRAIN
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A short real training run on the embedded digits (twice test_train_cli's images, so
+    enough digits are recognised with confidence)."""
     out = tmp_path_factory.mktemp("predict") / "run"
-    assert main([*TRAIN, "--out", str(out)]) == 0
+    argv = [*TRAIN, "--out", str(out)]
+    argv[argv.index("--limit-train") + 1] = "1024"
+    assert main(argv) == 0
     return str(out / "best.safetensors")
 
 
