@@ -14,7 +14,6 @@ from PIL import Image
 from cnnzoo import WeightsError, create_model, save_weights
 from cnnzoo.cli import main
 from cnnzoo.data import build_transform, load_dataset
-
 from tests.test_train_cli import TRAIN
 
 
