@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnzoo import create_model
+from cnnzoo import ModelOptionError, create_model
 from cnnzoo.cli import main
 from cnnzoo.data import build_transform, load_dataset
 from cnnzoo.data.imagenet import imagenet_classes, load_imagenet_val, preset_decode
@@ -191,3 +191,23 @@ def test_predict_prints_class_names_without_a_network(
     names = [part.rsplit(" ", 1)[0] for part in captured.out.split(": ", 1)[1].split(", ")]
     assert len(names) == 3 and all(n in imagenet_classes() for n in names)
     assert "resized 300x200 (shorter side to 256) and centre-cropped to 224x224" in captured.err
+
+
+def test_inception_weights_are_built_as_torchvision_builds_them(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """googlenet's file holds the aux heads and expects transform_input=True: both from the
+    table, as torchvision does, with pretrained=True as the alias."""
+    monkeypatch.setenv("CNNZOO_HOME", str(tmp_path))
+    monkeypatch.setenv("CNNZOO_WEIGHTS_URL", "http://127.0.0.1:9")
+    entry = PRETRAINED["googlenet.imagenet"]
+    path = tmp_path / "weights" / entry.filename
+    path.parent.mkdir()
+    state = create_model("googlenet", aux_logits=True).state_dict()
+    torch.save(state, path)
+    monkeypatch.setitem(PRETRAINED, entry.key, replace(
+        entry, sha256=hashlib.sha256(path.read_bytes()).hexdigest()))
+    model = create_model("googlenet", pretrained=True)
+    assert model.transform_input and model.aux1 is None
+    assert torch.equal(model.state_dict()["fc.weight"], state["fc.weight"])
+    with pytest.raises(ModelOptionError, match="pretrained=True and weights="):
+        create_model("googlenet", pretrained=True, weights=path)
