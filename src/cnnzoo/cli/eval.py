@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
-from cnnzoo.errors import DatasetError
 from cnnzoo.fmt import render
-
-if TYPE_CHECKING:
-    from cnnzoo.data.dataset import ImageDataset
-    from cnnzoo.train.inference import Trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,27 +27,11 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-test", type=int, metavar="N")
 
 
-def _dataset(args: argparse.Namespace, trained: Trained) -> ImageDataset:
-    from cnnzoo.data import load_dataset
-    from cnnzoo.data.specs import canonical_name
-
-    if trained.pretrained is not None and canonical_name(args.data) == "imagenet":
-        from cnnzoo.data.imagenet import load_imagenet_val
-        from cnnzoo.data.load import locate
-
-        root = locate("imagenet", args.data_root)
-        if root is None:
-            raise DatasetError("imagenet: no validation images found; pass --data-root DIR "
-                               "(see docs/weights.md for what to download)")
-        return load_imagenet_val(root, trained.pretrained.preset)  # the weights' own preset
-    return load_dataset(args.data, root=args.data_root, image_size=trained.input_size[-1])
-
-
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.train.inference import evaluate_on
+    from cnnzoo.train.inference import dataset_for, evaluate_on
 
     trained = trained_from_args(args, extra)
-    dataset = _dataset(args, trained)
+    dataset = dataset_for(trained, args.data, args.data_root)
     if args.limit_test:
         dataset = dataset.subset(test=args.limit_test)
     result = evaluate_on(trained, dataset, args.batch_size, args.precision,

@@ -19,7 +19,7 @@ from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
-from cnnzoo.errors import UsageError, WeightsError
+from cnnzoo.errors import DatasetError, UsageError, WeightsError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
 from cnnzoo.registry import create_model, model_card
@@ -95,6 +95,40 @@ def load_trained(
     if input_size is None:
         input_size = (model.in_chans, *(stored[1:] if stored else model_card(name).input_size[1:]))
     return Trained(model, meta, tuple(input_size))
+
+
+def dataset_for(trained: Trained, data: str, root: str | Path | None = None) -> ImageDataset:
+    """The dataset `data` as `trained` must be evaluated on it: pretrained weights on ImageNet
+    get the validation images decoded with the weights' own preset (342/299 for
+    Inception-v3); others are read at the model's input size."""
+    from cnnzoo.data import load_dataset
+    from cnnzoo.data.specs import canonical_name
+
+    if trained.pretrained is not None and canonical_name(data) == "imagenet":
+        from cnnzoo.data.imagenet import load_imagenet_val
+        from cnnzoo.data.load import locate
+
+        folder = locate("imagenet", root)
+        if folder is None:
+            raise DatasetError("imagenet: no validation images found; pass --data-root DIR "
+                               "(docs/weights.md says what to download)")
+        return load_imagenet_val(folder, trained.pretrained.preset)
+    return load_dataset(data, root=root, image_size=trained.input_size[-1])
+
+
+def evaluate_pretrained(name: str, root: str | Path, tag: str = "imagenet",
+                        limit_test: int | None = None, batch_size: int = 64,
+                        precision: str = "fp32") -> tuple[EvalResult, PretrainedWeights]:
+    """Measure `name`'s pretrained weights on the ImageNet validation images under `root`;
+    returns the result and the table entry holding the published figures."""
+    from cnnzoo.hub import pretrained_entry
+
+    entry = pretrained_entry(name, tag)
+    trained = load_trained(name, tag)
+    dataset = dataset_for(trained, "imagenet", root)
+    if limit_test:
+        dataset = dataset.subset(test=limit_test)
+    return evaluate_on(trained, dataset, batch_size, precision), entry
 
 
 def evaluate_on(
