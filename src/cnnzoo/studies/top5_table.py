@@ -54,9 +54,8 @@ STUDY = Study(
               "those, 'no match', or 'no published top-5'. Study: refuted if any row has no "
               "match; inconclusive if any row matches only an ensemble/multi-crop figure or "
               "has nothing to compare with; confirmed otherwise.",
-    data=("imagenet (optional, for the measured column)",),
-    quick_cost="< 1 s (published figures); ~1 h per model with ImageNet",
-    full_cost="as quick",
+    data=("imagenet (optional)",),
+    quick_cost="< 1 s", full_cost="< 1 s; ImageNet: ~1 h/model",
     deviations="Our measurement (when run) uses torchvision's weights and one 224 crop "
                "(299 for Inception-v3), not the papers' multi-crop protocols. He 2016's "
                "Table 4 'single model' figures use multi-scale dense testing; the model "
