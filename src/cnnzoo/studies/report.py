@@ -46,7 +46,10 @@ border-radius:4px;font-size:12.5px}code{padding:1px 4px}pre{padding:8px;overflow
 white-space:pre-wrap}details{margin:4px 0}summary{cursor:pointer;color:#0b57a3}
 figure{margin:10px 0}figcaption{color:#555;font-size:13px}.reason{margin:6px 0}
 .fig svg{max-width:100%;height:auto}a{color:#0b57a3}
+.figs{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:flex-start}
+td:first-child{white-space:nowrap}td pre{margin:0}
 """
+
 
 
 def _b(verdict: str) -> str:
@@ -115,6 +118,8 @@ def _value(v: Any) -> str:
         return _num(v)
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
+    if isinstance(v, str) and "\n" in v:
+        return f"<pre>{escape(v)}</pre>"
     if isinstance(v, list):
         text = ", ".join(_plain(x) for x in v[:12]) + (", ..." if len(v) > 12 else "")
         return escape(text)
@@ -126,6 +131,8 @@ def _plain(x: Any) -> str:
 
 
 def _num(x: float) -> str:
+    if float(x).is_integer() and abs(x) >= 1:
+        return f"{int(x):,}"
     return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
 
 
@@ -138,12 +145,33 @@ def _flatten(d: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
     return [(prefix, d)]
 
 
+def _records(v: Any) -> list[str] | None:
+    """The columns, when `v` is a table in disguise: {name: {field: scalar, ...}, ...}."""
+    if not isinstance(v, dict) or len(v) < 2 or not all(isinstance(r, dict) for r in v.values()):
+        return None
+    cols = list(dict.fromkeys(k for r in v.values() for k in r))
+    flat = all(not isinstance(x, dict) or ("mean" in x and "sd" in x)
+               for r in v.values() for x in r.values())
+    return cols if flat and len(cols) <= 10 else None
+
+
 def _measured_table(measured: dict) -> str:
-    rows = _flatten(measured)
-    if not rows:
-        return "<p>nothing measured</p>"
-    body = "".join(f"<tr><td>{escape(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
-    return f"<table><tr><th>figure</th><th>value</th></tr>{body}</table>"
+    """Tables of records as real tables (one row each), everything else as figure/value."""
+    parts, rest = [], {}
+    for key, v in measured.items():
+        cols = _records(v)
+        if cols is None:
+            rest[key] = v
+            continue
+        head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+        body = "".join(f"<tr><td>{escape(name)}</td>" + "".join(
+            f"<td>{_value(r.get(c, ''))}</td>" for c in cols) + "</tr>" for name, r in v.items())
+        parts.append(f"<table><tr><th>{escape(key)}</th>{head}</tr>{body}</table>")
+    rows = _flatten(rest)
+    if rows:
+        body = "".join(f"<tr><td>{escape(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
+        parts.append(f"<table><tr><th>figure</th><th>value</th></tr>{body}</table>")
+    return "".join(parts) or "<p>nothing measured</p>"
 
 
 def _data_uri(path: Path, mime: str) -> str:
@@ -209,7 +237,8 @@ def _study_section(e: dict) -> str:
     commands = "".join(f"<code>{escape(c)}</code><br>" for c in e.get("commands", []))
     dl.append(("Commands", commands or "-"))
     note = f"<p><em>{escape(e['note'])}</em></p>" if e.get("note") else ""
-    figs = _block_diagram(e["id"]) + "".join(_figure(f) for f in e["figures"])
+    figs = _block_diagram(e["id"]) + "<div class='figs'>" + "".join(
+        _figure(f) for f in e["figures"]) + "</div>"
     return "".join([
         f"<section class='study' id='{sid}'><h2>{sid} {_b(e['verdict'])}</h2>",
         f"<p class='reason'><strong>{escape(e.get('key', ''))}</strong></p>",
