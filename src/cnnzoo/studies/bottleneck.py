@@ -118,7 +118,7 @@ def timing_figures(m: dict, names: tuple[str, str], what: str) -> list[Figure]:
 
     precs = list(m["time"])
     ms = {n: [1e3 * m["time"][p][n]["mean"] for p in precs] for n in names}
-    sd = {n: [1e3 * m["time"][p][n]["sd"] for p in precs] for n in names}
+    sd = {n: [1e3 * (m["time"][p][n]["sd"] or 0.0) for p in precs] for n in names}
     macs = {n: [m["macs"][n] / 1e6] for n in names}
     return [
         Figure("MACs", grouped_bars(["per image"], macs, title=f"{what}: multiply-adds",

@@ -113,7 +113,8 @@ def _value(v: Any) -> str:
     if isinstance(v, dict) and "mean" in v and "sd" in v:
         if v["mean"] is None:
             return "-"
-        return f"{_num(v['mean'])} &plusmn; {_num(v['sd'])} (n={v.get('n', '?')})"
+        sd = "" if v["sd"] is None else f" &plusmn; {_num(v['sd'])}"
+        return f"{_num(v['mean'])}{sd} (n={v.get('n', '?')})"
     if isinstance(v, float):
         return _num(v)
     if isinstance(v, int) and not isinstance(v, bool):
