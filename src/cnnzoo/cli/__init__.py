@@ -14,7 +14,7 @@ from cnnzoo.errors import CnnzooError
 
 COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
     "list", "show", "train", "eval", "predict", "summary", "compare", "cost", "data", "bench",
-    "export",
+    "export", "study",
 ))
 
 

@@ -25,6 +25,10 @@ from cnnzoo.studies.base import (
 )
 from cnnzoo.studies.registry import SKIPPED, STUDY_IDS, STUDY_MODULES, UnknownStudyError
 
+# Load the submodule now: its first import would otherwise rebind `cnnzoo.studies.report`
+# from the function below to the module.
+import cnnzoo.studies.report as _report_module  # noqa: E402, F401  isort: skip
+
 __all__ = [
     "CONFIRMED", "INCONCLUSIVE", "NEEDS_DATA", "REFUTED", "SKIPPED", "STUDY_IDS",
     "STUDY_MODULES", "VERDICTS", "NeedsData", "Study", "StudyContext", "StudyError",
@@ -54,6 +58,4 @@ def run(study_id: str, mode: str = "quick", seeds: int | None = None, data: str 
 def report(folder: str | Path, html_path: str | Path | None = None) -> Path:
     """Rebuild the self-contained HTML report from the result files under `folder` alone;
     returns its path (default FOLDER/report.html)."""
-    from cnnzoo.studies.report import write_report
-
-    return write_report(Path(folder), Path(html_path) if html_path else None)
+    return _report_module.write_report(Path(folder), Path(html_path) if html_path else None)

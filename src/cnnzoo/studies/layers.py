@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,17 +36,34 @@ def traffic(module: nn.Module, input_shape: tuple[int, int, int], batch: int,
     return {"macs": p.macs, "bytes": moved}
 
 
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 matrix units (AVX512-BF16 or AMX); without them PyTorch
+    emulates bf16 and it runs tens of times slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def timing_precisions(quick: bool) -> tuple[str, ...]:
+    """fp32 always; bf16 where the CPU has it natively, or in full mode (slow but real)."""
+    return ("fp32", "bf16") if native_bf16() or not quick else ("fp32",)
+
+
 def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
-                 batch: int, rounds: int, repeats: int = 3) -> list[dict]:
+                 batch: int, rounds: int, repeats: int = 3,
+                 precisions: tuple[str, ...] = ("fp32", "bf16")) -> list[dict]:
     """Forward time of each module at each CPU precision, all taking turns in one loop:
-    one row per module, precision and round."""
+    one row per module, precision and round. Channels-last, the layout in which the CPU's
+    oneDNN kernels run bf16 convolutions (in NCHW a bf16 5x5 conv was ~10x slower still)."""
     variants = {}
-    for prec in ("fp32", "bf16"):
+    fmt = torch.channels_last
+    for prec in precisions:
         dtype = PRECISIONS[prec]
-        x = torch.randn(batch, *input_shape).to(dtype)
+        x = torch.randn(batch, *input_shape).to(dtype).contiguous(memory_format=fmt)
         for name, m in modules.items():
-            mod = m.to(dtype).eval()
-            copy = _clone(mod)
+            copy = _clone(m).to(dtype).to(memory_format=fmt).eval()
 
             def call(copy: nn.Module = copy, x: torch.Tensor = x) -> object:
                 with torch.no_grad():
@@ -57,7 +75,8 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
     return [{"module": r["module"], "precision": r["precision"], "batch": r["batch"],
-             "round": r["round"], "seconds": r["seconds"]} for r in rows]
+             "layout": "channels_last", "round": r["round"], "seconds": r["seconds"]}
+            for r in rows]
 
 
 def _clone(m: nn.Module) -> nn.Module:
@@ -78,21 +97,45 @@ def time_summary(rows: list[dict], num: str, den: str) -> dict:
     return out
 
 
+def quick_peaks(precisions: tuple[str, ...]) -> dict:
+    """Peak FLOP/s and bandwidth from small probes (a few seconds, not machine_peaks's
+    minute): quick mode's roofline is rough, and says so in its `peaks` column."""
+    from cnnzoo.bench.machine import measure_bandwidth
+    from cnnzoo.bench.timing import time_callable
+
+    n = 512
+    flops = {}
+    with torch.no_grad():
+        for prec in precisions:
+            a = torch.randn(n, n).to(PRECISIONS[prec])
+            flops[prec] = 2 * n**3 / time_callable(lambda a=a: torch.mm(a, a), warmup=1,
+                                                   repeats=3).best
+        return {"flops": flops, "bandwidth": measure_bandwidth("cpu", mib=64),
+                "source": f"quick probe ({n}^2 matmul, 64 MiB copy)"}
+
+
 def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
-             batch: int) -> list[dict]:
+             batch: int, quick: bool = False,
+             precisions: tuple[str, ...] = ("fp32", "bf16")) -> list[dict]:
     """Per module and precision: the least time the machine could take, from its measured
-    peak FLOP/s and memory bandwidth (cached per machine), and which limit binds."""
-    peaks = machine_peaks("cpu")
+    peak FLOP/s and memory bandwidth (machine_peaks, cached per machine; a quick probe in
+    quick mode), and which limit binds."""
+    if quick:
+        peaks = quick_peaks(precisions)
+    else:
+        mp = machine_peaks("cpu")
+        peaks = {"flops": mp.flops, "bandwidth": mp.bandwidth,
+                 "source": "machine_peaks (cached)"}
     rows = []
-    for prec in ("fp32", "bf16"):
+    for prec in precisions:
         for name, m in modules.items():
             t = traffic(m, input_shape, batch, prec)
-            f_bound = 2 * t["macs"] / peaks.peak(prec)
-            b_bound = t["bytes"] / peaks.bandwidth
+            f_bound = 2 * t["macs"] / peaks["flops"][prec]
+            b_bound = t["bytes"] / peaks["bandwidth"]
             rows.append({"module": name, "precision": prec, "batch": batch, "macs": t["macs"],
-                         "bytes": t["bytes"], "peak_flops": peaks.peak(prec),
-                         "bandwidth": peaks.bandwidth, "flops_bound_s": f_bound,
-                         "bytes_bound_s": b_bound,
+                         "bytes": t["bytes"], "peak_flops": peaks["flops"][prec],
+                         "bandwidth": peaks["bandwidth"], "peaks": peaks["source"],
+                         "flops_bound_s": f_bound, "bytes_bound_s": b_bound,
                          "limit": "compute" if f_bound >= b_bound else "memory"})
     return rows
 
@@ -100,21 +143,34 @@ def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int]
 def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
                     mac_ratio: float) -> str:
     """Why the time ratio differs from the MAC ratio, per precision, in one sentence each:
-    how close each variant runs to its roofline bound and which limit binds."""
+    how close each variant runs to its roofline bound and which limit binds. A variant that
+    beat the probed peak proves the probe low (a loaded machine): the peak is raised to
+    what was achieved, so no layer is reported above 100% of its bound."""
     parts = []
     for prec, s in summary.items():
         tr = s["ratio"]["mean"]
-        if tr is None:
+        rows = {r["module"]: r for r in roof if r["precision"] == prec}
+        if tr is None or not rows:
             continue
-        bound = {r["module"]: r for r in roof if r["precision"] == prec}
+        peak = float(next(iter(rows.values()))["peak_flops"])
+        bandwidth = float(next(iter(rows.values()))["bandwidth"])
+        for name, r in rows.items():
+            t = s.get(name, {}).get("mean")
+            if t:
+                peak = max(peak, 2 * float(r["macs"]) / t)
         eff = []
         for name in (num, den):
-            t = s[name]["mean"]
-            b = bound.get(name)
-            if b and t:
-                best = max(b["flops_bound_s"], b["bytes_bound_s"])
-                eff.append(f"{name} runs at {100 * best / t:.0f}% of its {b['limit']} bound")
-        verdict = ("close to" if 0.5 <= tr / mac_ratio <= 2 else "far from")
-        parts.append(f"{prec}: time ratio {tr:.3f} is {verdict} the MAC ratio {mac_ratio:.3f}"
+            t, r = s[name]["mean"], rows.get(name)
+            if r and t:
+                f_bound = 2 * float(r["macs"]) / peak
+                b_bound = float(r["bytes"]) / bandwidth
+                limit = "compute" if f_bound >= b_bound else "memory"
+                eff.append(f"{name} runs at {100 * max(f_bound, b_bound) / t:.0f}% of its "
+                           f"{limit} bound")
+        close = "close to" if 0.5 <= tr / mac_ratio <= 2 else "far from"
+        parts.append(f"{prec}: time ratio {tr:.3f} is {close} the MAC ratio {mac_ratio:.3f}"
+                     f" ({'; '.join(eff)}): the fewer multiplications are done at a lower "
+                     "rate" if close == "far from" else
+                     f"{prec}: time ratio {tr:.3f} is {close} the MAC ratio {mac_ratio:.3f}"
                      f" ({'; '.join(eff)})")
     return ". ".join(parts)

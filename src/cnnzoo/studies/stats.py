@@ -3,27 +3,10 @@ variants side by side (interleaved, so a load change hits every variant alike)."
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 
 from cnnzoo.bench.timing import time_callable
-
-
-def summary(values: Sequence[float]) -> dict:
-    """{"mean", "sd", "n", "values"}: the form the report shows as mean +- sd (n)."""
-    vals = [float(v) for v in values]
-    if not vals:
-        return {"mean": None, "sd": None, "n": 0, "values": []}
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return {"mean": statistics.fmean(vals), "sd": sd, "n": len(vals), "values": vals}
-
-
-def fmt_summary(s: dict, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
-    """'1.23 +- 0.04 ms (n=5)'."""
-    if not s or s.get("mean") is None:
-        return "-"
-    mean, sd = s["mean"] * scale, (s.get("sd") or 0.0) * scale
-    return f"{mean:.{digits}g} +- {sd:.{digits - 1}g}{unit} (n={s.get('n', 1)})"
+from cnnzoo.studies.training import stats as summary  # one rule for mean +- sd
 
 
 def time_side_by_side(

@@ -15,7 +15,7 @@ from html import escape
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
 FONT = "font-family='Helvetica, Arial, sans-serif'"
-MARGIN = {"left": 70, "right": 20, "top": 36, "bottom": 56}
+MARGIN = {"left": 70, "right": 20, "top": 50, "bottom": 56}
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
@@ -89,17 +89,14 @@ class _Frame:
         return self.bottom - (v - self.ylo) / span * (self.bottom - self.top)
 
     def legend(self, names: Sequence[str]) -> None:
-        # Top right, on a white card, so it stays legible where it covers a line.
-        box_w = 30 + 6 * max((len(n) for n in names), default=0)
-        x, y = self.right - box_w - 6, self.top + 6
-        self.parts.append(f"<rect x='{x - 6}' y='{y - 4}' width='{box_w}' "
-                          f"height='{16 * len(names) + 6}' fill='#fff' fill-opacity='0.85' "
-                          "stroke='#ccc'/>")
+        # One row between the title and the plot, so it never covers the data.
+        x, y = self.left, self.top - 14
         for i, name in enumerate(names):
             colour = PALETTE[i % len(PALETTE)]
-            self.parts.append(f"<rect x='{x}' y='{y + 16 * i}' width='12' height='10' "
+            self.parts.append(f"<rect x='{x}' y='{y - 9}' width='12' height='10' "
                               f"fill='{colour}'/>")
-            self.parts.append(_text(x + 17, y + 9 + 16 * i, name, 10, "start"))
+            self.parts.append(_text(x + 16, y, name, 10, "start"))
+            x += 30 + 6 * len(name)
 
     def svg(self) -> str:
         return "\n".join([*self.parts, "</svg>"])
@@ -150,7 +147,7 @@ def _category_axis(frame: _Frame, labels: Sequence[str]) -> tuple[float, list[fl
     """Slot width and slot centres for categories; long label lists are slanted."""
     slot = (frame.right - frame.left) / max(1, len(labels))
     centres = [frame.left + slot * (i + 0.5) for i in range(len(labels))]
-    slant = len(labels) > 8 or max((len(s) for s in labels), default=0) * 6 > slot
+    slant = _slanted(labels, frame.right - frame.left)
     for c, label in zip(centres, labels, strict=True):
         if slant:
             y = frame.bottom + 12
@@ -175,9 +172,16 @@ def _bar(frame: _Frame, x: float, w: float, value: float, colour: str,
                                f"y2='{yy:.1f}' stroke='#222' stroke-width='1.2'/>")
 
 
-def _bottom_for(labels: Sequence[str]) -> int:
-    longest = max((len(s) for s in labels), default=0)
-    return MARGIN["bottom"] if len(labels) <= 8 and longest <= 12 else 40 + 5 * longest
+def _slanted(labels: Sequence[str], plot_width: float) -> bool:
+    """Category labels wider than their slot are drawn slanted."""
+    slot = plot_width / max(1, len(labels))
+    return max((len(s) for s in labels), default=0) * 6 > slot
+
+
+def _bottom_for(labels: Sequence[str], width: int) -> int:
+    if not _slanted(labels, width - MARGIN["left"] - MARGIN["right"]):
+        return MARGIN["bottom"]
+    return 44 + 5 * max(len(s) for s in labels)
 
 
 def bar_chart(
@@ -189,7 +193,7 @@ def bar_chart(
     frame = _Frame(width, height, *_range([v + e for v, e in zip(values, errs, strict=True)]
                                           + [v - e for v, e in zip(values, errs, strict=True)],
                                           True),
-                   title, xlabel, ylabel, bottom=_bottom_for(labels))
+                   title, xlabel, ylabel, bottom=_bottom_for(labels, width))
     slot, centres = _category_axis(frame, labels)
     for i, (c, v) in enumerate(zip(centres, values, strict=True)):
         _bar(frame, c - slot * 0.35, slot * 0.7, v, PALETTE[i % len(PALETTE)]
@@ -212,7 +216,7 @@ def grouped_bars(
         everything += [v + e for v, e in zip(vals, errs, strict=True)]
         everything += [v - e for v, e in zip(vals, errs, strict=True)]
     frame = _Frame(width, height, *_range(everything, True), title, xlabel, ylabel,
-                   bottom=_bottom_for(groups))
+                   bottom=_bottom_for(groups, width))
     slot, centres = _category_axis(frame, groups)
     k = max(1, len(series))
     bar_w = slot * 0.8 / k
