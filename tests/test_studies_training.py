@@ -14,8 +14,7 @@ from cnnzoo import create_model, list_models
 from cnnzoo.studies import degradation, depthwise_accuracy, identity, inception_aux, lrn, v2_vs_v1
 from cnnzoo.studies.base import CONFIRMED, INCONCLUSIVE, REFUTED, RawData
 from cnnzoo.studies.cache import DONE, RunCache, config_hash, train_command
-from cnnzoo.studies.stats import summary
-from cnnzoo.studies.training import difference
+from cnnzoo.studies.training import difference, stats
 
 TINY = dict(limit_train=64, limit_test=64, epochs=1, batch_size=32)
 
@@ -243,12 +242,12 @@ def test_v2_vs_v1_verdicts(tmp_path: Path) -> None:
 
 def _identity_measured(residual_diff: float, plain_acc: float, tuned: tuple[list, list]
                        ) -> dict:
-    trained, res = summary([0.9, 0.9]), summary([0.9, 0.9])
-    plain = summary([plain_acc, plain_acc])
-    ctrl, deep = summary(tuned[0]), summary(tuned[1])
+    trained, res = stats([0.9, 0.9]), stats([0.9, 0.9])
+    plain = stats([plain_acc, plain_acc])
+    ctrl, deep = stats(tuned[0]), stats(tuned[1])
     return {
         "mode": "full", "trained_accuracy": trained,
-        "inserted_accuracy": {"residual, zero-init": res, "plain, zero-init": summary([0.1]),
+        "inserted_accuracy": {"residual, zero-init": res, "plain, zero-init": stats([0.1]),
                               "plain, He init": plain},
         "max_logit_diff": {"residual, zero-init": residual_diff},
         "fine_tuned_accuracy": {},

@@ -39,6 +39,7 @@ from cnnzoo.studies.training import (
     pts,
     read_meta,
     seeds_note,
+    stats,
     too_few,
     write_meta,
 )
@@ -172,13 +173,11 @@ def run(ctx: StudyContext) -> None:
 
 
 def measure(raw: RawData) -> dict[str, Any]:
-    from cnnzoo.studies.stats import summary
-
     meta = read_meta(raw)
     rows = raw.csv("identity")
 
     def acc(stage: str, variant: str) -> dict[str, Any]:
-        return summary([float(r["test_acc"]) for r in rows
+        return stats([float(r["test_acc"]) for r in rows
                         if r["stage"] == stage and r["variant"] == variant])
 
     trained = acc("inserted", "resnet-20 (trained)")

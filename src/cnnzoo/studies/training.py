@@ -13,6 +13,7 @@ marked as indicative (1 seed); in full mode fewer than 2 seeds an arm is inconcl
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,6 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
-from cnnzoo.studies.stats import summary
 
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
@@ -76,6 +76,17 @@ def train_rows(run: Any, **labels: Any) -> list[dict[str, Any]]:
     return [{**labels, "epoch": e["epoch"], "train_err": round(e["train_err"], 6),
              "test_err": round(1 - e["test_top1"], 6), "train_loss": round(e["train_loss"], 6),
              "seconds": round(e["seconds"], 2)} for e in run.epochs]
+
+
+def stats(values: Sequence[float]) -> dict[str, Any]:
+    """{"mean", "sd", "n", "values"}: sd is the sample sd (None with one value: no spread)."""
+    vals = [float(v) for v in values]
+    return {
+        "mean": statistics.fmean(vals) if vals else None,
+        "sd": statistics.stdev(vals) if len(vals) > 1 else None,
+        "n": len(vals),
+        "values": vals,
+    }
 
 
 def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +150,7 @@ def final_by(rows: list[dict[str, str]], group: str, column: str) -> dict[str, d
     out: dict[str, list[float]] = {}
     for (g, _), r in sorted(last.items(), key=lambda kv: int(kv[0][1])):
         out.setdefault(g, []).append(float(r[column]))
-    return {g: summary(v) for g, v in out.items()}
+    return {g: stats(v) for g, v in out.items()}
 
 
 EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
@@ -166,7 +177,7 @@ def arm_accuracy(raw: RawData, arms: Sequence[str]) -> dict[str, dict[str, Any]]
     for arm in arms:
         s = err.get(arm, EMPTY)
         vals = [1 - v for v in s["values"]]
-        out[arm] = summary(vals)
+        out[arm] = stats(vals)
     return out
 
 
