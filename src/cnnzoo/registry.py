@@ -74,6 +74,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
+STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.studies.nets
 
 
 def register_model(card: ModelCard, **defaults: Any) -> Callable:
@@ -97,6 +98,7 @@ def _ensure_loaded() -> None:
 
     for family in FAMILIES:
         importlib.import_module(f"cnnzoo.models.{family}")
+    importlib.import_module("cnnzoo.studies.nets")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -105,12 +107,15 @@ def list_models(pattern: str = "*") -> list[str]:
     # Case-study order: by family as the families were registered, then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
+    # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
+    shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
+             not n.startswith(STUDY_PREFIX)]
 
     def zoo_order(name: str) -> tuple:
         natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
         return (families.index(_REGISTRY[name].card.family), natural)
 
-    return sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=zoo_order)
+    return sorted((n for n in shown if fnmatch.fnmatch(n, pattern)), key=zoo_order)
 
 
 def _entry(name: str) -> _Entry:
