@@ -107,15 +107,15 @@ def test_image_bombs_are_one_clear_line(tmp_path: Path, monkeypatch) -> None:
 
     from cnnzoo.data.folder import decode
     from cnnzoo.errors import UsageError
-    from cnnzoo.train.inference import read_image
+    from cnnzoo.train.images import Expected, read_for_training_data
 
     path = tmp_path / "bomb.png"
     Image.new("L", (100, 100)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
     with pytest.raises(DatasetError, match="bomb.png: cannot decode .*decompression bomb"):
         decode(path, 32)
-    with pytest.raises(UsageError, match="bomb.png: not a readable image .*decompression bomb"):
-        read_image(path, 1, (28, 28))
+    with pytest.raises(UsageError, match="bomb.png: refused, too many pixels"):
+        read_for_training_data(path, Expected(1, (28, 28), "mnist"))
 
 
 def test_input_side_is_bounded_before_allocation() -> None:

@@ -105,7 +105,7 @@ def _class_names(spec: DatasetSpec, folder: Path) -> tuple[str, ...]:
     return tuple(n.decode("utf-8", "replace") if isinstance(n, bytes) else n for n in names)
 
 
-def load(spec: DatasetSpec, folder: Path) -> ImageDataset:
+def load(spec: DatasetSpec, folder: Path, image_size: int | None = None) -> ImageDataset:
     if not has_files(spec, folder):
         raise DatasetError(f"{folder}: {spec.name} batch files are missing; {_FIX}")
     classes = _class_names(spec, folder)

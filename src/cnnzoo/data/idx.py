@@ -142,7 +142,7 @@ def has_files(spec: DatasetSpec, folder: Path) -> bool:
     return all(find_idx(folder, base) is not None for s in spec.splits for base in s.files)
 
 
-def load(spec: DatasetSpec, folder: Path) -> ImageDataset:
+def load(spec: DatasetSpec, folder: Path, image_size: int | None = None) -> ImageDataset:
     """The spec's IDX splits from `folder`, each checked against the spec's image shape."""
     splits = {}
     for split in spec.splits:

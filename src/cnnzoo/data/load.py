@@ -12,8 +12,9 @@ from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
 from cnnzoo.errors import DatasetError
 
 FOLDER_PREFIX = "folder:"
-# The readers a spec may name: each module has has_files(spec, folder) and load(spec, folder).
-READERS = ("idx", "cifar")
+# The readers a spec may name: each module has has_files(spec, folder) and
+# load(spec, folder, image_size) (image_size: the model input side, for readers that decode).
+READERS = ("idx", "cifar", "imagenet")
 
 
 def data_home() -> Path:
@@ -67,7 +68,8 @@ def locate(name: str, root: str | Path | None = None) -> Path | None:
 
 def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
     dirs = ", ".join(str(d) for d in candidate_dirs(spec.name, root))
-    files = spec.file_list() + (" (.gz or raw)" if spec.reader == "idx" else "")
+    files = spec.files_hint or (spec.file_list() + (" (.gz or raw)" if spec.reader == "idx"
+                                                    else ""))
     if spec.downloads:
         files += f" (from {', '.join(d.filename for d in spec.downloads)})"
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
@@ -103,8 +105,9 @@ def load_dataset(
 
     name: "mnist" (without `root`: the embedded 10k sample; with it: the full IDX files),
     "mnist-full" (always the IDX files: root or data_home()/mnist), "fashion-mnist",
-    "cifar10", "cifar100", or "folder:PATH" (PATH/train/CLASS/*.jpg and PATH/val/CLASS/*;
-    `image_size` is the model input side, default 224).
+    "cifar10", "cifar100", "imagenet" (the validation images, decoded at `image_size`'s
+    preset), or "folder:PATH" (PATH/train/CLASS/*.jpg and PATH/val/CLASS/*; `image_size` is
+    the model input side, default 224).
     root: a folder holding the files (or ROOT/NAME, or the folder an official archive
     unpacks to). download: fetch the official files (checksummed) into root or
     data_home()/NAME when they are missing.
@@ -124,4 +127,4 @@ def load_dataset(
         folder = download_files(spec.name, root, progress=progress)
     if folder is None:
         raise _not_found(spec, root)
-    return reader(spec).load(spec, folder)
+    return reader(spec).load(spec, folder, image_size)

@@ -55,6 +55,8 @@ class DatasetSpec:
     # CIFAR layout: the labels entry of a batch, and (file, entry) of the class names.
     labels_key: str = "labels"
     meta: tuple[str, str] | None = None
+    # What to put where, when the files are not a fixed list (error messages say it).
+    files_hint: str = ""
     downloads: tuple[Download, ...] = ()
     homepage: str = ""
     licence: str = ""
@@ -161,6 +163,23 @@ SPECS: dict[str, DatasetSpec] = {
         homepage="https://www.cs.toronto.edu/~kriz/cifar.html", licence=_CIFAR_LICENCE,
         subdirs=("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
         aliases=("cifar-100",),
+    ),
+    "imagenet": DatasetSpec(
+        name="imagenet",
+        description="ImageNet-1k validation, 1000 classes, 50k photos (needs an image-net.org "
+                    "account: see docs/weights.md)",
+        classes=(),  # the 1,000 names ship in data/imagenet/classes.txt
+        mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        augment=("crop", "flip"), crop_padding=0, fit="crop",
+        image_shape=(3, 224, 224), reader="imagenet",
+        # Validation only: the 50,000 images of the ILSVRC2012 release.
+        splits=(SplitFiles("test", (), 50000),),
+        files_hint=("the validation images (class folders, or the flat folder with its label "
+                    "file; see docs/weights.md)"),
+        homepage="https://image-net.org/download.php",
+        licence="image-net.org terms of access: non-commercial research and education only",
+        subdirs=("imagenet", "imagenet/val"),
+        aliases=("imagenet-1k", "imagenet1k", "ilsvrc2012"),
     ),
 }
 
