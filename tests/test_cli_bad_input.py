@@ -66,7 +66,7 @@ BAD_LINES: list[str] = [
     "train lenet5 --data mnist --data-root {idx_bad}",
     "train lenet5 --data folder:{missing}", "train lenet5 --data folder:{empty}",
     "train --resume {missing}", "train --resume {trunc}", "train --resume {notstate}",
-    "train --resume {empty}", "train --resume {txt}", "train --resume {run} --batch-size 64",
+    "train --resume {empty}", "train --resume {txt}", "train --resume {run} --batch-size 32",
     "train --resume {run} --out {empty}", "train --resume {run} --model resnet18",
     # eval
     "eval", "eval lenet5", "eval lenet5 --data mnist",

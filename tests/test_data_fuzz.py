@@ -1,10 +1,14 @@
-"""Fuzz the IDX and CIFAR pickle readers: random, truncated and mutated bytes may only ever
-give back data or a DatasetError, never another exception."""
+"""Fuzz every reader (IDX, CIFAR pickles, images, checkpoints): random, truncated and mutated
+bytes may only ever give back data or the reader's own clear error, never another exception.
+Time-bounded for CI: few examples, and a deadline per example; benchmarks/fuzz_readers.py is
+the long run."""
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +20,10 @@ from cnnzoo.data.idx import parse_idx, read_idx
 from cnnzoo.errors import DatasetError
 from tests.data_fakes import cifar_batch_bytes, cifar_batch_bytes_py2, idx_bytes
 
-# 150 examples per test keeps CI fast; CNNZOO_FUZZ_EXAMPLES=3000 for a long local run.
-FUZZ = settings(max_examples=int(os.environ.get("CNNZOO_FUZZ_EXAMPLES", 150)), deadline=None,
+# 100 examples per test keeps CI fast; CNNZOO_FUZZ_EXAMPLES=3000 for a long local run. The
+# deadline is generous (a loaded 2-core machine) but catches a reader that hangs.
+FUZZ = settings(max_examples=int(os.environ.get("CNNZOO_FUZZ_EXAMPLES", 100)),
+                deadline=timedelta(seconds=10),
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 _RNG = np.random.default_rng(0)
@@ -94,3 +100,73 @@ def test_pickle_mutated_bytes(valid: bytes, changes: list[tuple[int, int]]) -> N
         assert images.shape[1:] == (3, 32, 32) and images.dtype == np.uint8
         assert len(labels) == len(images) and labels.min() >= 0 and labels.max() < 10
 
+
+
+def _image_bytes(fmt: str) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(_RNG.integers(0, 256, (12, 10, 3), dtype=np.uint8)).save(buf, fmt)
+    return buf.getvalue()
+
+
+VALID_IMAGES = [_image_bytes(f) for f in ("PNG", "JPEG", "GIF", "BMP")]
+
+
+@FUZZ
+@given(st.sampled_from(VALID_IMAGES), st.integers(0, 10**6), st.lists(
+    st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=6))
+def test_images_mutated_and_truncated(tmp_path: Path, valid: bytes, cut: int,
+                                      changes: list[tuple[int, int]]) -> None:
+    from cnnzoo.data.folder import decode
+    from cnnzoo.errors import UsageError
+    from cnnzoo.train.images import Expected, read_for_training_data
+
+    data = bytearray(valid[: max(1, cut % (len(valid) + 1))])
+    for pos, value in changes:
+        data[pos % len(data)] = value
+    path = tmp_path / "image"
+    path.write_bytes(bytes(data))
+    try:
+        assert decode(path, 16).shape == (3, 16, 16)
+    except DatasetError as e:
+        assert str(path) in str(e)
+    try:
+        read_for_training_data(path, Expected(1, (16, 16), "fuzz"))
+    except UsageError as e:
+        assert str(path) in str(e)
+
+
+def _checkpoint_bytes() -> bytes:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"version": 1, "model": {"w": torch.ones(3, 3)}, "optimizer": {},
+                "scheduler": {}, "scaler": {}, "epoch": 1, "batch": 0, "partial": {},
+                "rng": {"torch": torch.get_rng_state()}, "config": {}, "history": [],
+                "best": {"epoch": 1, "top1": 0.5}, "elapsed": 1.0}, buf)
+    return buf.getvalue()
+
+
+VALID_CHECKPOINT = _checkpoint_bytes()
+
+
+@FUZZ
+@given(st.integers(0, len(VALID_CHECKPOINT)), st.lists(
+    st.tuples(st.integers(0, len(VALID_CHECKPOINT) - 1), st.integers(0, 255)), max_size=4))
+def test_checkpoint_mutated_and_truncated(tmp_path: Path, cut: int,
+                                          changes: list[tuple[int, int]]) -> None:
+    from cnnzoo.errors import CheckpointError
+    from cnnzoo.train.checkpoint import load_checkpoint
+
+    data = bytearray(VALID_CHECKPOINT[:cut])
+    for pos, value in changes:
+        if data:
+            data[pos % len(data)] = value
+    path = tmp_path / "last.pt"
+    path.write_bytes(bytes(data))
+    try:
+        state = load_checkpoint(path)
+        assert isinstance(state, dict) and state["version"] == 1
+    except CheckpointError as e:
+        assert str(path) in str(e)

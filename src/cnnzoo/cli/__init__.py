@@ -100,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_flag_near_misses(args, extra, command)
         return int(args.run(args, extra) or 0)
     except CnnzooError as e:
-        print(f"cnnzoo: error: {e}", file=sys.stderr)
+        # One line, whatever the message's layout: the problem, its details, the fix.
+        line = "; ".join(part.strip() for part in str(e).splitlines() if part.strip())
+        print(f"cnnzoo: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnzoo: interrupted", file=sys.stderr)

@@ -117,15 +117,22 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
         raise UsageError("--plot draws the per-layer roofline; add --per-layer")
     variants = _variants(args)
     sizes = _batch_sizes(args.batch_sizes)
+    if args.append:
+        from cnnzoo.train.rundir import check_writable_file
+
+        check_writable_file(args.append, "--append")
+    # Every model built (names, options, sizes, weights checked) before any timing starts.
+    models = []
+    for name in [args.model, *args.more]:
+        one = copy.copy(args)
+        one.model = name
+        models.append(model_from_args(one, extra))
     progress = _Progress(not args.quiet)
     peaks = machine_peaks(args.device, refresh=args.refresh_peaks)
     if args.per_layer:
         return _run_per_layer(args, extra, variants, sizes, peaks, progress)
     results = []
-    for name in [args.model, *args.more]:
-        one = copy.copy(args)
-        one.model = name
-        model, size = model_from_args(one, extra)
+    for model, size in models:
         results += benchmark(model, size, variants, sizes, args.device, args.warmup,
                              args.repeats, args.rounds, peaks=peaks, progress=progress)
     _print_results(results, args.format)

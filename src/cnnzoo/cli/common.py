@@ -15,8 +15,8 @@ from cnnzoo.registry import create_model, model_card
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
     parser.add_argument("model", metavar="NAME", help="a model name (see `cnnzoo list`)")
-    parser.add_argument("--num-classes", type=int, default=None, help="output classes")
-    parser.add_argument("--in-chans", type=int, default=None, help="input channels")
+    parser.add_argument("--num-classes", type=positive_int, default=None, help="output classes")
+    parser.add_argument("--in-chans", type=positive_int, default=None, help="input channels")
     parser.add_argument(
         "--input-size", default=None, metavar="C,H,W",
         help="input size as C,H,W or H,W or S (default: the model card's)",
@@ -30,6 +30,17 @@ def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -
         "(`cnnzoo show NAME` lists a model's options)."
     )
     parser.set_defaults(accepts_model_options=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (argparse words the error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
 
 
 def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:

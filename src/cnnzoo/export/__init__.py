@@ -77,14 +77,14 @@ def check_output(path: str | Path, format: str) -> Path:
     """Raise UsageError for an unknown format or an output path that cannot be written."""
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    from cnnzoo.train.rundir import check_writable_file
+
     path = Path(path)
     if path.is_dir():
         raise UsageError(
             f"{path} is a folder; give a file name, e.g. {path / ('model' + SUFFIXES[format])}"
         )
-    if not path.parent.exists():
-        raise UsageError(f"folder {path.parent} does not exist; create it or choose another -o")
-    return path
+    return check_writable_file(path, "-o")
 
 
 def _umask_mode(path: Path) -> None:

@@ -7,7 +7,6 @@ checkpoint never needs an unsafe unpickler.
 from __future__ import annotations
 
 import os
-import pickle
 import random
 import tempfile
 from collections.abc import Callable
@@ -64,7 +63,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"no checkpoint at {path}; check the run directory")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - a damaged file fails in a dozen ways (fuzzed)
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise CheckpointError(
             f"{path} is not a readable cnnzoo checkpoint ({first}); it may be truncated"
@@ -73,7 +72,37 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path} is not a cnnzoo training checkpoint (version {CHECKPOINT_VERSION})"
         )
+    problem = _malformed(state)
+    if problem:
+        raise CheckpointError(f"{path} is a damaged cnnzoo checkpoint: {problem}; resume from "
+                              "another copy or start the run again")
     return state
+
+
+# What every checkpoint holds (see Trainer.state_dict), checked before any of it is used.
+_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "model": dict, "optimizer": dict, "scheduler": dict, "scaler": dict, "epoch": int,
+    "batch": int, "partial": dict, "rng": dict, "config": dict, "history": list,
+    "best": dict, "elapsed": (int, float),
+}
+
+
+def _malformed(state: dict[str, Any]) -> str | None:
+    for key, kind in _SCHEMA.items():
+        if key not in state:
+            return f"it has no {key!r}"
+        if not isinstance(state[key], kind) or isinstance(state[key], bool):
+            return f"{key!r} is a {type(state[key]).__name__}"
+    if not all(torch.is_tensor(v) for v in state["model"].values()):
+        return "'model' holds something other than tensors"
+    if state["epoch"] < 0 or state["batch"] < 0:
+        return f"epoch {state['epoch']}, step {state['batch']} is not a place in a run"
+    best = state["best"]
+    if not (isinstance(best.get("epoch"), int) and isinstance(best.get("top1"), int | float)):
+        return "'best' is not an epoch and an accuracy"
+    if not torch.is_tensor(state["rng"].get("torch")):
+        return "its random-number state is missing"
+    return None
 
 
 def nonfinite(tensors: dict[str, torch.Tensor]) -> list[str]:

@@ -30,7 +30,11 @@ class DistContext:
 def choose_device(requested: str | None, local_rank: int = 0) -> torch.device:
     if requested is None:
         requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise TrainingError(f"--device {requested!r} is not a device; use cpu, cuda or "
+                            "cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise TrainingError("--device cuda asked for, but no CUDA GPU is available; "

@@ -38,6 +38,32 @@ def os_problem(e: OSError) -> str:
     return e.strerror or str(e)
 
 
+def check_writable_file(path: str | Path, flag: str) -> Path:
+    """Raise UsageError unless a file can be written at `path` (its folder exists, is a folder
+    and takes a new file): called before the expensive work whose result goes there."""
+    import tempfile
+
+    from cnnzoo.errors import UsageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name inside it")
+    parent = path.parent
+    if not parent.exists():
+        raise UsageError(f"{flag} {path}: folder {parent} does not exist; create it or choose "
+                         "another path")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot write into {parent} ({os_problem(e)}); choose "
+                         "another path") from None
+    return path
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
