@@ -223,7 +223,8 @@ def test_cli_run_then_report_is_self_contained(tmp_path: Path,
     # Rebuilt from the same files: the same page, the same verdicts.
     again = report(out, tmp_path / "again.html").read_text()
     assert again == html
-    stored = {p.parent.name: json.loads(p.read_text())["verdict"] for p in out.glob("*/result.json")}
+    stored = {p.parent.name: json.loads(p.read_text())["verdict"]
+              for p in out.glob("*/result.json")}
     for study_id, verdict in stored.items():
         assert f"id='{study_id}'><h2>{study_id} " in html and verdict in html
 

@@ -20,6 +20,7 @@ from cnnzoo.studies.base import (
 )
 from cnnzoo.studies.bottleneck import timing_figures
 from cnnzoo.studies.layers import (
+    bf16_note,
     count,
     native_bf16,
     roofline,
@@ -128,7 +129,7 @@ def verdict(m: dict) -> Verdict:
     return Verdict(CONFIRMED, key, f"counts and ratios match the formula exactly; at n_c=512 "
                    f"the saving is {m['saving_at_512']:.2f}x (1/512 + 1/9 = "
                    f"{f['layer_ratio']:.4f}): the notes' '~10x' rounds it up, and 1/f^2 caps "
-                   f"it below 9x for any n_c. Time: {m['roofline']}")
+                   f"it below 9x for any n_c. Time: {m['roofline']}." + bf16_note(m))
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:

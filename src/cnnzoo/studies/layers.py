@@ -174,3 +174,11 @@ def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
                      f"{prec}: time ratio {tr:.3f} is {close} the MAC ratio {mac_ratio:.3f}"
                      f" ({'; '.join(eff)})")
     return ". ".join(parts)
+
+
+def bf16_note(measured: dict) -> str:
+    """Why a timing study has no bf16 figure, when it has none."""
+    if "bf16" in measured.get("time", {}):
+        return ""
+    return (" bf16 not timed: this CPU has no bf16 matrix units (AVX512-BF16/AMX), so "
+            "PyTorch emulates it tens of times slower than fp32; --full times it anyway.")
