@@ -277,3 +277,25 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
                     f"--screenshot={png}", "--window-size=1200,1600", page.as_uri()],
                    capture_output=True, timeout=120, check=False)
     assert png.is_file() and png.stat().st_size > 10_000
+
+
+def test_missing_or_broken_study_modules_are_skipped_with_a_note(monkeypatch) -> None:
+    from cnnzoo.studies import registry
+
+    real = registry.importlib.import_module
+
+    def fake_import(name: str):
+        if name.endswith(".one_by_one"):
+            raise SyntaxError("bad file")
+        return real(name)
+
+    monkeypatch.setattr(registry, "STUDY_IDS", ("no-such-study", "one-by-one", "vgg-uniform"))
+    monkeypatch.setattr(registry.importlib, "import_module", fake_import)
+    assert [m.id for m in registry.available()] == ["vgg-uniform"]
+    assert "not written yet" in registry.SKIPPED["no-such-study"]
+    assert "SyntaxError" in registry.SKIPPED["one-by-one"]
+    with pytest.raises(Exception, match="cannot run here"):
+        registry.get("one-by-one")
+    monkeypatch.undo()
+    registry.SKIPPED.pop("no-such-study", None)
+    assert registry.get("one-by-one").id == "one-by-one"
