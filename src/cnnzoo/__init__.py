@@ -2,6 +2,7 @@
 
 from cnnzoo import cost
 from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
+from cnnzoo.draw import draw
 from cnnzoo.errors import (
     CnnzooError,
     InputShapeError,
@@ -38,6 +39,7 @@ __all__ = [
     "cost",
     "count_params",
     "create_model",
+    "draw",
     "list_models",
     "model_card",
     "model_options",

@@ -9,11 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnzoo.studies.base import CONFIRMED, INCONCLUSIVE, REFUTED, RawData, Study, StudyContext
-from cnnzoo.studies.base import Verdict
+from cnnzoo.studies.base import (
+    CONFIRMED,
+    INCONCLUSIVE,
+    REFUTED,
+    RawData,
+    Study,
+    StudyContext,
+    Verdict,
+)
 from cnnzoo.studies.training import (
-    ABOVE, BELOW, against, choose_data, difference, final_by, pct, pts, read_meta, seeds_note,
-    too_few, train_rows, write_meta,
+    ABOVE,
+    BELOW,
+    against,
+    choose_data,
+    configure,
+    difference,
+    final_by,
+    pct,
+    pts,
+    read_meta,
+    seeds_note,
+    too_few,
+    train_rows,
+    write_meta,
 )
 
 MODELS = ("plain20", "plain56", "resnet20", "resnet56")
@@ -76,7 +95,7 @@ def run(ctx: StudyContext) -> None:
     rows: list[dict[str, Any]] = []
     for seed in ctx.seeds:  # seed 0 of every model first: partial results stay balanced
         for model in MODELS:
-            r = ctx.runs.train(model, data, seed=seed, **recipe(ctx, data))
+            r = ctx.runs.train(model, data, seed=seed, **configure(ctx, recipe(ctx, data)))
             ctx.commands.append(r.command)
             rows += train_rows(r, model=model, seed=seed)
             ctx.write_csv("curves", rows)

@@ -60,10 +60,13 @@ class AlexNetSmall(ZooModel):
             nn.Dropout(dropout), nn.Linear(256, 256), nn.ReLU(inplace=True),  # FC7
             nn.Linear(256, num_classes),  # FC8
         )
-        init_conv_bn_linear(self)
-        for m in self.classifier:  # N(0, 0.01) starves a 3-FC head without batch norm
-            if isinstance(m, nn.Linear):
+        # Without batch norm, fan-out He init shrinks the signal at every widening layer
+        # and N(0, 0.01) FC layers starve it further: fan-in He init keeps its scale.
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.classifier[-1].weight, 0, 0.01)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

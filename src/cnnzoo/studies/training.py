@@ -17,11 +17,21 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from cnnzoo.studies.base import INCONCLUSIVE, NeedsData, RawData, StudyContext, Verdict
+from cnnzoo.studies.base import (
+    CONFIRMED,
+    INCONCLUSIVE,
+    REFUTED,
+    Figure,
+    NeedsData,
+    RawData,
+    StudyContext,
+    Verdict,
+)
 
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
 ABOVE, BELOW, UNCLEAR = "above", "below", "unclear"
+LEARNED = 0.5  # below this test accuracy (10 classes) a run has not learned: no verdict
 
 
 def choose_data(ctx: StudyContext) -> tuple[str, str]:
@@ -46,6 +56,11 @@ def choose_data(ctx: StudyContext) -> tuple[str, str]:
     return FALLBACK_DATA, note
 
 
+def configure(ctx: StudyContext, config: dict[str, Any]) -> dict[str, Any]:
+    """A study's recipe with the context's forced fields (tests shrink runs this way)."""
+    return {**config, **ctx.train_overrides}
+
+
 def write_meta(ctx: StudyContext, data: str, note: str, **extra: Any) -> None:
     """meta.json: what measure() and verdict() need to know about how the data was made."""
     ctx.write_json("meta", {"mode": ctx.mode, "data": data, "note": note,
@@ -64,7 +79,7 @@ def train_rows(run: Any, **labels: Any) -> list[dict[str, Any]]:
 
 
 def stats(values: Sequence[float]) -> dict[str, Any]:
-    """{"mean", "sd", "n", "values"}: sd is the sample sd (None with one value)."""
+    """{"mean", "sd", "n", "values"}: sd is the sample sd (None with one value: no spread)."""
     vals = [float(v) for v in values]
     return {
         "mean": statistics.fmean(vals) if vals else None,
@@ -80,7 +95,7 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     if not a["n"] or not b["n"]:
         return {"diff": None, "se": None, "n": [a["n"], b["n"]]}
     se = None
-    if a["sd"] is not None and b["sd"] is not None:
+    if a["n"] > 1 and b["n"] > 1:
         se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
     return {"diff": a["mean"] - b["mean"], "se": se, "n": [a["n"], b["n"]]}
 
@@ -136,3 +151,61 @@ def final_by(rows: list[dict[str, str]], group: str, column: str) -> dict[str, d
     for (g, _), r in sorted(last.items(), key=lambda kv: int(kv[0][1])):
         out.setdefault(g, []).append(float(r[column]))
     return {g: stats(v) for g, v in out.items()}
+
+
+EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
+
+
+def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str, Any]]]
+               ) -> None:
+    """Train every arm (name -> (model, TrainConfig fields)) for every seed, seed 0 of
+    every arm first, and save their per-epoch errors as runs.csv after each run."""
+    assert ctx.runs is not None
+    rows: list[dict[str, Any]] = []
+    for seed in ctx.seeds:
+        for arm, (model, config) in arms.items():
+            r = ctx.runs.train(model, data, seed=seed, **configure(ctx, config))
+            ctx.commands.append(r.command)
+            rows += train_rows(r, arm=arm, seed=seed)
+            ctx.write_csv("runs", rows)
+
+
+def arm_accuracy(raw: RawData, arms: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Final-epoch test accuracy per arm over the seeds finished (n may differ by arm)."""
+    err = final_by(raw.csv("runs"), "arm", "test_err") if raw.has("runs") else {}
+    out = {}
+    for arm in arms:
+        s = err.get(arm, EMPTY)
+        vals = [1 - v for v in s["values"]]
+        out[arm] = stats(vals)
+    return out
+
+
+def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> Figure:
+    from cnnzoo.studies.svg import bar_chart
+
+    acc = {k: v for k, v in measured["accuracy"].items() if v["n"]}
+    svg = bar_chart([f"{k} (n={v['n']})" for k, v in acc.items()],
+                    [100 * v["mean"] for v in acc.values()],
+                    [100 * (v["sd"] or 0.0) for v in acc.values()],
+                    title=title, ylabel="test accuracy, % (mean +- sd over seeds)")
+    return Figure(title, svg=svg, caption=caption)
+
+
+def margin_verdict(measured: dict[str, Any], d: dict[str, Any], margin: float, key: str,
+                   confirm: str, what: str, yes: str, no: str) -> Verdict:
+    """The two-arm tolerance: `confirm` (ABOVE or BELOW) of the margin confirms the claim,
+    the other side refutes it, within 2 se of it is inconclusive."""
+    early = too_few(measured, (d,), key)
+    if early is not None:
+        return early
+    best = max(a["mean"] for a in measured["accuracy"].values() if a["n"])
+    if best < LEARNED:
+        return Verdict(INCONCLUSIVE, key, f"no arm learned (best test accuracy {pct(best)}, "
+                       f"under {pct(LEARNED)}): the runs cannot judge the claim")
+    side = against(d, margin)
+    why = f"{what} {pts(d)} against a {100 * margin:g}-point margin{seeds_note((d,))}"
+    if side == UNCLEAR:
+        return Verdict(INCONCLUSIVE, key, f"{why}: within 2 se of the margin")
+    ok = side == confirm
+    return Verdict(CONFIRMED if ok else REFUTED, key, f"{why}: {yes if ok else no}")
