@@ -299,3 +299,17 @@ def test_missing_or_broken_study_modules_are_skipped_with_a_note(monkeypatch) ->
     monkeypatch.undo()
     registry.SKIPPED.pop("no-such-study", None)
     assert registry.get("one-by-one").id == "one-by-one"
+
+
+def test_timing_rows_per_precision_and_round() -> None:
+    from torch import nn
+
+    from cnnzoo.studies.layers import native_bf16, time_precisions, time_summary
+
+    mods = {"a": nn.Conv2d(3, 4, 1), "b": nn.Conv2d(3, 4, 3, padding=1)}
+    rows = time_precisions(mods, (3, 8, 8), batch=1, rounds=4, precisions=("fp32", "bf16"))
+    fp32 = [r for r in rows if r["precision"] == "fp32"]
+    bf16 = [r for r in rows if r["precision"] == "bf16"]
+    assert len(fp32) == 8 and len(bf16) == (8 if native_bf16() else 6)
+    summary = time_summary(rows, "a", "b")
+    assert summary["fp32"]["ratio"]["n"] == 4 and summary["fp32"]["a"]["mean"] > 0

@@ -21,7 +21,7 @@ from cnnzoo.studies.layers import (
     native_bf16,
     roofline,
     roofline_reason,
-    time_modules,
+    time_precisions,
     time_summary,
     timing_precisions,
 )
@@ -76,8 +76,8 @@ def run(ctx: StudyContext) -> None:
         ctx.log("  bf16 not timed: this CPU has no native bf16 (PyTorch emulates it); "
                 "--full times it anyway")
     ctx.log(f"  timing direct vs bottleneck, {' and '.join(precs)}, batch {batch}")
-    ctx.write_csv("times", time_modules(mods, SHAPE, batch, ROUNDS[ctx.mode],
-                                                 precisions=precs))
+    ctx.write_csv("times", time_precisions(mods, SHAPE, batch, ROUNDS[ctx.mode],
+                                                    precs))
     ctx.write_csv("roofline", roofline(mods, SHAPE, batch, ctx.quick, precs))
 
 

@@ -25,7 +25,7 @@ from cnnzoo.studies.layers import (
     native_bf16,
     roofline,
     roofline_reason,
-    time_modules,
+    time_precisions,
     time_summary,
     timing_precisions,
 )
@@ -90,8 +90,8 @@ def run(ctx: StudyContext) -> None:
                 "--full times it anyway")
     ctx.log(f"  timing 14x14x512 normal vs separable, {' and '.join(precs)}, batch {batch}")
     mods = layer_modules()
-    ctx.write_csv("times", time_modules(mods, LAYER, batch, ROUNDS[ctx.mode],
-                                                 precisions=precs))
+    ctx.write_csv("times", time_precisions(mods, LAYER, batch, ROUNDS[ctx.mode],
+                                                    precs))
     ctx.write_csv("roofline", roofline(mods, LAYER, batch, ctx.quick, precs))
 
 

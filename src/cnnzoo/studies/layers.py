@@ -51,9 +51,21 @@ def timing_precisions(quick: bool) -> tuple[str, ...]:
     return ("fp32", "bf16") if native_bf16() or not quick else ("fp32",)
 
 
+def time_precisions(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
+                    batch: int, rounds: int, precisions: tuple[str, ...]) -> list[dict]:
+    """time_modules for each precision; emulated bf16 (no bf16 units: tens of times slower)
+    gets 3 rounds of single calls, so a full run stays minutes, not an hour."""
+    if "bf16" not in precisions or native_bf16():
+        return time_modules(modules, input_shape, batch, rounds, precisions=precisions)
+    rest = tuple(p for p in precisions if p != "bf16")
+    rows = time_modules(modules, input_shape, batch, rounds, precisions=rest) if rest else []
+    return rows + time_modules(modules, input_shape, batch, min(rounds, 3), repeats=1,
+                               precisions=("bf16",), warmup=1)
+
+
 def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
                  batch: int, rounds: int, repeats: int = 3,
-                 precisions: tuple[str, ...] = ("fp32", "bf16")) -> list[dict]:
+                 precisions: tuple[str, ...] = ("fp32", "bf16"), warmup: int = 2) -> list[dict]:
     """Forward time of each module at each CPU precision, all taking turns in one loop:
     one row per module, precision and round. Channels-last, the layout in which the CPU's
     oneDNN kernels run bf16 convolutions (in NCHW a bf16 5x5 conv was ~10x slower still)."""
@@ -70,7 +82,7 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
                     return copy(x)
 
             variants[f"{name}|{prec}"] = call
-    rows = time_side_by_side(variants, rounds=rounds, repeats=repeats)
+    rows = time_side_by_side(variants, rounds=rounds, repeats=repeats, warmup=warmup)
     for row in rows:
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
@@ -120,7 +132,8 @@ def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int]
     """Per module and precision: the least time the machine could take, from its measured
     peak FLOP/s and memory bandwidth (machine_peaks, cached per machine; a quick probe in
     quick mode), and which limit binds."""
-    if quick:
+    if quick or ("bf16" in precisions and not native_bf16()):
+        # machine_peaks would spend many minutes timing emulated bf16 matmuls
         peaks = quick_peaks(precisions)
     else:
         mp = machine_peaks("cpu")
