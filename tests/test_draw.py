@@ -240,6 +240,7 @@ def test_png_without_a_converter_names_what_to_install(monkeypatch: pytest.Monke
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(UsageError, match=".svg or .png"):
         output.save("<svg/>", tmp_path / "x.jpg")
+    assert main(["draw", "lenet5", "-o", str(tmp_path / "x.pdf")]) == 2
 
 
 @pytest.mark.slow
