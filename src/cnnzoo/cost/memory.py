@@ -13,6 +13,7 @@ from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.profile import check_size, resolve_dtype, run_meta
 from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
+from cnnzoo.models.base import model_name_of
 
 # Copies of the parameters each optimizer keeps between steps.
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
@@ -89,7 +90,7 @@ def training_memory(
         loss.backward()
     del loss
     return TrainingMemory(
-        model=getattr(model, "model_name", "") or type(model).__name__,
+        model=model_name_of(model),
         batch_size=batch_size,
         optimizer=optimizer,
         dtype=str(dt).removeprefix("torch."),

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.ops import KINDS
-from cnnzoo.cost.stages import assign_stages
+from cnnzoo.cost.stages import assign_stages, unique_params
 from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, model_name_of
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}
@@ -48,7 +48,6 @@ class Profile:
     peak_at: str  # the layer during which the peak was reached
     input_bytes: int
     uncounted_ops: tuple[str, ...] = ()
-    stage_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def macs(self) -> int:
@@ -77,10 +76,11 @@ class Profile:
                 groups[-1][1].append(r)
             else:
                 groups.append((r.stage, [r]))
+        counted: set[str] = set()  # a shared module's parameters count in one stage only
         return [
             StageCost(
-                name=self.stage_labels.get(name, name), layers=len(rows),
-                output_shape=rows[-1].output_shape, params=sum(r.params for r in rows),
+                name=name, layers=len(rows),
+                output_shape=rows[-1].output_shape, params=unique_params(rows, counted),
                 macs=sum(r.macs for r in rows),
                 other_flops=sum(r.total_other_flops for r in rows),
                 activation_bytes=sum(r.activation_bytes for r in rows),
@@ -145,8 +145,8 @@ def run_meta(model: nn.Module, x: torch.Tensor, tracer: Tracer) -> object:
     except CnnzooError:
         raise
     except RuntimeError as e:
-        name = getattr(model, "model_name", "") or type(model).__name__
-        low = getattr(model, "min_input_size", None)
+        name = model_name_of(model)
+        low = model.min_input_size if isinstance(model, ZooModel) else None
         hint = f"; it needs at least {low}x{low}" if low and low > 1 else ""
         reason = str(e).strip().splitlines()[0]
         raise InputShapeError(
@@ -177,7 +177,7 @@ def profile(
         run_meta(meta, x, tracer)
     assign_stages(meta, tracer.layers)
     return Profile(
-        model=getattr(model, "model_name", "") or type(model).__name__,
+        model=model_name_of(model),
         input_size=size,
         batch_size=batch_size,
         dtype=str(dt).removeprefix("torch."),
@@ -187,12 +187,5 @@ def profile(
         peak_at=tracer.memory.peak_at,
         input_bytes=x.numel() * x.element_size(),
         uncounted_ops=tuple(sorted(tracer.uncounted)),
-        stage_labels=stage_labels(model),
     )
 
-
-def stage_labels(model: nn.Module) -> dict[str, str]:
-    """The case studies' names where they differ from the module names."""
-    if isinstance(model, ZooModel) and type(model).__name__ == "ResNet":
-        return {f"layer{i}": f"layer{i} (conv{i + 1}_x)" for i in range(1, 5)}
-    return {}

@@ -20,7 +20,7 @@ from cnnzoo.data.pipeline import build_transform
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import UsageError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.evaluate import EvalResult, evaluate
 from cnnzoo.weights import read_weights
 
@@ -57,7 +57,7 @@ def load_trained(
         if isinstance(stored, list) and len(stored) == 3:
             input_size = (model.in_chans, int(stored[1]), int(stored[2]))
         else:
-            input_size = (model.in_chans, *model_card(name).input_size[1:])
+            input_size = default_input_size(model)
     return Trained(model, meta, tuple(input_size))
 
 
