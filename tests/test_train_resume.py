@@ -23,7 +23,9 @@ RUN = ["mobilenet_v2", "--width", "0.25", "--dropout", "0.2", "--data", "mnist",
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def cnnzoo(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+# Generous timeouts: on a loaded 2-core machine an epoch of this run took 20 s, and a timeout
+# here is a failure to wait, not a failure of resume.
+def cnnzoo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cnnzoo", *args], env=ENV, text=True,
                           capture_output=True, timeout=timeout)
 
@@ -33,7 +35,7 @@ def start(*args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def wait_for_epochs(run: Path, n: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+def wait_for_epochs(run: Path, n: int, proc: subprocess.Popen, timeout: float = 300) -> None:
     metrics = run / "metrics.jsonl"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from cnnzoo import cost
 from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
+from cnnzoo.draw import draw
 from cnnzoo.errors import (
     CnnzooError,
     InputShapeError,
@@ -41,6 +42,7 @@ __all__ = [
     "count_params",
     "create_model",
     "default_input_size",
+    "draw",
     "list_models",
     "model_card",
     "model_name_of",

@@ -114,8 +114,8 @@ class ZeroPadShortcut(nn.Module):
 class Residual(nn.Module):
     """A block with a shortcut. It declares the batch norm that `zero_init_last` zeroes,
     so the block starts as the identity (Goyal et al. 2017): a[l+2] = a[l] made real.
-    A block built without its shortcut (a plain net's) has no identity to start from, and
-    is left as it is."""
+    The same block built without its shortcut (a plain net's) then outputs zeros: what
+    the identity case study contrasts."""
 
     residual: bool = True
 
@@ -123,8 +123,7 @@ class Residual(nn.Module):
         raise NotImplementedError  # pragma: no cover
 
     def zero_init_last(self) -> None:
-        if self.residual:
-            nn.init.zeros_(self.last_norm().weight)
+        nn.init.zeros_(self.last_norm().weight)
 
 
 class ResidualBlock(Residual):

@@ -56,6 +56,7 @@ class ModelCard:
     num_classes: int
     dataset: str  # what the reported figures were measured on
     figures: tuple[Figure, ...] = ()
+    torchvision_layout: bool = False  # state_dict keys match torchvision's model of this name
     notes: str = ""
 
     def figure(self, metric: str, source: str | None = None) -> Figure | None:
@@ -74,6 +75,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
+STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.studies.nets
 
 
 def register_model(card: ModelCard, **defaults: Any) -> Callable:
@@ -97,6 +99,7 @@ def _ensure_loaded() -> None:
 
     for family in FAMILIES:
         importlib.import_module(f"cnnzoo.models.{family}")
+    importlib.import_module("cnnzoo.studies.nets")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -105,12 +108,15 @@ def list_models(pattern: str = "*") -> list[str]:
     # Case-study order: by family as the families were registered, then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
+    # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
+    shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
+             not n.startswith(STUDY_PREFIX)]
 
     def zoo_order(name: str) -> tuple:
         natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
         return (families.index(_REGISTRY[name].card.family), natural)
 
-    return sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=zoo_order)
+    return sorted((n for n in shown if fnmatch.fnmatch(n, pattern)), key=zoo_order)
 
 
 def _entry(name: str) -> _Entry:
@@ -147,6 +153,7 @@ def create_model(
     in_chans: int | None = None,
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
+    pretrained: bool = False,
     features_only: bool = False,
     out_indices: int | Sequence[int] | None = None,
     **options: Any,
@@ -154,9 +161,10 @@ def create_model(
     """Build a registered model.
 
     num_classes and in_chans default to the card's (1000 and 3 for ImageNet models).
-    `weights` is a torchvision `.pth` file or a cnnzoo safetensors file; when
-    num_classes is not given it is taken from the file. `device='meta'` builds
-    without allocating memory (for counting and shape analysis).
+    `weights` is a torchvision `.pth` file, a cnnzoo safetensors file, or a pretrained tag
+    ("imagenet": fetched once into the cache, see cnnzoo.pretrained; `pretrained=True` is
+    the same); when num_classes is not given it is taken from the file. `device='meta'`
+    builds without allocating memory (for counting and shape analysis).
 
     `features_only=True` returns the feature extractor instead: its forward gives the
     feature maps of the stages in `out_indices` (default all of `model.feature_info`;
@@ -165,6 +173,16 @@ def create_model(
     if out_indices is not None and not features_only:
         raise ModelOptionError("out_indices selects stages for features_only=True; pass both")
     entry = _entry(name)
+    if pretrained:
+        if weights is not None and not _is_tag(weights):
+            raise ModelOptionError(f"pretrained=True and weights={str(weights)!r} both given; "
+                                   "pass one of them")
+        weights = weights or "imagenet"
+    if _is_tag(weights):
+        from cnnzoo.hub import pretrained_entry, weights_path
+
+        options = {**pretrained_entry(name, str(weights)).model_options, **options}
+        weights = weights_path(name, str(weights))
     allowed = model_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -196,6 +214,12 @@ def create_model(
 
         load_state_dict(model, state_dict, source=str(weights))
     return FeatureList(model, out_indices) if features_only else model
+
+
+def _is_tag(weights: object) -> bool:
+    from cnnzoo.pretrained import is_tag
+
+    return is_tag(weights)
 
 
 def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:

@@ -22,8 +22,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -
         help="input size as C,H,W or H,W or S (default: the model card's)",
     )
     if weights:
-        parser.add_argument("--weights", default=None, metavar="FILE",
-                            help="torchvision .pth or cnnzoo .safetensors weights")
+        parser.add_argument("--weights", default=None, metavar="FILE|imagenet",
+                            help="torchvision .pth or cnnzoo .safetensors weights, or imagenet "
+                                 "(pretrained, fetched once: see `cnnzoo weights list`)")
     parser.epilog = (
         "Any other --option VALUE is passed to the model, e.g. --width 0.5 or --aux-logits "
         "(`cnnzoo show NAME` lists a model's options)."
@@ -124,7 +125,7 @@ def trained_from_args(args: argparse.Namespace, extra: list[str]):  # noqa: ANN2
 
     if not args.weights:
         raise UsageError(f"{args.command} needs trained weights: --weights FILE "
-                         "(e.g. runs/NAME-DATA/best.safetensors)")
+                         "(e.g. runs/NAME-DATA/best.safetensors) or --weights imagenet")
     size = parse_input_size(args.input_size, args.in_chans or 1) if args.input_size else None
     trained = load_trained(args.model, args.weights, input_size=None, in_chans=args.in_chans,
                            **parse_model_options(extra))

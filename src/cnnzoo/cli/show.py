@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cnnzoo.architecture import architecture
-from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_options
 from cnnzoo.fmt import FORMATS, human, render, shape_str
 from cnnzoo.registry import Figure, count_params, model_card, model_options
 
@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="one architecture, stage by stage, with output shapes")
     add_model_arguments(p, weights=False)
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--svg", metavar="FILE", default=None,
+                   help="also write the architecture diagram (as `cnnzoo draw` does)")
     p.set_defaults(run=run_show)
 
 
@@ -36,7 +38,8 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"paper: {card.paper}")
         if card.notes:
             print(f"note: {card.notes}")
-        options = ", ".join(f"{k}={v!r}" for k, v in model_options(args.model).items())
+        built = {**model_options(args.model), **parse_model_options(extra)}
+        options = ", ".join(f"{k}={v!r}" for k, v in built.items())
         print(f"options: {options or 'none'}")
         print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})")
         for f in card.figures:
@@ -53,4 +56,9 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
     if args.format == "table":
         rows.append(["total", "", "", f"{total:,}"])
     print(render(headers, rows, args.format, right=(3,), records=records))
+    if args.svg:
+        from cnnzoo.cli.draw import write_diagram
+        from cnnzoo.draw import draw
+
+        write_diagram(draw(model, size), args.svg)
     return 0

@@ -21,6 +21,7 @@ _SUBDIRS = {
     "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw"),
     "cifar10": ("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
     "cifar100": ("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
+    "imagenet": ("imagenet", "imagenet/val"),
 }
 
 
@@ -58,6 +59,8 @@ def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
 
 
 def _has_files(spec: DatasetSpec, folder: Path) -> bool:
+    if spec.name == "imagenet":
+        return folder.is_dir() and any(folder.iterdir())
     if spec.name.startswith("cifar"):
         from cnnzoo.data.cifar import cifar_files
 
@@ -77,6 +80,8 @@ def locate(name: str, root: str | Path | None = None) -> Path | None:
 _FILES = {
     "cifar10": "data_batch_1..5 and test_batch (from cifar-10-python.tar.gz)",
     "cifar100": "train, test and meta (from cifar-100-python.tar.gz)",
+    "imagenet": "the validation images (class folders, or the flat folder with its label file; "
+                "see docs/weights.md)",
 }
 _IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
               "t10k-labels-idx1-ubyte (.gz or raw)")
@@ -158,4 +163,8 @@ def load_dataset(
         from cnnzoo.data.cifar import load_cifar
 
         return load_cifar(spec, folder)
+    if spec.name == "imagenet":
+        from cnnzoo.data.imagenet import load_imagenet_val, preset_for
+
+        return load_imagenet_val(folder, preset_for(image_size))
     return _load_idx(spec, folder)

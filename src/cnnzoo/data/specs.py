@@ -92,6 +92,15 @@ SPECS: dict[str, DatasetSpec] = {
                             "cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),),
         aliases=("cifar-100",),
     ),
+    "imagenet": DatasetSpec(
+        name="imagenet",
+        description="ImageNet-1k validation, 1000 classes, 50k photos (needs an image-net.org "
+                    "account: see docs/weights.md)",
+        classes=(),  # the 1,000 names ship in data/imagenet/classes.txt
+        mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        augment=("crop", "flip"), crop_padding=0, fit="crop",
+        aliases=("imagenet-1k", "imagenet1k", "ilsvrc2012"),
+    ),
 }
 
 

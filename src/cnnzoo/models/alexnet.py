@@ -124,6 +124,7 @@ _PAPER = (
         dataset="ImageNet",
         figures=_PAPER + _CASE_STUDY
         + (Figure("acc1", 56.522, "torchvision"), Figure("acc5", 79.066, "torchvision")),
+        torchvision_layout=True,
         notes="torchvision follows the one-GPU variant of Krizhevsky 2014, not the 2012 paper.",
     )
 )

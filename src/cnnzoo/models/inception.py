@@ -165,6 +165,7 @@ _GOOGLENET_PAPER_FIGURES = (
             Figure("acc1", 69.778, "torchvision"),
             Figure("acc5", 89.530, "torchvision"),
         ),
+        torchvision_layout=True,
         notes="With torchvision's ImageNet weights, pass transform_input=True.",
     )
 )
@@ -218,6 +219,7 @@ def googlenet_paper(
             Figure("acc1", 77.294, "torchvision"),
             Figure("acc5", 93.450, "torchvision"),
         ),
+        torchvision_layout=True,
         notes="With torchvision's ImageNet weights, pass transform_input=True. The auxiliary "
         "head (aux_logits=True) needs 299x299 inputs or more in training.",
     )

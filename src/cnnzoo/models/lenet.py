@@ -68,6 +68,11 @@ class PartialConv2d(nn.Module):
         dense = self.weight.new_zeros(shape)
         return dense.index_put((self.out_index, self.in_index), self.weight)
 
+    def structural_zeros(self) -> int:
+        """Weights of the dense kernel the table leaves at zero (900 of 2,400): the cost
+        analysis counts their multiply-adds apart (cnnzoo.cost.ops.StructuralZeros)."""
+        return self.out_channels * self.in_channels * self.kernel**2 - self.weight.numel()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.dense_weight(), self.bias)
 

@@ -192,6 +192,7 @@ def mobilenet_v1(
             Figure("acc1", 71.878, "torchvision"),
             Figure("acc5", 90.286, "torchvision"),
         ),
+        torchvision_layout=True,
     )
 )
 def mobilenet_v2(

@@ -227,6 +227,7 @@ def _imagenet_card(name: str, depth: int, figures: tuple[Figure, ...]) -> ModelC
         num_classes=1000,
         dataset="ImageNet",
         figures=figures,
+        torchvision_layout=residual,
         notes="stride_in_1x1=True gives the paper's v1 (stride on the first 1x1)." if residual
         else "Deeper is worse here: plain-34 trains to a higher error than plain-18.",
     )

@@ -128,6 +128,7 @@ def _card(name: str, depth: int, batch_norm: bool) -> ModelCard:
         num_classes=1000,
         dataset="ImageNet",
         figures=_FIGURES.get(name, ()),
+        torchvision_layout=True,
         notes="Batch norm is not in the paper (it came in 2015); torchvision adds it."
         if batch_norm else "",
     )
