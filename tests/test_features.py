@@ -231,3 +231,16 @@ def test_cost_stages_and_show_rows_read_the_declaration(name: str) -> None:
     assert sum(s.params for s in p.stages()) == p.params
     rows = architecture(model, cnnzoo.default_input_size(model))
     assert list(dict.fromkeys(r.stage for r in rows)) == [*titles, "head"]
+
+
+def test_one_name_and_one_input_size_for_any_module() -> None:
+    model = cnnzoo.create_model("inception_v3", device="meta", in_chans=1)
+    assert cnnzoo.model_name_of(model) == "inception_v3"
+    assert cnnzoo.model_name_of(nn.Conv2d(1, 1, 1)) == "Conv2d"
+    assert cnnzoo.default_input_size(model) == (1, 299, 299)  # its channels, the card's size
+    assert cnnzoo.default_input_size(model, smallest=True) == (1, 75, 75)
+    assert cnnzoo.default_input_size(nn.Conv2d(1, 1, 1), [2, 8, 8]) == (2, 8, 8)
+    with pytest.raises(cnnzoo.errors.UsageError, match="give input_size"):
+        cnnzoo.default_input_size(nn.Conv2d(1, 1, 1))
+    with pytest.raises(cnnzoo.errors.UsageError, match="positive sides"):
+        cnnzoo.default_input_size(model, (3, 0, 8))

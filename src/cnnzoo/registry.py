@@ -153,6 +153,7 @@ def create_model(
     in_chans: int | None = None,
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
+    *,
     pretrained: bool = False,
     features_only: bool = False,
     out_indices: int | Sequence[int] | None = None,

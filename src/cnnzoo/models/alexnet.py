@@ -95,7 +95,7 @@ class AlexNet(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.classifier[-1](x)
 

@@ -70,7 +70,7 @@ class ZooModel(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

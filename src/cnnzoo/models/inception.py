@@ -138,7 +138,7 @@ class GoogLeNet(AuxHeadsModel):
         x = self.maxpool4(self.inception4e(x))
         return self.inception5b(self.inception5a(x)), aux
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)
 
@@ -170,7 +170,7 @@ _GOOGLENET_PAPER_FIGURES = (
     )
 )
 def googlenet(
-    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
     dropout: float = 0.2,
 ) -> GoogLeNet:
     return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=False,
@@ -195,7 +195,7 @@ def googlenet(
     )
 )
 def googlenet_paper(
-    num_classes: int, in_chans: int, aux_logits: bool = False, dropout: float = 0.4
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, dropout: float = 0.4
 ) -> GoogLeNet:
     return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=True, dropout=dropout)
 
@@ -225,7 +225,7 @@ def googlenet_paper(
     )
 )
 def inception_v3(
-    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
     dropout: float = 0.5,
 ) -> InceptionV3:
     return InceptionV3(num_classes, in_chans, aux_logits=aux_logits,

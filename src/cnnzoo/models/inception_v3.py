@@ -210,6 +210,6 @@ class InceptionV3(AuxHeadsModel):
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
         return x, aux
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)

@@ -138,7 +138,7 @@ class LeNet5(ZooModel):
         x = self.act4(self.s4(self.act3(self.c3(x))))
         return self.act5(self.c5(x))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.act6(self.f6(torch.flatten(self.pool(x), 1)))
         return x if pre_logits else self.output(x)
 

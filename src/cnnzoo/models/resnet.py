@@ -91,7 +91,7 @@ class ResNet(ZooModel):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 
@@ -147,7 +147,7 @@ class CifarResNet(ZooModel):
         x = self.relu(self.bn1(self.conv1(x)))
         return self.layer3(self.layer2(self.layer1(x)))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 
@@ -159,6 +159,7 @@ def build_resnet(
     num_classes: int,
     in_chans: int,
     depth: int,
+    *,
     residual: bool = True,
     stride_in_1x1: bool = False,
     zero_init_residual: bool = False,

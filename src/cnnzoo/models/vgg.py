@@ -86,13 +86,13 @@ class VGG(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.classifier[-1](x)
 
 
 def build_vgg(
-    num_classes: int, in_chans: int, depth: int, batch_norm: bool, dropout: float = 0.5
+    num_classes: int, in_chans: int, depth: int, *, batch_norm: bool, dropout: float = 0.5
 ) -> VGG:
     return VGG(depth, num_classes, in_chans, batch_norm=batch_norm, dropout=dropout)
 
