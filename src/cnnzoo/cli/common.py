@@ -44,11 +44,13 @@ def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
             f"--input-size {text!r} is not a size: give C,H,W (e.g. 3,224,224), H,W or one "
             "side, as positive integers"
         )
+    from cnnzoo.data.pipeline import check_input_size
+
     if len(values) == 1:
-        return (default_channels, values[0], values[0])
-    if len(values) == 2:
-        return (default_channels, values[0], values[1])
-    return (values[0], values[1], values[2])
+        values = [values[0], values[0]]
+    size = (default_channels, *values) if len(values) == 2 else tuple(values)
+    check_input_size(size, flag=f"--input-size {text!r}:")
+    return size  # type: ignore[return-value]
 
 
 def _convert(value: str) -> Any:

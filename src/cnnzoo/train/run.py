@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +22,7 @@ from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
+from cnnzoo.train.rundir import RunDir
 from cnnzoo.train.transfer import freeze_features
 
 # Options a resumed run may change; any other must match the run being resumed.
@@ -135,6 +139,32 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if cfg.threads:
         # On a busy machine one thread per process beats threads fighting over cores.
         torch.set_num_threads(cfg.threads)
+    # Rank 0 holds the run folder (under torchrun the others only read last.pt).
+    run_dir = RunDir(cfg.out) if int(os.environ.get("RANK", "0")) == 0 else None
+    previous = _sigterm_interrupts()  # until the loop takes over: unwind, release the lock
+    try:
+        if run_dir is not None:
+            run_dir.acquire()  # before any data is read: a folder it cannot use fails now
+        return _train(cfg, resume, last, log, progress)
+    finally:
+        if run_dir is not None:
+            run_dir.release()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_interrupts() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None],
+           progress: bool) -> TrainResult:
     ctx = setup(cfg.device)
     try:
         s = prepare(cfg, ctx, log, progress)
