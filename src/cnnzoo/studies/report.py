@@ -262,8 +262,12 @@ def _summary(entries: list[dict]) -> str:
     for e in entries:
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
     tally = ", ".join(f"{n} {v}" for v, n in counts.items())
+    here = {e["id"] for e in entries}
+    absent = [i for i in STUDY_IDS if i not in here]
+    missing = (f"<p>Not run into this folder: {escape(', '.join(absent))} "
+               "(<code>cnnzoo study run ID --out DIR</code> adds them).</p>" if absent else "")
     return (f"<p>{len(entries)} studies: {escape(tally)}.</p><table><tr><th>study</th>"
-            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>")
+            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>{missing}")
 
 
 def _environment(entries: list[dict], folder: Path) -> str:
