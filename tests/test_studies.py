@@ -313,3 +313,14 @@ def test_timing_rows_per_precision_and_round() -> None:
     assert len(fp32) == 8 and len(bf16) == (8 if native_bf16() else 6)
     summary = time_summary(rows, "a", "b")
     assert summary["fp32"]["ratio"]["n"] == 4 and summary["fp32"]["a"]["mean"] > 0
+
+
+def test_top5_measured_column_says_what_is_missing(tmp_path: Path) -> None:
+    r = run("top5-table", out=tmp_path, data="imagenet", data_root=str(tmp_path),
+            weights_dir=str(tmp_path / "weights"), log=lambda s: None)
+    rows = r["measured"]["rows"]
+    assert r["measured"]["measured_status"] == "measured"
+    assert "resnet50.pth is missing" in rows["resnet50"]["measured"]["error"]
+    assert r["verdict"] == INCONCLUSIVE  # the published comparison does not need the data
+    with pytest.raises(Exception, match="unknown study option"):
+        run("top5-table", out=tmp_path, force=True, weights="x", log=lambda s: None)

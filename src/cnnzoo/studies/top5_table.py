@@ -106,7 +106,7 @@ def run(ctx: StudyContext) -> None:
 
 
 def _measure_on_imagenet(ctx: StudyContext) -> dict:
-    weights_dir = getattr(ctx, "weights_dir", None)
+    weights_dir = ctx.weights_dir
     how = ("pass `cnnzoo study run top5-table --data imagenet --data-root DIR "
            "--weights-dir WDIR`, where DIR holds the ILSVRC-2012 validation set (as `cnnzoo "
            "eval --data imagenet` reads it) and WDIR holds torchvision's weight files named "
