@@ -59,7 +59,7 @@ def recipe(ctx: StudyContext) -> dict[str, Any]:
     cfg: dict[str, Any] = dict(batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
                                weight_decay=4e-5, schedule="cosine", precision="fp32",
                                image_size=(SIZE, SIZE), model_options={"width": WIDTH})
-    cfg.update(dict(epochs=4, limit_train=3000, limit_test=2000) if ctx.quick else
+    cfg.update(dict(epochs=5, limit_train=5000, limit_test=2000) if ctx.quick else
                dict(epochs=10))
     return cfg
 
