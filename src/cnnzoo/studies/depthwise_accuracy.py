@@ -46,8 +46,8 @@ STUDY = Study(
               "when the separable net does not cost at least 4x fewer MACs; otherwise "
               "inconclusive. Full mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
-    quick_cost="~30 s on 2 idle cores (3,000 images, 4 epochs, width 16, 1 seed)",
-    full_cost="~1.5 h on 2 idle cores (60,000 images, 10 epochs, width 32, 3 seeds)",
+    quick_cost="~30 s (2 idle cores)",
+    full_cost="~1.5 h (2 idle cores)",
     deviations="Fashion-MNIST 28x28 and a 6-layer net (c = 16 in quick mode, 32 in full), "
                "not ImageNet and the 28-layer MobileNet; the MAC ratio is therefore set by "
                "the 1/c_out + 1/9 rule at these widths, not the paper's 8.6x; one recipe "

@@ -23,7 +23,8 @@ from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_j
 # installed). (model, module path of one such block)
 BLOCKS = {
     "degradation": ("resnet20", "layer1.0"), "identity": ("resnet20", "layer1.0"),
-    "bottleneck": ("googlenet", "inception3a"), "inception-aux": ("googlenet", "inception3a"),
+    "bottleneck": ("googlenet_paper", "inception3a"),  # 5x5 branches, as in the paper
+    "inception-aux": ("googlenet", "inception3a"),
     "depthwise": ("mobilenet_v1", "blocks.0"), "depthwise-accuracy": ("mobilenet_v1", "blocks.0"),
     "v2-block-cost": ("mobilenet_v2", "features.2"), "v2-memory": ("mobilenet_v2", "features.2"),
 }

@@ -156,7 +156,8 @@ def measure(raw: RawData) -> dict:
             "matched": [f"{p['value']}% ({p['kind']}: {p['where']})" for p in hits],
             "nearest": (f"{nearest['value']}% ({nearest['kind']}: {nearest['where']})"
                         if nearest else ""),
-            "measured": measured["rows"].get(model),
+            "measured": measured["rows"].get(model) or (
+                "needs data (see how)" if measured["status"] == "needs-data" else "not run"),
         }
     return {"rows": rows, "measured_status": measured["status"], "how": measured["how"]}
 

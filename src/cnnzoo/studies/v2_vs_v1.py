@@ -44,8 +44,8 @@ STUDY = Study(
               "when d - 2 se > 0; refuted when d + 2 se < 0; otherwise inconclusive. Full "
               "mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
-    quick_cost="~30 s on 2 idle cores (3,000 images, 4 epochs, 1 seed)",
-    full_cost="~1 h on 2 idle cores (60,000 images, 10 epochs, 3 seeds)",
+    quick_cost="~30 s (2 idle cores)",
+    full_cost="~1 h (2 idle cores)",
     deviations="Fashion-MNIST 28x28 padded to 32x32 (the nets' minimum) and width 0.5, not "
                "ImageNet 224x224 at width 1.0: at 32x32 the last stages run on 1x1 grids, so "
                "the small-data accuracy tests the block design far from where the papers "
