@@ -115,8 +115,7 @@ def to_svg(canvas: Canvas, title: str) -> str:
     diagrams inlined in one HTML page (the studies' report) do not share ids."""
     w, h = int(round(canvas.width)), int(round(canvas.height))
     marker = "arrow-" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:8]
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
+    out = [  # no XML declaration: the same text works as a file and inline in HTML
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" font-family="{FONT_FAMILY}">',
         f"<title>{escape(title)}</title>",
