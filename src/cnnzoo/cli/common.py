@@ -10,7 +10,7 @@ from cnnzoo.cost.profile import DTYPES
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size, model_card
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -124,7 +124,7 @@ def model_from_args(
         **options,
     )
     if size is None:
-        size = (model.in_chans, card.input_size[1], card.input_size[2])
+        size = default_input_size(model)
     elif size[0] != model.in_chans:
         raise UsageError(
             f"--input-size has {size[0]} channels but the model takes {model.in_chans}; "

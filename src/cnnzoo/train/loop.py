@@ -84,7 +84,6 @@ class Trainer:
         self.raw = model.to(self.device)
         if cfg.channels_last:
             self.raw = self.raw.to(memory_format=torch.channels_last)
-        self.frozen_norms = [m for m in self.raw.modules() if getattr(m, "_cnnzoo_frozen", False)]
         depthwise_in_fp32(self.raw, self.device, cfg.precision)
         self.net: nn.Module = self.raw
         if self.ctx.enabled:
@@ -250,9 +249,7 @@ class Trainer:
 
     def _train_epoch(self, stop: StopFlag) -> dict[str, float] | None:
         cfg, loader = self.cfg, self.train_loader
-        self.net.train()
-        for m in self.frozen_norms:
-            m.eval()  # frozen features keep their batch-norm statistics
+        self.net.train()  # a ZooModel keeps its frozen batch norms in eval mode
         loader.set_epoch(self.epoch)
         steps = len(loader)
         bar = ProgressBar(steps, f"epoch {self.epoch + 1}/{cfg.epochs}",

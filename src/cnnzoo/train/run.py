@@ -17,7 +17,7 @@ from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
@@ -39,13 +39,12 @@ def load_data(cfg: TrainConfig) -> ImageDataset:
 
 
 def input_size_for(cfg: TrainConfig, model: ZooModel) -> tuple[int, int, int]:
-    card = model_card(cfg.model)
-    h, w = cfg.image_size or card.input_size[1:]
-    if min(h, w) < card.min_input_size:
-        raise TrainingError(f"{cfg.model} needs images of at least {card.min_input_size}x"
-                            f"{card.min_input_size}, --image-size is {h}x{w}; give a larger "
-                            "--image-size")
-    return (model.in_chans, h, w)
+    size = default_input_size(model, (model.in_chans, *cfg.image_size) if cfg.image_size else None)
+    low, (h, w) = model.min_input_size, size[1:]
+    if min(h, w) < low:
+        raise TrainingError(f"{cfg.model} needs images of at least {low}x{low}, --image-size "
+                            f"is {h}x{w}; give a larger --image-size")
+    return size
 
 
 def build_model(cfg: TrainConfig, dataset: ImageDataset) -> ZooModel:
