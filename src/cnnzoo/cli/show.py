@@ -14,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="one architecture, stage by stage, with output shapes")
     add_model_arguments(p, weights=False)
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--svg", metavar="FILE", default=None,
+                   help="also write the architecture diagram (as `cnnzoo draw` does)")
     p.set_defaults(run=run_show)
 
 
@@ -28,6 +30,10 @@ def _figure_text(f: Figure) -> str:
 
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.svg:
+        from cnnzoo.cli.draw import check_target
+
+        check_target(args.svg)
     model, size = model_from_args(args, extra, device="meta")
     stages = architecture(model, size)
     card = model_card(args.model)
@@ -54,4 +60,9 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
     if args.format == "table":
         rows.append(["total", "", "", f"{total:,}"])
     print(render(headers, rows, args.format, right=(3,), records=records))
+    if args.svg:
+        from cnnzoo.cli.draw import write_diagram
+        from cnnzoo.draw import draw
+
+        write_diagram(draw(model, size), args.svg)
     return 0
