@@ -71,6 +71,7 @@ def doc_commands(path: Path) -> list[str]:
         pending = ""
         line = line.removeprefix("$ ")
         if line.startswith(("cnnzoo ", "torchrun ")):
+            line = line.split(" | ")[0]  # `cnnzoo summary resnet50 | head -n 32`: cnnzoo's part
             commands.append(re.sub(r"\s+#\s.*$", "", line).strip())
     return commands
 
