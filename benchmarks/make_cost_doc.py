@@ -54,13 +54,11 @@ def real_layers() -> str:
 def mobilenet_memory() -> str:
     p = cnnzoo.profile(cnnzoo.create_model("mobilenet_v2", device="meta"), (3, 224, 224))
     lines = ["| block | between blocks (output) | largest tensor inside |", "|---|---:|---:|"]
-    for s in p.stages():
-        if not s.name.startswith("features.") or s.name in ("features.0", "features.18"):
-            continue
-        rows = [r for r in p.layers if r.stage == s.name]
+    for block in (f"features.{i}" for i in range(1, 18)):  # the 17 inverted residual blocks
+        rows = [r for r in p.layers if r.name.startswith(block + ".")]
         inside = max(rows, key=lambda r: r.activation_bytes)
         out_kib = rows[-1].activation_bytes / 1024
-        lines.append(f"| {s.name} | {'x'.join(map(str, rows[-1].output_shape))}: "
+        lines.append(f"| {block} | {'x'.join(map(str, rows[-1].output_shape))}: "
                      f"{out_kib:,.0f} KiB | {'x'.join(map(str, inside.output_shape))}: "
                      f"{inside.activation_bytes / 1024:,.0f} KiB |")
     return "\n".join(lines)

@@ -240,6 +240,7 @@ def test_png_without_a_converter_names_what_to_install(monkeypatch: pytest.Monke
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(UsageError, match=".svg or .png"):
         output.save("<svg/>", tmp_path / "x.jpg")
+    assert main(["draw", "lenet5", "-o", str(tmp_path / "x.pdf")]) == 2
 
 
 @pytest.mark.slow
@@ -278,7 +279,7 @@ def test_draw_is_exported_with_the_documented_signature() -> None:
     params = list(inspect.signature(cnnzoo.draw).parameters)
     assert params[:4] == ["model_or_name", "input_size", "block", "detail"]
     assert inspect.signature(cnnzoo.draw).parameters["detail"].default == "stages"
-    assert re.match(r"<\?xml", cnnzoo.draw("lenet5"))
+    assert cnnzoo.draw("lenet5").startswith("<svg ")  # inlines in HTML as it is
 
 
 @pytest.mark.parametrize("stem", ["lenet5", "resnet50", "googlenet_inception3a"])
@@ -287,3 +288,15 @@ def test_docs_diagrams_match_the_code(stem: str) -> None:
     path = Path(__file__).resolve().parent.parent / "docs" / "diagrams" / f"{stem}.svg"
     assert path.read_text(encoding="utf-8") == cnnzoo.draw(name, block=block or None), \
         "rerun: PYTHONPATH=src python scripts/make_diagrams.py"
+
+
+def test_a_forward_that_fails_on_the_given_size_is_a_clear_error() -> None:
+    with pytest.raises(UsageError, match=r"forward pass failed.*input_size"):
+        cnnzoo.draw(nn.Sequential(nn.Conv2d(3, 4, 3)), (1, 8, 8))
+
+
+def test_a_stage_container_draws_its_blocks() -> None:
+    svg = cnnzoo.draw("resnet18", block="layer2")
+    assert words(svg).count("ResidualBlock") == 2 and repeats(svg) == []
+    ids = re.findall(r'<marker id="([^"]+)"', svg)
+    assert len(ids) == 1 and ids != re.findall(r'<marker id="([^"]+)"', cnnzoo.draw("lenet5"))

@@ -223,7 +223,8 @@ def test_cli_run_then_report_is_self_contained(tmp_path: Path,
     # Rebuilt from the same files: the same page, the same verdicts.
     again = report(out, tmp_path / "again.html").read_text()
     assert again == html
-    stored = {p.parent.name: json.loads(p.read_text())["verdict"] for p in out.glob("*/result.json")}
+    stored = {p.parent.name: json.loads(p.read_text())["verdict"]
+              for p in out.glob("*/result.json")}
     for study_id, verdict in stored.items():
         assert f"id='{study_id}'><h2>{study_id} " in html and verdict in html
 
@@ -276,3 +277,50 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
                     f"--screenshot={png}", "--window-size=1200,1600", page.as_uri()],
                    capture_output=True, timeout=120, check=False)
     assert png.is_file() and png.stat().st_size > 10_000
+
+
+def test_missing_or_broken_study_modules_are_skipped_with_a_note(monkeypatch) -> None:
+    from cnnzoo.studies import registry
+
+    real = registry.importlib.import_module
+
+    def fake_import(name: str):
+        if name.endswith(".one_by_one"):
+            raise SyntaxError("bad file")
+        return real(name)
+
+    monkeypatch.setattr(registry, "STUDY_IDS", ("no-such-study", "one-by-one", "vgg-uniform"))
+    monkeypatch.setattr(registry.importlib, "import_module", fake_import)
+    assert [m.id for m in registry.available()] == ["vgg-uniform"]
+    assert "not written yet" in registry.SKIPPED["no-such-study"]
+    assert "SyntaxError" in registry.SKIPPED["one-by-one"]
+    with pytest.raises(Exception, match="cannot run here"):
+        registry.get("one-by-one")
+    monkeypatch.undo()
+    registry.SKIPPED.pop("no-such-study", None)
+    assert registry.get("one-by-one").id == "one-by-one"
+
+
+def test_timing_rows_per_precision_and_round() -> None:
+    from torch import nn
+
+    from cnnzoo.studies.layers import native_bf16, time_precisions, time_summary
+
+    mods = {"a": nn.Conv2d(3, 4, 1), "b": nn.Conv2d(3, 4, 3, padding=1)}
+    rows = time_precisions(mods, (3, 8, 8), batch=1, rounds=4, precisions=("fp32", "bf16"))
+    fp32 = [r for r in rows if r["precision"] == "fp32"]
+    bf16 = [r for r in rows if r["precision"] == "bf16"]
+    assert len(fp32) == 8 and len(bf16) == (8 if native_bf16() else 6)
+    summary = time_summary(rows, "a", "b")
+    assert summary["fp32"]["ratio"]["n"] == 4 and summary["fp32"]["a"]["mean"] > 0
+
+
+def test_top5_measured_column_says_what_is_missing(tmp_path: Path) -> None:
+    r = run("top5-table", out=tmp_path, data="imagenet", data_root=str(tmp_path),
+            weights_dir=str(tmp_path / "weights"), log=lambda s: None)
+    rows = r["measured"]["rows"]
+    assert r["measured"]["measured_status"] == "measured"
+    assert "resnet50.pth is missing" in rows["resnet50"]["measured"]["error"]
+    assert r["verdict"] == INCONCLUSIVE  # the published comparison does not need the data
+    with pytest.raises(Exception, match="unknown study option"):
+        run("top5-table", out=tmp_path, force=True, weights="x", log=lambda s: None)

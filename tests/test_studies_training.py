@@ -286,3 +286,23 @@ def test_tiny_lrn_study_end_to_end(tmp_path: Path) -> None:
     assert saved["measured"]["accuracy"]["LRN"]["n"] == 1
     assert any(c.startswith("cnnzoo train study_alexnet_small") for c in saved["commands"])
     assert len(list((tmp_path / "_runs").glob(f"*/{DONE}"))) == 2
+
+
+def _ctx(tmp_path: Path, data: str | None = None, data_root: str | None = None):
+    from cnnzoo.studies.base import StudyContext
+
+    return StudyContext(study=lrn.STUDY, mode="quick", seeds=(0,), out=tmp_path, data=data,
+                        data_root=data_root, log=lambda s: None)
+
+
+def test_data_falls_back_to_the_embedded_digits_or_says_what_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnnzoo.data import load
+    from cnnzoo.studies.base import NeedsData
+    from cnnzoo.studies.training import choose_data
+
+    with pytest.raises(NeedsData, match="cifar10"):
+        choose_data(_ctx(tmp_path, "cifar10", str(tmp_path)))
+    monkeypatch.setattr(load, "locate", lambda name, root=None: None)
+    data, note = choose_data(_ctx(tmp_path))
+    assert data == "mnist" and "dataset-fashion-mnist" in note

@@ -10,6 +10,7 @@ from cnnzoo.errors import (
     UnknownModelError,
     WeightsError,
 )
+from cnnzoo.models.base import model_name_of
 from cnnzoo.optimize import optimize as optimize
 from cnnzoo.registry import (
     Figure,
@@ -17,6 +18,7 @@ from cnnzoo.registry import (
     Paper,
     count_params,
     create_model,
+    default_input_size,
     list_models,
     model_card,
     model_options,
@@ -39,9 +41,11 @@ __all__ = [
     "cost",
     "count_params",
     "create_model",
+    "default_input_size",
     "draw",
     "list_models",
     "model_card",
+    "model_name_of",
     "model_options",
     "profile",
     "save_weights",

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from cnnzoo.errors import WeightsError
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, model_name_of
 
 _SAFETENSORS_SUFFIXES = (".safetensors", ".st")
 
@@ -127,8 +127,8 @@ def load_state_dict(
     one channel, repeated and rescaled otherwise).
     """
     own = model.state_dict()
-    aux = tuple(getattr(model, "aux_prefixes", ()))
-    heads = tuple(p + "." for p in (model.classifier_name, *model.aux_classifier_names))
+    aux = tuple(h.module + "." for h in model.aux_heads)
+    heads = tuple(p + "." for p in model.head_names)
     first_conv = model.first_conv_name + ".weight"
     state_dict = dict(state_dict)
 
@@ -190,7 +190,7 @@ def _mismatch_report(
         shown = ", ".join(keys[:5])
         return shown + (f", ... ({len(keys) - 5} more)" if len(keys) > 5 else "")
 
-    name = model.model_name or type(model).__name__
+    name = model_name_of(model)
     lines = [f"{source} does not fit {name}:"]
     if missing:
         lines.append(f"  missing in the file ({len(missing)}): {few(missing)}")
@@ -211,7 +211,7 @@ def save_weights(model: ZooModel, path: str | Path, **metadata: Any) -> Path:
     path = Path(path)
     meta = {
         "format": "cnnzoo",
-        "model": getattr(model, "model_name", "") or type(model).__name__,
+        "model": model_name_of(model),
         "num_classes": getattr(model, "num_classes", None),
         "in_chans": getattr(model, "in_chans", None),
         **metadata,

@@ -10,7 +10,7 @@ from cnnzoo.cost.profile import DTYPES
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size, model_card
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -44,11 +44,13 @@ def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
             f"--input-size {text!r} is not a size: give C,H,W (e.g. 3,224,224), H,W or one "
             "side, as positive integers"
         )
+    from cnnzoo.data.pipeline import check_input_size
+
     if len(values) == 1:
-        return (default_channels, values[0], values[0])
-    if len(values) == 2:
-        return (default_channels, values[0], values[1])
-    return (values[0], values[1], values[2])
+        values = [values[0], values[0]]
+    size = (default_channels, *values) if len(values) == 2 else tuple(values)
+    check_input_size(size, flag=f"--input-size {text!r}:")
+    return size  # type: ignore[return-value]
 
 
 def _convert(value: str) -> Any:
@@ -111,7 +113,7 @@ def model_from_args(
         **options,
     )
     if size is None:
-        size = (model.in_chans, card.input_size[1], card.input_size[2])
+        size = default_input_size(model)
     elif size[0] != model.in_chans:
         raise UsageError(
             f"--input-size has {size[0]} channels but the model takes {model.in_chans}; "

@@ -9,6 +9,7 @@ import sys
 from cnnzoo.cli.common import add_model_arguments, model_from_args
 from cnnzoo.draw import draw, save
 from cnnzoo.draw.units import DETAILS
+from cnnzoo.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +45,15 @@ def write_diagram(svg: str, target: str) -> None:
     print(f"wrote {path}{size}")
 
 
+def check_target(target: str) -> None:
+    """Before the work: a file name that cannot be written is an error now, not later."""
+    if target != "-" and not target.lower().endswith((".svg", ".png")):
+        raise UsageError(f"cannot write {target}: give a .svg or .png file name (or - for "
+                         "stdout)")
+
+
 def run_draw(args: argparse.Namespace, extra: list[str]) -> int:
+    check_target(args.output or "-")
     model, size = model_from_args(args, extra, device="meta")
     svg = draw(model, size, block=args.block, detail=args.detail, costs=args.costs)
     write_diagram(svg, args.output or default_file(args.model, args.block))

@@ -30,6 +30,10 @@ def _figure_text(f: Figure) -> str:
 
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.svg:
+        from cnnzoo.cli.draw import check_target
+
+        check_target(args.svg)
     model, size = model_from_args(args, extra, device="meta")
     stages = architecture(model, size)
     card = model_card(args.model)

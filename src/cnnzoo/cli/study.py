@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from cnnzoo.errors import CnnzooError
+from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.fmt import render
 
 
@@ -39,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="results folder (default runs/studies)")
     run.add_argument("--threads", type=int, metavar="N", help="torch threads (default torch's)")
     run.add_argument("--force", action="store_true", help="rerun studies that already finished")
-    run.add_argument("--no-progress", dest="progress", action="store_false")
+    run.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no per-epoch progress bars from the training studies")
     run.set_defaults(run=run_studies)
 
     rep = ss.add_parser("report", help="rebuild the HTML report from the result files alone")
@@ -75,6 +76,10 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies.registry import available, get
     from cnnzoo.studies.runner import FAILED
 
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()
     if not args.ids:
         for study_id, why in SKIPPED.items():

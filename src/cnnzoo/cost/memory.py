@@ -15,6 +15,7 @@ from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.profile import meta_inputs, run_meta
 from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
+from cnnzoo.models.base import model_name_of
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 
@@ -137,7 +138,7 @@ def training_memory(
     weights = _nbytes((*meta.parameters(), *meta.buffers()))
     in_backward = backward_peak + state >= before + temporaries
     return TrainingMemory(
-        model=getattr(model, "model_name", "") or type(model).__name__,
+        model=model_name_of(model),
         batch_size=batch_size,
         optimizer=optimizer,
         dtype=str(dt).removeprefix("torch."),

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
+from cnnzoo.cost.nocompile import without_compiler_imports
 from cnnzoo.cost.ops import KINDS
-from cnnzoo.cost.stages import assign_stages
-from cnnzoo.cost.tracer import LayerCost, Tracer, without_dynamo_import
+from cnnzoo.cost.stages import assign_stages, unique_params
+from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.fmt import shape_str
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, model_name_of
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}
@@ -50,7 +51,6 @@ class Profile:
     peak_at: str  # the layer during which the peak was reached
     input_bytes: int
     uncounted_ops: tuple[str, ...] = ()
-    stage_labels: dict[str, str] = field(default_factory=dict)
     input_shapes: tuple[tuple[int, ...], ...] = ()  # every input, batch included
 
     def __str__(self) -> str:
@@ -92,10 +92,11 @@ class Profile:
                 groups[-1][1].append(r)
             else:
                 groups.append((r.stage, [r]))
+        counted: set[str] = set()  # a shared module's parameters count in one stage only
         return [
             StageCost(
-                name=self.stage_labels.get(name, name), layers=len(rows),
-                output_shape=rows[-1].output_shape, params=sum(r.params for r in rows),
+                name=name, layers=len(rows),
+                output_shape=rows[-1].output_shape, params=unique_params(rows, counted),
                 macs=sum(r.macs for r in rows),
                 other_flops=sum(r.total_other_flops for r in rows),
                 activation_bytes=sum(r.activation_bytes for r in rows),
@@ -180,14 +181,14 @@ def run_meta(model: nn.Module, inputs: tuple[torch.Tensor, ...], tracer: Tracer)
     except CnnzooError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes one line saying where
-        name = getattr(model, "model_name", "") or type(model).__name__
+        name = model_name_of(model)
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
         where = ""
         if tracer.failed_in is not None and tracer.failed_in[2] is e and tracer.failed_in[0]:
             where = f" in {tracer.failed_in[0]} ({type(tracer.failed_in[1]).__name__})"
         shapes = ", ".join(shape_str(tuple(x.shape[1:])) for x in inputs)
         if isinstance(e, RuntimeError) and _SHAPE_ERRORS.search(reason):
-            low = getattr(model, "min_input_size", None)
+            low = model.min_input_size if isinstance(model, ZooModel) else None
             hint = f"; it needs at least {low}x{low}" if low and low > 1 else ""
             raise InputShapeError(
                 f"{name} cannot take input {shapes}{hint}: {reason}{where}") from e
@@ -262,11 +263,11 @@ def profile(
     tracer = Tracer()
     for x in xs:
         tracer.watch_input(x)
-    with torch.no_grad(), without_dynamo_import():
+    with torch.no_grad(), without_compiler_imports():
         run_meta(meta, xs, tracer)
     assign_stages(meta, tracer.layers)
     return Profile(
-        model=getattr(model, "model_name", "") or type(model).__name__,
+        model=model_name_of(model),
         input_size=tuple(xs[0].shape[1:]),
         batch_size=int(xs[0].shape[0]) if xs[0].ndim else 1,
         dtype=str(dt).removeprefix("torch."),
@@ -276,13 +277,6 @@ def profile(
         peak_at=tracer.memory.peak_at,
         input_bytes=sum(x.numel() * x.element_size() for x in xs),
         uncounted_ops=tuple(sorted(tracer.uncounted)),
-        stage_labels=stage_labels(model),
         input_shapes=tuple(tuple(x.shape) for x in xs),
     )
 
-
-def stage_labels(model: nn.Module) -> dict[str, str]:
-    """The case studies' names where they differ from the module names."""
-    if isinstance(model, ZooModel) and type(model).__name__ == "ResNet":
-        return {f"layer{i}": f"layer{i} (conv{i + 1}_x)" for i in range(1, 5)}
-    return {}

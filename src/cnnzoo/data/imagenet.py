@@ -26,6 +26,7 @@ import torch
 
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.folder import EXTENSIONS
+from cnnzoo.data.specs import DatasetSpec
 from cnnzoo.errors import DatasetError
 from cnnzoo.pretrained import IMAGENET_224, Preset, preset_for
 
@@ -247,3 +248,13 @@ def load_imagenet_val(root: str | Path, preset: Preset = IMAGENET_224) -> ImageD
                         test=PresetSplit(paths, labels, preset, str(root)), mean=preset.mean,
                         std=preset.std, source=str(root), augment=(), crop_padding=0,
                         fit="crop")
+
+
+# The reader protocol of cnnzoo.data.load (the spec names this module as its reader).
+
+def has_files(spec: DatasetSpec, folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def load(spec: DatasetSpec, folder: Path, image_size: int | None = None) -> ImageDataset:
+    return load_imagenet_val(folder, preset_for(image_size))

@@ -128,24 +128,24 @@ def _legend(c: Canvas, rows: list[list[tuple[str, str]]], y: float) -> None:
 def _resolve(model_or_name: nn.Module | str, input_size: tuple[int, int, int] | None
              ) -> tuple[nn.Module, str, tuple[int, int, int]]:
     if isinstance(model_or_name, str):
-        from cnnzoo.registry import create_model, model_card
+        from cnnzoo.registry import create_model, default_input_size
 
-        card = model_card(model_or_name)
         model = create_model(model_or_name, device="meta")
-        size = tuple(input_size) if input_size else (model.in_chans, *card.input_size[1:])
+        size = default_input_size(model, input_size)
         return model, model_or_name, size  # type: ignore[return-value]
     if not isinstance(model_or_name, nn.Module):
         raise UsageError(f"draw takes a model name or an nn.Module, got "
                          f"{type(model_or_name).__name__}")
-    name = getattr(model_or_name, "model_name", "") or type(model_or_name).__name__
-    if input_size is None:
-        from cnnzoo.registry import model_card
+    from cnnzoo.models.base import model_name_of
+    from cnnzoo.registry import default_input_size
 
-        if not getattr(model_or_name, "model_name", ""):
+    name = model_name_of(model_or_name)
+    if input_size is None:
+        try:
+            input_size = default_input_size(model_or_name)
+        except UsageError:
             raise UsageError(f"draw needs input_size=(C, H, W) for a {name} (only zoo models "
-                             "know their input size)")
-        card = model_card(model_or_name.model_name)
-        input_size = (card.input_size[0], *card.input_size[1:])
+                             "know their input size)") from None
     return model_or_name, name, tuple(input_size)  # type: ignore[return-value]
 
 

@@ -177,9 +177,9 @@ def block_box(u: Unit, ctx: Context, run: list[Unit] | None = None) -> Box:
     rest = summarise(run[1].call, ctx) if len(run) > 1 else first  # type: ignore[arg-type]
     title = _block_name(rest) + (f" × {len(run)}" if len(run) > 1 else "")
     lines = wrap(first.main, " → ", MAX_LINE)
-    path = ctx.relative(u.call.path)
+    path = u.call.path  # in full: what --block takes
     if len(run) > 1:
-        last = ctx.relative(run[-1].call.path)  # type: ignore[union-attr]
+        last = run[-1].call.path  # type: ignore[union-attr]
         common = path.rsplit(".", 1)[0]
         path = f"{path}–{last.rsplit('.', 1)[-1]}" if last.startswith(common + ".") else \
             f"{path}–{last}"

@@ -8,6 +8,7 @@ so a label that fits here fits in any of them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -110,24 +111,26 @@ def n(v: float) -> str:
 
 
 def to_svg(canvas: Canvas, title: str) -> str:
+    """The SVG document. Its arrow marker's id is derived from the title, so several
+    diagrams inlined in one HTML page (the studies' report) do not share ids."""
     w, h = int(round(canvas.width)), int(round(canvas.height))
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
+    marker = "arrow-" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:8]
+    out = [  # no XML declaration: the same text works as a file and inline in HTML
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" font-family="{FONT_FAMILY}">',
         f"<title>{escape(title)}</title>",
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 8 8\" refX=\"7\" refY=\"4\" markerWidth=\"7\" "
+        f'<defs><marker id="{marker}" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
         "markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"#5b6372\"/>"
         "</marker></defs>",
         f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
     ]
     for s in canvas.shapes:
-        out.append(_shape(s))
+        out.append(_shape(s, marker))
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def _shape(s: object) -> str:
+def _shape(s: object, marker: str) -> str:
     if isinstance(s, Text):
         weight = ' font-weight="bold"' if s.bold else ""
         anchor = f' text-anchor="{s.anchor}"' if s.anchor != "start" else ""
@@ -140,7 +143,7 @@ def _shape(s: object) -> str:
                 f'rx="{n(s.rx)}" fill="{s.fill}" stroke="{s.stroke}"{dash}{extra}/>')
     if isinstance(s, Path):
         dash = ' stroke-dasharray="6 4"' if s.dash else ""
-        arrow = ' marker-end="url(#arrow)"' if s.arrow else ""
+        arrow = f' marker-end="url(#{marker})"' if s.arrow else ""
         return (f'<path d="{s.d}" fill="none" stroke="{s.stroke}" '
                 f'stroke-width="{n(s.width)}"{dash}{arrow}/>')
     if isinstance(s, Circle):

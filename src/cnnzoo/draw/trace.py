@@ -21,6 +21,7 @@ from torch.utils._pytree import tree_flatten
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.ops import op_cost
 from cnnzoo.draw.names import Op, describe_op, is_passthrough, layer_kind
+from cnnzoo.errors import CnnzooError, UsageError
 
 aten = torch.ops.aten
 _MERGE = {aten.add, aten.add_, aten.sub, aten.mul, aten.mul_, aten.cat, aten.stack}
@@ -200,8 +201,18 @@ def trace(model: nn.Module, input_size: tuple[int, ...]) -> Graph:
     rec = _Recorder()
     x = torch.empty((1, *input_size), device="meta")
     rec.start(x)
-    with torch.no_grad(), rec.hooks(meta), rec:
-        out = meta(x)
+    try:
+        with torch.no_grad(), rec.hooks(meta), rec:
+            out = meta(x)
+    except CnnzooError:
+        raise
+    except Exception as e:  # a shape mismatch deep in torch, most often
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise UsageError(
+            f"cannot draw {type(model).__name__}: its forward pass failed on an input of "
+            f"{tuple(input_size)} ({type(e).__name__}: {first}); pass an input_size "
+            "(C, H, W) it accepts"
+        ) from e
     return Graph(rec.nodes, rec.calls, rec._sources(out))
 
 

@@ -37,7 +37,7 @@ class Unit:
     def shape(self) -> tuple[int, ...]:
         if self.call is not None and self.call.outputs:
             last = max(self.call.outputs)
-            return next(n.shape for n in reversed(self.nodes) if n.index == last)
+            return next((n.shape for n in self.nodes if n.index == last), self.nodes[-1].shape)
         return self.nodes[-1].shape
 
     @property
@@ -87,7 +87,7 @@ def build_units(graph: Graph, root: Call, detail: str, blocks: Blocks) -> list[U
     """The units inside `root` (the model's call, or one block's), in the order they ran,
     from an input unit to an output unit, dead ends dropped."""
     inside = set(root.nodes)
-    start = graph.calls.index(root)
+    start = root.index
     units: list[Unit] = [Unit(0, [graph.nodes[0]], role="input")]
     group_of: dict[int, int] = {}
     by_call: dict[int, int] = {}

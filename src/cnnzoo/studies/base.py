@@ -102,6 +102,7 @@ class StudyContext:
     # TrainConfig fields forced on every training run (tests: {"limit_train": 256, ...}).
     train_overrides: dict[str, Any] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    weights_dir: str | None = None  # pretrained weights MODEL.pth (top5-table's measurement)
 
     @property
     def quick(self) -> bool:

@@ -16,11 +16,12 @@ from cnnzoo.studies.base import (
     Verdict,
 )
 from cnnzoo.studies.layers import (
+    bf16_note,
     count,
     native_bf16,
     roofline,
     roofline_reason,
-    time_modules,
+    time_precisions,
     time_summary,
     timing_precisions,
 )
@@ -75,8 +76,8 @@ def run(ctx: StudyContext) -> None:
         ctx.log("  bf16 not timed: this CPU has no native bf16 (PyTorch emulates it); "
                 "--full times it anyway")
     ctx.log(f"  timing direct vs bottleneck, {' and '.join(precs)}, batch {batch}")
-    ctx.write_csv("times", time_modules(mods, SHAPE, batch, ROUNDS[ctx.mode],
-                                                 precisions=precs))
+    ctx.write_csv("times", time_precisions(mods, SHAPE, batch, ROUNDS[ctx.mode],
+                                                    precs))
     ctx.write_csv("roofline", roofline(mods, SHAPE, batch, ctx.quick, precs))
 
 
@@ -105,7 +106,8 @@ def verdict(m: dict) -> Verdict:
         return Verdict(REFUTED, key, f"{', '.join(off)} is not within {ROUNDING:.0%} of the "
                        "notes' figure")
     return Verdict(CONFIRMED, key, f"counted = formula, {m['mac_ratio']:.3f} of the "
-                   f"multiplications (1/{1 / m['mac_ratio']:.1f}). Time: {m['roofline']}")
+                   f"multiplications (1/{1 / m['mac_ratio']:.1f}). Time: {m['roofline']}."
+                   + bf16_note(m))
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
@@ -122,8 +124,8 @@ def timing_figures(m: dict, names: tuple[str, str], what: str) -> list[Figure]:
     macs = {n: [m["macs"][n] / 1e6] for n in names}
     return [
         Figure("MACs", grouped_bars(["per image"], macs, title=f"{what}: multiply-adds",
-                                    ylabel="million MACs")),
+                                    ylabel="million MACs", width=440)),
         Figure("Time", grouped_bars(precs, ms, sd, title=f"{what}: forward time per batch",
-                                    ylabel="ms (mean +- sd over rounds)"),
+                                    ylabel="ms (mean +- sd over rounds)", width=440),
                caption="Interleaved rounds, each the median of 3 calls."),
     ]

@@ -20,11 +20,12 @@ from cnnzoo.studies.base import (
 )
 from cnnzoo.studies.bottleneck import timing_figures
 from cnnzoo.studies.layers import (
+    bf16_note,
     count,
     native_bf16,
     roofline,
     roofline_reason,
-    time_modules,
+    time_precisions,
     time_summary,
     timing_precisions,
 )
@@ -89,8 +90,8 @@ def run(ctx: StudyContext) -> None:
                 "--full times it anyway")
     ctx.log(f"  timing 14x14x512 normal vs separable, {' and '.join(precs)}, batch {batch}")
     mods = layer_modules()
-    ctx.write_csv("times", time_modules(mods, LAYER, batch, ROUNDS[ctx.mode],
-                                                 precisions=precs))
+    ctx.write_csv("times", time_precisions(mods, LAYER, batch, ROUNDS[ctx.mode],
+                                                    precs))
     ctx.write_csv("roofline", roofline(mods, LAYER, batch, ctx.quick, precs))
 
 
@@ -128,7 +129,7 @@ def verdict(m: dict) -> Verdict:
     return Verdict(CONFIRMED, key, f"counts and ratios match the formula exactly; at n_c=512 "
                    f"the saving is {m['saving_at_512']:.2f}x (1/512 + 1/9 = "
                    f"{f['layer_ratio']:.4f}): the notes' '~10x' rounds it up, and 1/f^2 caps "
-                   f"it below 9x for any n_c. Time: {m['roofline']}")
+                   f"it below 9x for any n_c. Time: {m['roofline']}." + bf16_note(m))
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:

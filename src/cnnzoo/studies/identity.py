@@ -75,8 +75,8 @@ STUDY = Study(
               "the residual insertion changes the outputs, or that fine-tuning check fails. "
               "Otherwise inconclusive (full mode: >= 2 seeds for the fine-tuning part).",
     data=("fashion-mnist",),
-    quick_cost="~15 s on 2 idle cores beyond degradation's resnet-20 (1 fine-tuning epoch)",
-    full_cost="~30 min on 2 idle cores beyond degradation's resnet-20 (3 epochs, 3 seeds)",
+    quick_cost="~15 s (2 idle cores)",
+    full_cost="~30 min (2 idle cores)",
     deviations="Fashion-MNIST and the degradation study's recipe instead of CIFAR-10. The "
                "paper argues from the construction; here it is tested on a trained net. The "
                "zero-init residual block is the identity because its input is a ReLU output "

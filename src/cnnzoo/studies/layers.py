@@ -51,9 +51,21 @@ def timing_precisions(quick: bool) -> tuple[str, ...]:
     return ("fp32", "bf16") if native_bf16() or not quick else ("fp32",)
 
 
+def time_precisions(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
+                    batch: int, rounds: int, precisions: tuple[str, ...]) -> list[dict]:
+    """time_modules for each precision; emulated bf16 (no bf16 units: tens of times slower)
+    gets 3 rounds of single calls, so a full run stays minutes, not an hour."""
+    if "bf16" not in precisions or native_bf16():
+        return time_modules(modules, input_shape, batch, rounds, precisions=precisions)
+    rest = tuple(p for p in precisions if p != "bf16")
+    rows = time_modules(modules, input_shape, batch, rounds, precisions=rest) if rest else []
+    return rows + time_modules(modules, input_shape, batch, min(rounds, 3), repeats=1,
+                               precisions=("bf16",), warmup=1)
+
+
 def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
                  batch: int, rounds: int, repeats: int = 3,
-                 precisions: tuple[str, ...] = ("fp32", "bf16")) -> list[dict]:
+                 precisions: tuple[str, ...] = ("fp32", "bf16"), warmup: int = 2) -> list[dict]:
     """Forward time of each module at each CPU precision, all taking turns in one loop:
     one row per module, precision and round. Channels-last, the layout in which the CPU's
     oneDNN kernels run bf16 convolutions (in NCHW a bf16 5x5 conv was ~10x slower still)."""
@@ -70,7 +82,7 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
                     return copy(x)
 
             variants[f"{name}|{prec}"] = call
-    rows = time_side_by_side(variants, rounds=rounds, repeats=repeats)
+    rows = time_side_by_side(variants, rounds=rounds, repeats=repeats, warmup=warmup)
     for row in rows:
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
@@ -103,15 +115,15 @@ def quick_peaks(precisions: tuple[str, ...]) -> dict:
     from cnnzoo.bench.machine import measure_bandwidth
     from cnnzoo.bench.timing import time_callable
 
-    n = 512
     flops = {}
     with torch.no_grad():
         for prec in precisions:
+            n = 1024 if prec == "fp32" or native_bf16() else 512  # emulated bf16: ~4 s at 1024
             a = torch.randn(n, n).to(PRECISIONS[prec])
             flops[prec] = 2 * n**3 / time_callable(lambda a=a: torch.mm(a, a), warmup=1,
                                                    repeats=3).best
         return {"flops": flops, "bandwidth": measure_bandwidth("cpu", mib=64),
-                "source": f"quick probe ({n}^2 matmul, 64 MiB copy)"}
+                "source": "quick probe (1024^2 matmul, 512^2 for emulated bf16; 64 MiB copy)"}
 
 
 def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int],
@@ -120,7 +132,8 @@ def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int]
     """Per module and precision: the least time the machine could take, from its measured
     peak FLOP/s and memory bandwidth (machine_peaks, cached per machine; a quick probe in
     quick mode), and which limit binds."""
-    if quick:
+    if quick or ("bf16" in precisions and not native_bf16()):
+        # machine_peaks would spend many minutes timing emulated bf16 matmuls
         peaks = quick_peaks(precisions)
     else:
         mp = machine_peaks("cpu")
@@ -152,12 +165,15 @@ def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
         rows = {r["module"]: r for r in roof if r["precision"] == prec}
         if tr is None or not rows:
             continue
-        peak = float(next(iter(rows.values()))["peak_flops"])
+        probed = peak = float(next(iter(rows.values()))["peak_flops"])
         bandwidth = float(next(iter(rows.values()))["bandwidth"])
         for name, r in rows.items():
             t = s.get(name, {}).get("mean")
             if t:
                 peak = max(peak, 2 * float(r["macs"]) / t)
+        raised = (f"; a layer beat the probed {probed / 1e9:.1f} GFLOP/s peak, so the bound "
+                  f"uses the best rate achieved, {peak / 1e9:.1f} GFLOP/s" if peak > probed
+                  else f"; peak {peak / 1e9:.1f} GFLOP/s")
         eff = []
         for name in (num, den):
             t, r = s[name]["mean"], rows.get(name)
@@ -168,9 +184,16 @@ def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
                 eff.append(f"{name} runs at {100 * max(f_bound, b_bound) / t:.0f}% of its "
                            f"{limit} bound")
         close = "close to" if 0.5 <= tr / mac_ratio <= 2 else "far from"
+        why = ": the fewer multiplications are done at a lower rate" if close == "far from" \
+            else ""
         parts.append(f"{prec}: time ratio {tr:.3f} is {close} the MAC ratio {mac_ratio:.3f}"
-                     f" ({'; '.join(eff)}): the fewer multiplications are done at a lower "
-                     "rate" if close == "far from" else
-                     f"{prec}: time ratio {tr:.3f} is {close} the MAC ratio {mac_ratio:.3f}"
-                     f" ({'; '.join(eff)})")
+                     f" ({'; '.join(eff)}{raised}){why}")
     return ". ".join(parts)
+
+
+def bf16_note(measured: dict) -> str:
+    """Why a timing study has no bf16 figure, when it has none."""
+    if "bf16" in measured.get("time", {}):
+        return ""
+    return (" bf16 not timed: this CPU has no bf16 matrix units (AVX512-BF16/AMX), so "
+            "PyTorch emulates it tens of times slower than fp32; --full times it anyway.")

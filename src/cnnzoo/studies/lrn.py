@@ -44,8 +44,8 @@ STUDY = Study(
               "(adds little) when d + 2 se < 1 point; refuted when d - 2 se > 1 point; "
               "otherwise inconclusive. Full mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
-    quick_cost="~40 s on 2 idle cores (4,000 images, 6 epochs, 1 seed)",
-    full_cost="~25 min on 2 idle cores (60,000 images, 15 epochs, 3 seeds)",
+    quick_cost="~40 s (2 idle cores)",
+    full_cost="~25 min (2 idle cores)",
     deviations="Fashion-MNIST 28x28 grey, not ImageNet 224x224: conv1 5x5 stride 1 (not "
                "11x11 stride 4), channels a quarter of the paper's (24-64-96-96-64), FC 256 "
                "(not 4096), one tower (no two-GPU groups), He-initialised FC layers (the "

@@ -71,7 +71,7 @@ class AlexNetSmall(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.classifier[-1](x)
 
@@ -114,7 +114,7 @@ class SmallConvNet(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.fc(x)
 
@@ -123,8 +123,8 @@ def inserted_block(channels: int, residual: bool, zero_init: bool) -> ResidualBl
     """A stride-1 block to insert: with zero_init its last BN scale (and shift) is 0, so its
     residual branch adds nothing; a residual block is then the identity (on the post-ReLU,
     non-negative input), a plain one outputs zeros."""
-    block = ResidualBlock(channels, channels, 1, None, residual)
-    init_conv_bn_linear(block, zero_init_last_bn=zero_init)
+    block = ResidualBlock(channels, channels, 1, None, residual=residual)
+    init_conv_bn_linear(block, zero_init_residual=zero_init)
     return block
 
 

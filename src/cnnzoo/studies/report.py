@@ -23,9 +23,11 @@ from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_j
 # installed). (model, module path of one such block)
 BLOCKS = {
     "degradation": ("resnet20", "layer1.0"), "identity": ("resnet20", "layer1.0"),
-    "bottleneck": ("googlenet", "inception3a"), "inception-aux": ("googlenet", "inception3a"),
+    "bottleneck": ("googlenet_paper", "inception3a"),  # 5x5 branches, as in the paper
+    "inception-aux": ("googlenet", "inception3a"),
     "depthwise": ("mobilenet_v1", "blocks.0"), "depthwise-accuracy": ("mobilenet_v1", "blocks.0"),
-    "v2-block-cost": ("mobilenet_v2", "features.2"), "v2-memory": ("mobilenet_v2", "features.2"),
+    "v2-block-cost": ("mobilenet_v2", "features.8"),  # 14x14x64 -> 64, t=6, the stated shape
+    "v2-memory": ("mobilenet_v2", "features.2"),  # where v2 reaches its peak
 }
 MAX_ROWS = 60  # rows shown inline per CSV; the download has them all
 BADGE = {"confirmed": "#1a7f37", "refuted": "#c62828", "inconclusive": "#b26a00",
@@ -260,8 +262,12 @@ def _summary(entries: list[dict]) -> str:
     for e in entries:
         counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
     tally = ", ".join(f"{n} {v}" for v, n in counts.items())
+    here = {e["id"] for e in entries}
+    absent = [i for i in STUDY_IDS if i not in here]
+    missing = (f"<p>Not run into this folder: {escape(', '.join(absent))} "
+               "(<code>cnnzoo study run ID --out DIR</code> adds them).</p>" if absent else "")
     return (f"<p>{len(entries)} studies: {escape(tally)}.</p><table><tr><th>study</th>"
-            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>")
+            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>{missing}")
 
 
 def _environment(entries: list[dict], folder: Path) -> str:

@@ -183,7 +183,10 @@ def run_study(
     _clear(folder)
     ctx = StudyContext(study=study, mode=mode, seeds=seed_tuple, out=folder, data=data,
                        data_root=data_root, threads=threads, progress=progress, log=log)
-    for key, value in extra.items():  # fields added to the context later (e.g. weights_dir)
+    unknown = sorted(set(extra) - set(StudyContext.__dataclass_fields__))
+    if unknown:
+        raise StudyError(f"unknown study option(s): {', '.join(unknown)}")
+    for key, value in extra.items():  # context fields without a parameter here
         setattr(ctx, key, value)
     ctx.runs = _run_cache(root, threads, progress)
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)

@@ -106,7 +106,7 @@ def run(ctx: StudyContext) -> None:
 
 
 def _measure_on_imagenet(ctx: StudyContext) -> dict:
-    weights_dir = getattr(ctx, "weights_dir", None)
+    weights_dir = ctx.weights_dir
     how = ("pass `cnnzoo study run top5-table --data imagenet --data-root DIR "
            "--weights-dir WDIR`, where DIR holds the ILSVRC-2012 validation set (as `cnnzoo "
            "eval --data imagenet` reads it) and WDIR holds torchvision's weight files named "
@@ -156,7 +156,8 @@ def measure(raw: RawData) -> dict:
             "matched": [f"{p['value']}% ({p['kind']}: {p['where']})" for p in hits],
             "nearest": (f"{nearest['value']}% ({nearest['kind']}: {nearest['where']})"
                         if nearest else ""),
-            "measured": measured["rows"].get(model),
+            "measured": measured["rows"].get(model) or (
+                "needs data (see how)" if measured["status"] == "needs-data" else "not run"),
         }
     return {"rows": rows, "measured_status": measured["status"], "how": measured["how"]}
 

@@ -3,7 +3,11 @@ them. Bytes at every block boundary and inside every block, v1 beside v2 at 224x
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+from collections.abc import Iterator
 
 from cnnzoo.blocks import DepthwiseSeparableConv, InvertedResidual
 from cnnzoo.studies.base import (
@@ -47,32 +51,53 @@ def _block_names(model: object) -> list[str]:
             if isinstance(m, (DepthwiseSeparableConv, InvertedResidual))]
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """torch.profiler's native layer prints 'profiler_start/stop' lines straight to file
+    descriptor 2; they are noise in a study's progress output."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def run(ctx: StudyContext) -> None:
     from cnnzoo.cost import profile
-    from cnnzoo.cost.measure import measure_inference_peak
     from cnnzoo.registry import create_model
 
     rows, peaks = [], []
     for name in MODELS:
         meta = create_model(name, device="meta")
-        blocks = set(_block_names(meta))
         p = profile(meta, SIZE)
         elem = 4
-        for i, stage in enumerate(s for s in p.stages() if s.name in blocks):
-            layers = [r for r in p.layers if r.stage == stage.name]
+        for i, block in enumerate(_block_names(meta)):  # the rows measured inside each block
+            layers = [r for r in p.layers if r.name.startswith(block + ".")]
+            out_shape = layers[-1].output_shape
             rows.append({
-                "model": name, "index": i + 1, "block": stage.name,
-                "boundary_shape": "x".join(map(str, stage.output_shape)),
-                "boundary_bytes": math.prod(stage.output_shape) * elem,
+                "model": name, "index": i + 1, "block": block,
+                "boundary_shape": "x".join(map(str, out_shape)),
+                "boundary_bytes": math.prod(out_shape) * elem,
                 "inside_bytes": max(math.prod(r.output_shape) * elem for r in layers),
                 "input_bytes": math.prod(layers[0].input_shape) * elem,
             })
         real = create_model(name)
         peaks.append({"model": name, "traced_peak_bytes": p.peak_activation_bytes,
                       "traced_peak_at": p.peak_at,
-                      "measured_peak_bytes": measure_inference_peak(real, SIZE)})
+                      "measured_peak_bytes": _measured_peak(real)})
     ctx.write_csv("blocks", rows)
     ctx.write_csv("peaks", peaks)
+
+
+def _measured_peak(model: object) -> int:
+    from cnnzoo.cost.measure import measure_inference_peak
+
+    with _quiet_native_stderr():
+        return measure_inference_peak(model, SIZE)  # type: ignore[arg-type]
 
 
 def measure(raw: RawData) -> dict:

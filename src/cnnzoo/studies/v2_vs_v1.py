@@ -44,8 +44,8 @@ STUDY = Study(
               "when d - 2 se > 0; refuted when d + 2 se < 0; otherwise inconclusive. Full "
               "mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
-    quick_cost="~30 s on 2 idle cores (3,000 images, 4 epochs, 1 seed)",
-    full_cost="~1 h on 2 idle cores (60,000 images, 10 epochs, 3 seeds)",
+    quick_cost="~30 s (2 idle cores)",
+    full_cost="~1 h (2 idle cores)",
     deviations="Fashion-MNIST 28x28 padded to 32x32 (the nets' minimum) and width 0.5, not "
                "ImageNet 224x224 at width 1.0: at 32x32 the last stages run on 1x1 grids, so "
                "the small-data accuracy tests the block design far from where the papers "
@@ -59,7 +59,7 @@ def recipe(ctx: StudyContext) -> dict[str, Any]:
     cfg: dict[str, Any] = dict(batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
                                weight_decay=4e-5, schedule="cosine", precision="fp32",
                                image_size=(SIZE, SIZE), model_options={"width": WIDTH})
-    cfg.update(dict(epochs=4, limit_train=3000, limit_test=2000) if ctx.quick else
+    cfg.update(dict(epochs=5, limit_train=5000, limit_test=2000) if ctx.quick else
                dict(epochs=10))
     return cfg
 

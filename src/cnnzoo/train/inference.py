@@ -22,7 +22,7 @@ from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import UsageError, WeightsError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.evaluate import EvalResult, evaluate
 from cnnzoo.train.images import Expected, read_for_training_data, read_with_preset
 from cnnzoo.weights import read_weights
@@ -93,7 +93,7 @@ def load_trained(
     _meta_size(meta, "image_size", 2)
     stored = _meta_size(meta, "input_size", 3)
     if input_size is None:
-        input_size = (model.in_chans, *(stored[1:] if stored else model_card(name).input_size[1:]))
+        input_size = (model.in_chans, *stored[1:]) if stored else default_input_size(model)
     return Trained(model, meta, tuple(input_size))
 
 
