@@ -215,3 +215,18 @@ def test_inception_weights_are_built_as_torchvision_builds_them(tmp_path: Path,
     assert torch.equal(model.state_dict()["fc.weight"], state["fc.weight"])
     with pytest.raises(ModelOptionError, match="pretrained=True and weights="):
         create_model("googlenet", pretrained=True, weights=path)
+
+
+def test_missing_inputs_are_found_before_any_weights_are_fetched(tmp_path: Path, monkeypatch,
+                                                                  capsys) -> None:
+    monkeypatch.setenv("CNNZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CNNZOO_WEIGHTS_URL", "http://127.0.0.1:9")  # any fetch would say so
+    assert main(["eval", "resnet50", "--weights", "imagenet", "--data", "imagenet",
+                 "--data-root", str(tmp_path / "none")]) == 2
+    assert "imagenet: no validation images found in" in capsys.readouterr().err
+    assert main(["predict", "resnet50", "--weights", "imagenet", str(tmp_path / "x.jpg")]) == 2
+    assert "image not found" in capsys.readouterr().err
+    _photo(tmp_path / "a.png", 0)
+    assert main(["predict", "resnet50", "--weights", "imagenett", str(tmp_path / "a.png")]) == 2
+    assert "did you mean the pretrained weights 'imagenet'?" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()

@@ -27,7 +27,13 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     """Return (state_dict, metadata) from a safetensors or torch pickle file."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+        import difflib
+
+        from cnnzoo.pretrained import TAGS
+
+        close = difflib.get_close_matches(str(path), TAGS, n=1)
+        hint = f"; did you mean the pretrained weights {close[0]!r}?" if close else ""
+        raise WeightsError(f"weights file not found: {path}{hint}")
     if path.suffix in _SAFETENSORS_SUFFIXES or _looks_like_safetensors(path):
         try:
             with safe_open(str(path), framework="pt") as f:

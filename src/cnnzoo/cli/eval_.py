@@ -28,12 +28,17 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.data.specs import canonical_name
     from cnnzoo.train.inference import dataset_for, evaluate_on
 
     if args.confusion_png:
         from cnnzoo.train.rundir import check_writable_file
 
         check_writable_file(args.confusion_png, "--confusion-png")
+    if canonical_name(args.data) == "imagenet":  # found before any weights are fetched
+        from cnnzoo.data.imagenet import imagenet_root
+
+        imagenet_root(args.data_root)
     trained = trained_from_args(args, extra)
     dataset = dataset_for(trained, args.data, args.data_root)
     if args.limit_test:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.errors import UsageError
@@ -32,6 +33,10 @@ def run_predict(args: argparse.Namespace, extra: list[str]) -> int:
 
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
+    missing = [img for img in args.images if not Path(img).is_file()]
+    if missing:  # before any weights are read or fetched
+        raise UsageError(f"image not found: {missing[0]}" +
+                         (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
     trained = trained_from_args(args, extra)
     results = predict_files(trained, args.images, args.top_k, invert=args.invert)
     for r in results:

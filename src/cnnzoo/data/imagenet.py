@@ -32,7 +32,8 @@ from cnnzoo.pretrained import IMAGENET_224, Preset, preset_for
 
 CLASSES_FILE = Path(__file__).parent / "imagenet" / "classes.txt"
 NUM_CLASSES = 1000
-__all__ = ["imagenet_classes", "load_imagenet_val", "preset_decode", "preset_for"]
+__all__ = ["imagenet_classes", "imagenet_root", "load_imagenet_val", "preset_decode",
+           "preset_for"]
 _WNID = re.compile(r"^n\d{8}$")
 _SYNSET_FILES = ("LOC_synset_mapping.txt", "synset_words.txt", "synsets.txt")
 _LABEL_FILES = ("LOC_val_solution.csv", "ILSVRC2012_validation_ground_truth.txt",
@@ -208,6 +209,20 @@ def _devkit_labels(root: Path, label_file: Path, images: list[Path]) -> list[int
     to_wnid = dict(line.split()[:2] for line in mapping_file.read_text().splitlines()
                    if line.strip())
     return _label_index([to_wnid[str(i)] for i in ids], root)
+
+
+def imagenet_root(root: str | Path | None) -> Path:
+    """The folder holding the validation images (root, or the cache's imagenet/), or one line
+    saying what to pass."""
+    from cnnzoo.data.load import locate
+
+    folder = locate("imagenet", root)
+    if folder is None:
+        where = f"in {root}" if root is not None else "(no --data-root given)"
+        raise DatasetError(f"imagenet: no validation images found {where}; pass --data-root "
+                           "DIR with the ImageNet validation images (docs/weights.md says what "
+                           "to download)")
+    return folder
 
 
 def load_imagenet_val(root: str | Path, preset: Preset = IMAGENET_224) -> ImageDataset:

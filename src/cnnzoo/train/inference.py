@@ -19,7 +19,7 @@ from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
-from cnnzoo.errors import DatasetError, UsageError, WeightsError
+from cnnzoo.errors import UsageError, WeightsError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
 from cnnzoo.registry import create_model, default_input_size
@@ -105,14 +105,9 @@ def dataset_for(trained: Trained, data: str, root: str | Path | None = None) -> 
     from cnnzoo.data.specs import canonical_name
 
     if trained.pretrained is not None and canonical_name(data) == "imagenet":
-        from cnnzoo.data.imagenet import load_imagenet_val
-        from cnnzoo.data.load import locate
+        from cnnzoo.data.imagenet import imagenet_root, load_imagenet_val
 
-        folder = locate("imagenet", root)
-        if folder is None:
-            raise DatasetError("imagenet: no validation images found; pass --data-root DIR "
-                               "(docs/weights.md says what to download)")
-        return load_imagenet_val(folder, trained.pretrained.preset)
+        return load_imagenet_val(imagenet_root(root), trained.pretrained.preset)
     return load_dataset(data, root=root, image_size=trained.input_size[-1])
 
 
@@ -121,9 +116,11 @@ def evaluate_pretrained(name: str, root: str | Path, tag: str = "imagenet",
                         precision: str = "fp32") -> tuple[EvalResult, PretrainedWeights]:
     """Measure `name`'s pretrained weights on the ImageNet validation images under `root`;
     returns the result and the table entry holding the published figures."""
+    from cnnzoo.data.imagenet import imagenet_root
     from cnnzoo.hub import pretrained_entry
 
     entry = pretrained_entry(name, tag)
+    imagenet_root(root)  # before fetching hundreds of MB of weights
     trained = load_trained(name, tag)
     dataset = dataset_for(trained, "imagenet", root)
     if limit_test:
