@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo fashion-mnist test test-fast lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,17 +19,33 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
-# The main job: LeNet-5 on the embedded MNIST sample (8k train / 2k test real digits), then
-# its test evaluation. One thread: on a small shared machine threads fighting over cores
-# cost far more than they gain for a network this small.
+# The main job: LeNet-5 on the embedded MNIST sample (8k train / 2k test real digits) and
+# its test evaluation, then the case studies in quick mode with their HTML report. One
+# thread for LeNet: on a small shared machine threads fighting over cores cost far more
+# than they gain for a network this small. Finished studies are reused on a rerun.
 DEMO_OUT ?= runs/demo
-demo: install
+STUDIES_OUT ?= runs/studies
+demo: install fashion-mnist
 	rm -rf $(DEMO_OUT)
 	$(BIN)/cnnzoo train lenet5 --data mnist --epochs 20 --batch-size 64 --lr 0.1 \
 		--threads 1 --out $(DEMO_OUT)
 	$(BIN)/cnnzoo eval lenet5 --weights $(DEMO_OUT)/best.safetensors --data mnist \
 		--confusion-png $(DEMO_OUT)/confusion.png
-	@echo "demo done: weights, checkpoints, metrics.jsonl, curves.png and confusion.png in $(DEMO_OUT)/"
+	@echo "LeNet-5 done: weights, checkpoints, metrics.jsonl, curves.png and confusion.png in $(DEMO_OUT)/"
+	$(BIN)/cnnzoo study run --quick --out $(STUDIES_OUT)
+
+# The training studies use Fashion-MNIST (Debian dataset-fashion-mnist) where apt-get can
+# install it; elsewhere they fall back to the embedded digits and say so.
+fashion-mnist:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist; } || \
+		echo "note: could not install dataset-fashion-mnist; the studies will use the embedded digits"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo -n apt-get install -y -q dataset-fashion-mnist || \
+		echo "note: could not install dataset-fashion-mnist; the studies will use the embedded digits"; \
+	else echo "note: no apt-get here; the studies will use the embedded MNIST digits"; fi
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,31 +19,34 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "cost.md"
 
 
 def run(command: str, head: int | None = None) -> str:
-    """A fenced block: the command, then what it printed (the first `head` lines)."""
+    """A fenced block: the command, then what it printed; with `head`, the command shown
+    is piped through `head -n`, so the block is exactly what a reader's shell prints."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli(command.split()[1:])
     assert code == 0, command
     lines = out.getvalue().rstrip("\n").splitlines()
-    cut = head is not None and len(lines) > head
-    shown = lines[:head] if cut else lines
-    tail = [f"... ({len(lines) - head} more lines)"] if cut else []
-    return "```\n$ " + command + "\n" + "\n".join(shown + tail) + "\n```"
+    if head is not None:
+        command, lines = f"{command} | head -n {head}", lines[:head]
+    return "```\n$ " + command + "\n" + "\n".join(lines) + "\n```"
 
 
 def real_layers() -> str:
     inception = cnnzoo.profile(InceptionBlock(192, 64, 96, 128, 16, 32, 32, branch3_kernel=5),
                                (192, 28, 28))
     separable = cnnzoo.profile(DepthwiseSeparableConv(3, 5), (3, 4, 4))
-    rows = [f"{r.name:<16} {r.type:<8} {str(r.output_shape):<14} {r.macs:>12,}"
-            for r in (*inception.layers, *separable.layers)
-            if r.name in ("branch3.0.conv", "branch3.1.conv", "depthwise.0", "pointwise.0")]
+    shown = ("branch3.0.conv", "branch3.1.conv", "depthwise.0", "pointwise.0")
+    rows = [f"{r.name} {r.type} {r.output_shape} {r.macs:,}"
+            for r in (*inception.layers, *separable.layers) if r.name in shown]
     code = (
         ">>> from cnnzoo.blocks import InceptionBlock, DepthwiseSeparableConv\n"
         ">>> p = cnnzoo.profile(InceptionBlock(192, 64, 96, 128, 16, 32, 32, "
         "branch3_kernel=5), (192, 28, 28))\n"
         ">>> q = cnnzoo.profile(DepthwiseSeparableConv(3, 5), (3, 4, 4))\n"
-        ">>> for r in p.layers + q.layers: print(r.name, r.type, r.output_shape, r.macs)"
+        f">>> shown = {shown}\n"
+        ">>> for r in p.layers + q.layers:\n"
+        "...     if r.name in shown: print(r.name, r.type, r.output_shape, f\"{r.macs:,}\")\n"
+        "..."
     )
     return "```\n" + code + "\n" + "\n".join(rows) + "\n```"
 
@@ -51,13 +54,11 @@ def real_layers() -> str:
 def mobilenet_memory() -> str:
     p = cnnzoo.profile(cnnzoo.create_model("mobilenet_v2", device="meta"), (3, 224, 224))
     lines = ["| block | between blocks (output) | largest tensor inside |", "|---|---:|---:|"]
-    for s in p.stages():
-        if not s.name.startswith("features.") or s.name in ("features.0", "features.18"):
-            continue
-        rows = [r for r in p.layers if r.stage == s.name]
+    for block in (f"features.{i}" for i in range(1, 18)):  # the 17 inverted residual blocks
+        rows = [r for r in p.layers if r.name.startswith(block + ".")]
         inside = max(rows, key=lambda r: r.activation_bytes)
         out_kib = rows[-1].activation_bytes / 1024
-        lines.append(f"| {s.name} | {'x'.join(map(str, rows[-1].output_shape))}: "
+        lines.append(f"| {block} | {'x'.join(map(str, rows[-1].output_shape))}: "
                      f"{out_kib:,.0f} KiB | {'x'.join(map(str, inside.output_shape))}: "
                      f"{inside.activation_bytes / 1024:,.0f} KiB |")
     return "\n".join(lines)
@@ -99,6 +100,7 @@ def build() -> str:
         "MOBILENET_MEMORY": mobilenet_memory(),
         "SUMMARY_TRAIN": run("cnnzoo summary mobilenet_v2 --stages --train-batch 32 "
                              "--optimizer adam"),
+        "SUMMARY_LENET": run("cnnzoo summary lenet5"),
         "REFERENCE": reference_table(),
         "COMPARE": run("cnnzoo compare alexnet vgg16 resnet18 resnet50 resnet152 googlenet "
                        "inception_v3 mobilenet_v1 mobilenet_v2"),

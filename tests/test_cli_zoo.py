@@ -16,7 +16,7 @@ def test_list_shows_every_model_with_figures(capsys: pytest.CaptureFixture) -> N
     for name in list_models():
         assert f"\n{name} " in out
     resnet50 = next(line for line in out.splitlines() if line.startswith("resnet50 "))
-    assert "25.56M" in resnet50 and "20.74" in resnet50 and "5.25" in resnet50
+    assert "25,557,032" in resnet50 and "20.74" in resnet50 and "5.25" in resnet50
     assert "76.13 / 92.862" in resnet50
 
 
@@ -61,3 +61,16 @@ def test_bad_input_is_one_line_and_exit_code_2(argv: list, message: str) -> None
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_list_prints_exact_counts_as_the_readme_does(capsys: pytest.CaptureFixture) -> None:
+    assert main(["list", "lenet5"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("lenet5"))
+    assert "60,850" in row.split()
+
+
+def test_show_prints_the_options_it_built_with(capsys: pytest.CaptureFixture) -> None:
+    assert main(["show", "mobilenet_v1", "--width", "0.5"]) == 0
+    out = capsys.readouterr().out
+    options = next(line for line in out.splitlines() if line.startswith("options:"))
+    assert "width=0.5" in options and "width=1.0" not in options

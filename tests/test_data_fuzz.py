@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnnzoo.data.cifar import parse_batch
-from cnnzoo.data.idx import parse_idx, read_bytes
+from cnnzoo.data.idx import parse_idx, read_idx
 from cnnzoo.errors import DatasetError
 from tests.data_fakes import cifar_batch_bytes, cifar_batch_bytes_py2, idx_bytes
 
@@ -63,7 +63,7 @@ def test_gzip_random_and_truncated(tmp_path: Path, data: bytes, cut: int) -> Non
     for blob in (b"\x1f\x8b" + data, gzip.compress(VALID_IDX)[:cut]):
         path.write_bytes(blob)
         try:
-            parse_idx(read_bytes(path), str(path), 3)
+            read_idx(path, 3)
         except DatasetError as e:
             assert str(path) in str(e)
 

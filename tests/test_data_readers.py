@@ -77,7 +77,11 @@ def test_idx_files_that_do_not_match(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="label 10 is out of range"):
         load_dataset("mnist", root=tmp_path)
     _break(tmp_path, IDX_NAMES["train"][0], idx_bytes(np.zeros((30, 0, 28), np.uint8)))
-    with pytest.raises(DatasetError, match=r"holds no images \(dimensions \(30, 0, 28\)\)"):
+    with pytest.raises(DatasetError, match="holds 0x28 images where the dataset has 28x28"):
+        load_dataset("mnist", root=tmp_path)
+    _break(tmp_path, IDX_NAMES["train"][0], idx_bytes(np.zeros((0, 28, 28), np.uint8)))
+    _break(tmp_path, IDX_NAMES["train"][1], idx_bytes(np.zeros(0, np.uint8)))
+    with pytest.raises(DatasetError, match=r"holds no images \(dimensions \(0, 28, 28\)\)"):
         load_dataset("mnist", root=tmp_path)
     _break(tmp_path, IDX_NAMES["train"][0], idx_bytes(x))
     _break(tmp_path, IDX_NAMES["train"][1], idx_bytes(x))  # images where labels belong

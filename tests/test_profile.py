@@ -6,8 +6,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnzoo
-from cnnzoo.cost import profile, training_memory
-from cnnzoo.cost.measure import measure_training_peak
+from cnnzoo.cost import profile
 from cnnzoo.errors import InputShapeError, UsageError
 
 # (name, options, input size, conv + linear multiply-adds): the reference table.
@@ -64,7 +63,7 @@ def test_macs_are_half_of_flop_counter_for_every_model(name: str) -> None:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(torch.empty((1, *size), device="meta"))
     p = profile(model, size)
-    assert 2 * p.macs == counter.get_total_flops()
+    assert 2 * (p.macs + p.zero_macs) == counter.get_total_flops()
     assert p.params == cnnzoo.count_params(model)
     assert p.uncounted_ops == ()  # every operator that computes has a cost rule
     assert sum(s.macs for s in p.stages()) == p.macs
@@ -147,39 +146,19 @@ def test_bad_input_is_a_clear_error() -> None:
         profile(model, (3, 224, 224), dtype="int7")
 
 
-def test_training_memory_estimate_is_within_20_percent_of_measured() -> None:
-    est = training_memory(cnnzoo.create_model("resnet20", device="meta"), (3, 32, 32), 16)
-    assert est.optimizer_state == est.gradients == cnnzoo.count_params(
-        cnnzoo.create_model("resnet20", device="meta")) * 4
-    assert est.peak == est.weights + est.optimizer_state + est.step_peak
-    assert est.saved_activations > 10 * est.weights  # activations dominate at this size
-    torch.manual_seed(0)
-    measured = measure_training_peak(cnnzoo.create_model("resnet20"), (3, 32, 32), 16,
-                                     "momentum", num_classes=10)
-    assert abs(est.peak / measured - 1) < 0.2
-
-
-def test_training_memory_grows_with_batch_and_optimizer() -> None:
-    model = cnnzoo.create_model("mobilenet_v2", device="meta")
-    small = training_memory(model, (3, 224, 224), 8, "sgd")
-    big = training_memory(model, (3, 224, 224), 32, "adam")
-    assert small.optimizer_state == 0 and big.optimizer_state == 2 * big.gradients
-    assert 3.5 < big.saved_activations / small.saved_activations < 4.5
-    with pytest.raises(UsageError, match="adam"):
-        training_memory(model, (3, 224, 224), 8, "lion")
-
-
 def test_stages_follow_the_case_studies() -> None:
     names = [s.name for s in _profile("resnet50").stages()]
     assert names == ["stem", "layer1 (conv2_x)", "layer2 (conv3_x)", "layer3 (conv4_x)",
                      "layer4 (conv5_x)", "head"]
-    mobilenet = [s.name for s in _profile("mobilenet_v2").stages()]
-    assert mobilenet == [f"features.{i}" for i in range(19)] + ["head"]
+    mobilenet = [s.name for s in _profile("mobilenet_v2").stages()]  # its feature_info
+    assert mobilenet == ["features.0-1", "features.2-3", "features.4-6", "features.7-13",
+                         "features.14-17", "head"]
     vgg = _profile("vgg16").stages()
     assert [s.output_shape for s in vgg[:5]] == [(64, 112, 112), (128, 56, 56),
                                                  (256, 28, 28), (512, 14, 14), (512, 7, 7)]
     inception = [s.name for s in _profile("inception_v3").stages()]
-    assert inception[0] == "stem" and "Mixed_6e" in inception and inception[-1] == "head"
+    assert inception == ["Conv2d_1a-2b", "Conv2d_3b-4a", "Mixed_5b-5d (35x35)",
+                         "Mixed_6a-6e (17x17)", "Mixed_7a-7c (8x8)", "head"]
     cifar = {s.name: s for s in _profile("resnet20").stages()}
     # Each strided stage doubles the jump (conv stride and the shortcut's strided slice).
     assert [cifar[f"layer{i}"].jump for i in (1, 2, 3)] == [(1, 1), (2, 2), (4, 4)]

@@ -221,7 +221,7 @@ def test_auxiliary_heads_are_trained_by_their_weighted_losses(tmp_path: Path) ->
                       weight_decay=0.0, out=str(tmp_path))  # decay alone would move them
     s = prepare(cfg, DistContext(), log=quiet, progress=False)
     model = s.trainer.raw
-    before = {n: model.get_submodule(n).weight.clone() for n in model.aux_classifier_names}
+    before = {n: model.get_submodule(n).weight.clone() for n in model.head_names[1:]}
     s.trainer.fit()
     # Only the 0.3-weighted auxiliary losses reach these heads.
     for name, weight in before.items():

@@ -2,6 +2,7 @@
 
 from cnnzoo import cost
 from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
+from cnnzoo.draw import draw
 from cnnzoo.errors import (
     CnnzooError,
     InputShapeError,
@@ -9,6 +10,7 @@ from cnnzoo.errors import (
     UnknownModelError,
     WeightsError,
 )
+from cnnzoo.models.base import model_name_of
 from cnnzoo.optimize import optimize as optimize
 from cnnzoo.registry import (
     Figure,
@@ -16,6 +18,7 @@ from cnnzoo.registry import (
     Paper,
     count_params,
     create_model,
+    default_input_size,
     list_models,
     model_card,
     model_options,
@@ -38,8 +41,11 @@ __all__ = [
     "cost",
     "count_params",
     "create_model",
+    "default_input_size",
+    "draw",
     "list_models",
     "model_card",
+    "model_name_of",
     "model_options",
     "profile",
     "save_weights",

@@ -9,6 +9,7 @@ from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import assign_to_stages
 
 # Parameter-free elementwise layers: shown in the per-layer cost analysis, not here.
 _QUIET = (nn.ReLU, nn.ReLU6, nn.Dropout, nn.Identity, nn.Tanh)
@@ -16,37 +17,46 @@ _QUIET = (nn.ReLU, nn.ReLU6, nn.Dropout, nn.Identity, nn.Tanh)
 
 @dataclass(frozen=True)
 class Stage:
+    """One row: a block (or a layer between blocks), its output, and the declared stage
+    (`feature_info`) it belongs to."""
+
     name: str
     kind: str
     output_shape: tuple[int, ...]
     params: int
+    stage: str = ""
 
 
-def _stage_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Top-level children, with indexed sequences (VGG's features, ResNet's layerN,
-    MobileNet's blocks) opened one level so each block is its own row."""
-    out = []
-    for name, child in model.named_children():
-        if isinstance(child, nn.Sequential) and name not in ("classifier",):
-            out += [(f"{name}.{n}", c) for n, c in child.named_children()]
-        else:
-            out.append((name, child))
-    return [(n, m) for n, m in out if not isinstance(m, _QUIET)]
+def _rows(model: ZooModel) -> list[tuple[str, nn.Module]]:
+    """The top-level modules, with the declared stages opened into their blocks: a stage's
+    module that holds blocks (ResNet's layerN) and any module holding a stage's module
+    (VGG's and MobileNet's `features`) show their children, one row each."""
+    stages = [f.module for f in model.feature_info]
+
+    def opened(name: str, module: nn.Module) -> list[tuple[str, nn.Module]]:
+        holds_stage = any(s.startswith(name + ".") for s in stages)
+        is_stage_of_blocks = name in stages and isinstance(module, nn.Sequential)
+        if not (holds_stage or is_stage_of_blocks):
+            return [(name, module)]
+        return [row for n, c in module.named_children() for row in opened(f"{name}.{n}", c)]
+
+    rows = [row for n, c in model.named_children() for row in opened(n, c)]
+    return [(n, m) for n, m in rows if not isinstance(m, _QUIET) or n in stages]
 
 
 def architecture(model: ZooModel, input_size: tuple[int, int, int]) -> list[Stage]:
     """Run a batch of one through `model` on the meta device (no memory, no arithmetic)
-    and return each stage in the order data flows through it."""
+    and return each row in the order data flows through it."""
     meta = model if _on_meta(model) else meta_copy(model)
     meta.eval()
-    seen: list[Stage] = []
+    seen: list[tuple[str, str, tuple[int, ...], int]] = []
     hooks = []
-    for name, module in _stage_modules(meta):
+    for name, module in _rows(meta):
 
         def record(mod: nn.Module, args: tuple, out: object, name: str = name) -> None:
             if isinstance(out, torch.Tensor):
                 params = sum(p.numel() for p in mod.parameters())
-                seen.append(Stage(name, type(mod).__name__, tuple(out.shape[1:]), params))
+                seen.append((name, type(mod).__name__, tuple(out.shape[1:]), params))
 
         hooks.append(module.register_forward_hook(record))
     try:
@@ -55,7 +65,8 @@ def architecture(model: ZooModel, input_size: tuple[int, int, int]) -> list[Stag
     finally:
         for h in hooks:
             h.remove()
-    return seen
+    stages = assign_to_stages(model.feature_info, [row[0] for row in seen])
+    return [Stage(*row, stage=stage) for row, stage in zip(seen, stages, strict=True)]
 
 
 def _on_meta(model: nn.Module) -> bool:

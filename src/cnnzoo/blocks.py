@@ -27,6 +27,7 @@ class ConvBNReLU(nn.Module):
         kernel_size: int | tuple[int, int],
         stride: int = 1,
         padding: int | tuple[int, int] = 0,
+        *,
         norm: bool = True,
         eps: float = 1e-3,
     ) -> None:
@@ -110,7 +111,22 @@ class ZeroPadShortcut(nn.Module):
         return F.pad(x, (0, 0, 0, 0, half, self.extra_channels - half))
 
 
-class ResidualBlock(nn.Module):
+class Residual(nn.Module):
+    """A block with a shortcut. It declares the batch norm that `zero_init_last` zeroes,
+    so the block starts as the identity (Goyal et al. 2017): a[l+2] = a[l] made real.
+    The same block built without its shortcut (a plain net's) then outputs zeros: what
+    the identity case study contrasts."""
+
+    residual: bool = True
+
+    def last_norm(self) -> nn.BatchNorm2d:
+        raise NotImplementedError  # pragma: no cover
+
+    def zero_init_last(self) -> None:
+        nn.init.zeros_(self.last_norm().weight)
+
+
+class ResidualBlock(Residual):
     """Two 3x3 convs plus a shortcut: a[l+2] = g(z[l+2] + a[l]).
 
     `shortcut=None` with `residual=True` is the identity shortcut; `residual=False`
@@ -125,6 +141,7 @@ class ResidualBlock(nn.Module):
         channels: int,
         stride: int = 1,
         shortcut: nn.Module | None = None,
+        *,
         residual: bool = True,
     ) -> None:
         super().__init__()
@@ -143,8 +160,11 @@ class ResidualBlock(nn.Module):
             z = z + (a if self.downsample is None else self.downsample(a))
         return self.relu(z)
 
+    def last_norm(self) -> nn.BatchNorm2d:
+        return self.bn2
 
-class Bottleneck(nn.Module):
+
+class Bottleneck(Residual):
     """1x1 reduce -> 3x3 -> 1x1 expand (x4), plus a shortcut.
 
     The stride sits on the 3x3 conv (torchvision's "v1.5"); `stride_in_1x1=True` puts
@@ -159,6 +179,7 @@ class Bottleneck(nn.Module):
         channels: int,
         stride: int = 1,
         shortcut: nn.Module | None = None,
+        *,
         residual: bool = True,
         stride_in_1x1: bool = False,
     ) -> None:
@@ -182,6 +203,9 @@ class Bottleneck(nn.Module):
             z = z + (a if self.downsample is None else self.downsample(a))
         return self.relu(z)
 
+    def last_norm(self) -> nn.BatchNorm2d:
+        return self.bn3
+
 
 # ---------------------------------------------------------------- Inception
 
@@ -204,6 +228,7 @@ class InceptionBlock(nn.Module):
         ch5x5_reduce: int,
         ch5x5: int,
         pool_proj: int,
+        *,
         branch3_kernel: int = 5,
         norm: bool = True,
     ) -> None:
@@ -244,12 +269,13 @@ class DepthwiseSeparableConv(nn.Module):
             in_channels, in_channels, 3, stride=stride, groups=in_channels, activation=nn.ReLU
         )
         self.pointwise = ConvNormAct(in_channels, out_channels, 1, activation=nn.ReLU)
+        self.out_channels = out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise(self.depthwise(x))
 
 
-class InvertedResidual(nn.Module):
+class InvertedResidual(Residual):
     """MobileNetV2's block: 1x1 expansion (x t) -> 3x3 depthwise -> linear 1x1 projection,
     with a residual connection when stride is 1 and the channel count is unchanged.
 
@@ -263,6 +289,7 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = int(round(in_channels * expand_ratio))
         self.use_residual = stride == 1 and in_channels == out_channels
+        self.out_channels = out_channels
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(ConvNormAct(in_channels, hidden, 1))  # expansion
@@ -276,3 +303,10 @@ class InvertedResidual(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv(x)
         return x + out if self.use_residual else out
+
+    @property
+    def residual(self) -> bool:  # type: ignore[override]
+        return self.use_residual
+
+    def last_norm(self) -> nn.BatchNorm2d:
+        return self.conv[-1]

@@ -24,11 +24,15 @@ def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
 
 
 def example_input(model: nn.Module, batch_size: int = 1) -> torch.Tensor:
-    """A small random input the model accepts: its channels, its smallest size (>= 32)."""
+    """A small random input the model accepts: its channels, its smallest size (>= 32);
+    3x32x32 for a module that declares neither."""
+    from cnnzoo.models.base import ZooModel
+    from cnnzoo.registry import default_input_size
+
     p = next(model.parameters(), None)
-    side = max(32, int(getattr(model, "min_input_size", 32)))
+    size = default_input_size(model, smallest=True) if isinstance(model, ZooModel) else (3, 32, 32)
     return torch.randn(
-        batch_size, int(getattr(model, "in_chans", 3)), side, side,
+        batch_size, *size,
         device=p.device if p is not None else "cpu",
         dtype=p.dtype if p is not None and p.is_floating_point() else torch.float32,
     )

@@ -8,15 +8,17 @@ import fnmatch
 import importlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from cnnzoo.errors import ModelOptionError, UnknownModelError
+from cnnzoo.errors import ModelOptionError, UnknownModelError, UsageError
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureList
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,6 @@ class Paper:
     authors: str
     year: int
     title: str
-    venue: str = ""
 
     def __str__(self) -> str:
         return f"{self.authors} ({self.year}), {self.title}"
@@ -82,6 +83,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
+STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.studies.nets
 
 
 def register_model(card: ModelCard, **defaults: Any) -> Callable:
@@ -105,6 +107,7 @@ def _ensure_loaded() -> None:
 
     for family in FAMILIES:
         importlib.import_module(f"cnnzoo.models.{family}")
+    importlib.import_module("cnnzoo.studies.nets")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -113,12 +116,15 @@ def list_models(pattern: str = "*") -> list[str]:
     # Case-study order: by family as the families were registered, then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
+    # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
+    shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
+             not n.startswith(STUDY_PREFIX)]
 
     def zoo_order(name: str) -> tuple:
         natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
         return (families.index(_REGISTRY[name].card.family), natural)
 
-    return sorted((n for n in _REGISTRY if fnmatch.fnmatch(n, pattern)), key=zoo_order)
+    return sorted((n for n in shown if fnmatch.fnmatch(n, pattern)), key=zoo_order)
 
 
 def _entry(name: str) -> _Entry:
@@ -155,16 +161,37 @@ def create_model(
     in_chans: int | None = None,
     weights: str | Path | None = None,
     device: str | torch.device | None = None,
+    *,
+    pretrained: bool = False,
+    features_only: bool = False,
+    out_indices: int | Sequence[int] | None = None,
     **options: Any,
-) -> ZooModel:
+) -> ZooModel | FeatureList:
     """Build a registered model.
 
     num_classes and in_chans default to the card's (1000 and 3 for ImageNet models).
-    `weights` is a torchvision `.pth` file or a cnnzoo safetensors file; when
-    num_classes is not given it is taken from the file. `device='meta'` builds
-    without allocating memory (for counting and shape analysis).
+    `weights` is a torchvision `.pth` file, a cnnzoo safetensors file, or a pretrained tag
+    ("imagenet": fetched once into the cache, see cnnzoo.pretrained; `pretrained=True` is
+    the same); when num_classes is not given it is taken from the file. `device='meta'`
+    builds without allocating memory (for counting and shape analysis).
+
+    `features_only=True` returns the feature extractor instead: its forward gives the
+    feature maps of the stages in `out_indices` (default all of `model.feature_info`;
+    an int n for the last n), with the weights loaded.
     """
+    if out_indices is not None and not features_only:
+        raise ModelOptionError("out_indices selects stages for features_only=True; pass both")
     entry = _entry(name)
+    if pretrained:
+        if weights is not None and not _is_tag(weights):
+            raise ModelOptionError(f"pretrained=True and weights={str(weights)!r} both given; "
+                                   "pass one of them")
+        weights = weights or "imagenet"
+    if _is_tag(weights):
+        from cnnzoo.hub import pretrained_entry, weights_path
+
+        options = {**pretrained_entry(name, str(weights)).model_options, **options}
+        weights = weights_path(name, str(weights))
     allowed = model_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
@@ -195,7 +222,13 @@ def create_model(
         from cnnzoo.weights import load_state_dict
 
         load_state_dict(model, state_dict, source=str(weights))
-    return model
+    return FeatureList(model, out_indices) if features_only else model
+
+
+def _is_tag(weights: object) -> bool:
+    from cnnzoo.pretrained import is_tag
+
+    return is_tag(weights)
 
 
 def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:
@@ -203,6 +236,28 @@ def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | 
         probe = _entry(name).builder(num_classes=1, in_chans=3, **_entry(name).defaults)
     weight = state_dict.get(probe.classifier_name + ".weight")
     return int(weight.shape[0]) if weight is not None and weight.ndim == 2 else None
+
+
+def default_input_size(
+    model: nn.Module, input_size: Sequence[int] | None = None, *, smallest: bool = False
+) -> tuple[int, int, int]:
+    """The (C, H, W) to run `model` at, resolved and checked in one place.
+
+    `input_size` when given; else the model's channels at its card's H x W, or with
+    `smallest` at its smallest accepted side (at least 32: a quick example input).
+    """
+    if input_size is not None:
+        size = tuple(int(s) for s in input_size)
+        if len(size) != 3 or min(size) < 1:
+            raise UsageError(f"input_size must be (C, H, W) with positive sides, got {size}")
+        return size  # type: ignore[return-value]
+    if not isinstance(model, ZooModel) or not (model.model_name or smallest):
+        raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
+    if smallest:
+        side = max(32, model.min_input_size)
+        return (model.in_chans, side, side)
+    _, h, w = model_card(model.model_name).input_size
+    return (model.in_chans, h, w)
 
 
 def count_params(model: torch.nn.Module) -> int:

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from cnnzoo.errors import WeightsError
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, model_name_of
 
 _SAFETENSORS_SUFFIXES = (".safetensors", ".st")
 
@@ -35,7 +35,9 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
                 state_dict = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
         except Exception as e:  # safetensors raises its own types for a bad header
             raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
-        return state_dict, _decode_meta(meta)
+        meta = _decode_meta(meta)
+        _check_counts(meta, state_dict, path)
+        return state_dict, meta
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -69,6 +71,31 @@ def _decode_meta(meta: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+# Bounds on what a file's metadata may ask a model to be built with; the tensors must agree.
+_COUNT_LIMITS = {"num_classes": 1_000_000, "in_chans": 4096}
+
+
+def _check_counts(meta: dict[str, Any], state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    """num_classes and in_chans in the metadata are counts the file's own tensors bear out,
+    checked before any model is built from them (a bad value would otherwise be a TypeError
+    deep in torch, or a head of millions of classes allocated)."""
+    for key, limit in _COUNT_LIMITS.items():
+        value = meta.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= limit:
+            raise WeightsError(f"{path}: metadata {key}={value!r} is not a count between 1 and "
+                               f"{limit:,}; the file is damaged or was not written by cnnzoo "
+                               "(re-save it with cnnzoo.save_weights)")
+        axis, ndim = (0, 2) if key == "num_classes" else (1, 4)
+        if state_dict and not any(t.ndim >= ndim and t.shape[axis] == value
+                                  for t in state_dict.values()):
+            what = "outputs" if key == "num_classes" else "input channels"
+            raise WeightsError(f"{path}: metadata says {key}={value} but no tensor in the file "
+                               f"has {value} {what}; the metadata does not belong to these "
+                               "weights (re-save them with cnnzoo.save_weights)")
+
+
 def _unwrap_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     # Training checkpoints wrap the weights; DistributedDataParallel prefixes 'module.'.
     if isinstance(obj, dict):
@@ -94,8 +121,8 @@ def load_state_dict(
     one channel, repeated and rescaled otherwise).
     """
     own = model.state_dict()
-    aux = tuple(getattr(model, "aux_prefixes", ()))
-    heads = tuple(p + "." for p in (model.classifier_name, *model.aux_classifier_names))
+    aux = tuple(h.module + "." for h in model.aux_heads)
+    heads = tuple(p + "." for p in model.head_names)
     first_conv = model.first_conv_name + ".weight"
     state_dict = dict(state_dict)
 
@@ -157,7 +184,7 @@ def _mismatch_report(
         shown = ", ".join(keys[:5])
         return shown + (f", ... ({len(keys) - 5} more)" if len(keys) > 5 else "")
 
-    name = model.model_name or type(model).__name__
+    name = model_name_of(model)
     lines = [f"{source} does not fit {name}:"]
     if missing:
         lines.append(f"  missing in the file ({len(missing)}): {few(missing)}")
@@ -178,7 +205,7 @@ def save_weights(model: ZooModel, path: str | Path, **metadata: Any) -> Path:
     path = Path(path)
     meta = {
         "format": "cnnzoo",
-        "model": getattr(model, "model_name", "") or type(model).__name__,
+        "model": model_name_of(model),
         "num_classes": getattr(model, "num_classes", None),
         "in_chans": getattr(model, "in_chans", None),
         **metadata,

@@ -21,6 +21,7 @@ from cnnzoo.bench.timing import is_cuda
 from cnnzoo.bench.variants import _FORMATS, Variant, check_variant
 from cnnzoo.blocks import is_depthwise
 from cnnzoo.errors import UsageError
+from cnnzoo.models.base import model_name_of
 from cnnzoo.precision import dtype_of
 
 
@@ -235,7 +236,7 @@ def per_layer(
             bound_s=max(f_bound, b_bound), flops_bound_s=f_bound, bytes_bound_s=b_bound,
         ))
     return RooflineReport(
-        model=getattr(model, "model_name", "") or type(model).__name__, variant=variant,
+        model=model_name_of(model), variant=variant,
         batch_size=batch_size, input_size=tuple(input_size), peaks=peaks, layers=rows,
         total_s=plain.median, hooked_total_s=statistics.median(hooked), untimed_ops=untimed,
     )

@@ -15,6 +15,8 @@ from cnnzoo.bench.memory import PeakMemory
 from cnnzoo.bench.timing import Timing, time_callable
 from cnnzoo.bench.variants import Prepared, Variant, check_device, check_variant, prepare
 from cnnzoo.errors import UsageError
+from cnnzoo.models.base import model_name_of
+from cnnzoo.registry import default_input_size
 
 Progress = Callable[[int, int, str], None]
 
@@ -91,7 +93,7 @@ def benchmark(
     Inputs are random, already in the variant's dtype and memory format.
     """
     dev = check_device(device)
-    size = _input_size(model, input_size)
+    size = default_input_size(model, input_size)
     sizes = tuple(batch_sizes or default_batch_sizes(dev))
     if not sizes or min(sizes) < 1:
         raise UsageError(f"batch sizes must be positive integers, got {sizes}")
@@ -101,7 +103,7 @@ def benchmark(
         check_variant(v, dev)
     peaks = peaks or machine_peaks(dev)
     macs = macs_per_image(model, size)
-    name = getattr(model, "model_name", "") or type(model).__name__
+    name = model_name_of(model)
     total = len(variants) * len(sizes) * rounds
     step = 0
     results: list[BenchResult] = []
@@ -140,18 +142,6 @@ def benchmark(
 def _report(progress: Progress | None, done: int, total: int, label: str) -> None:
     if progress is not None:
         progress(done, total, label)
-
-
-def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tuple[int, int, int]:
-    if input_size is not None:
-        return tuple(int(s) for s in input_size)  # type: ignore[return-value]
-    from cnnzoo.registry import model_card
-
-    name = getattr(model, "model_name", "")
-    if not name:
-        raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
-    _, h, w = model_card(name).input_size
-    return (int(getattr(model, "in_chans", 3)), h, w)
 
 
 def _result(name: str, v: Variant, dev: torch.device, b: int, size: tuple[int, int, int],

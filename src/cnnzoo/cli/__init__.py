@@ -7,19 +7,44 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from cnnzoo.errors import CnnzooError
+from cnnzoo.cli.suggest import innermost_parser, suggest_flag
+from cnnzoo.errors import CnnzooError, UsageError
 
+# One module per command, named after it; `list` and `eval` get a trailing underscore because
+# importing cnnzoo.cli.list would bind the name `list` in this package, hiding the builtin.
 COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
-    "list", "show", "train", "eval", "predict", "summary", "compare", "cost", "data", "bench",
-    "export",
+    "list_", "show", "train", "eval_", "predict", "summary", "compare", "cost", "data", "bench",
+    "export", "draw", "weights", "study",
 ))
 
 
+_ARGV: list[str] = []  # what main() parses, for the hints of Parser.error
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the problem, a near miss if there is one, and where the
+    help is; instead of the whole usage block. Subcommand parsers inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        from cnnzoo.cli.suggest import explain_invalid_choice
+
+        hint = None
+        invalid = re.search(r"invalid choice: '([^']*)'", message)
+        if invalid:
+            hint = explain_invalid_choice(self, invalid.group(1), _ARGV)
+            message = message.split(" (choose from")[0]
+        hint = f"; {hint}" if hint else ""
+        print(f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="cnnzoo",
         description="The classic CNN case studies: build, cost, train and measure them.",
     )
@@ -31,6 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_flag_near_misses(
+    args: argparse.Namespace, extra: list[str], command: argparse.ArgumentParser
+) -> None:
+    """`train lenet5 --epochz 3` would pass `epochz` to the model as an option; when the token
+    is no option of the model but is close to one of the command's flags, say so instead."""
+    name = getattr(args, "model", None)
+    tokens = [t for t in extra if t.startswith("--") and t != "--"]
+    if not name or not tokens:
+        return
+    from cnnzoo.registry import list_models, model_options
+
+    if name not in list_models():
+        return  # the unknown model gets its own error, with close matches
+    options = set(model_options(name))
+    for token in tokens:
+        key = token[2:].split("=", 1)[0].replace("-", "_")
+        if key in options or key.removeprefix("no_") in options:
+            continue
+        flag = suggest_flag(token, command)
+        if flag:
+            raise UsageError(f"unknown flag {token.split('=', 1)[0]}; did you mean {flag}? "
+                             f"(see `{command.prog} --help`)")
+
+
 def _version() -> str:
     from cnnzoo import __version__
 
@@ -38,11 +87,17 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _ARGV
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    command = innermost_parser(parser, args)
     if extra and not getattr(args, "accepts_model_options", False):
-        parser.error(f"unrecognised arguments: {' '.join(extra)}")
+        near = [f"{t} (did you mean {suggest_flag(t, command)}?)" if suggest_flag(t, command)
+                else t for t in extra]
+        command.error(f"unrecognised arguments: {' '.join(near)}")
     try:
+        check_flag_near_misses(args, extra, command)
         return int(args.run(args, extra) or 0)
     except CnnzooError as e:
         print(f"cnnzoo: error: {e}", file=sys.stderr)

@@ -10,7 +10,7 @@ from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import ANALYSIS, precision_arg, words
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size, model_card
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -22,8 +22,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -
         help="input size as C,H,W or H,W or S (default: the model card's)",
     )
     if weights:
-        parser.add_argument("--weights", default=None, metavar="FILE",
-                            help="torchvision .pth or cnnzoo .safetensors weights")
+        parser.add_argument("--weights", default=None, metavar="FILE|imagenet",
+                            help="torchvision .pth or cnnzoo .safetensors weights, or imagenet "
+                                 "(pretrained, fetched once: see `cnnzoo weights list`)")
     parser.epilog = (
         "Any other --option VALUE is passed to the model, e.g. --width 0.5 or --aux-logits "
         "(`cnnzoo show NAME` lists a model's options)."
@@ -43,11 +44,13 @@ def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
             f"--input-size {text!r} is not a size: give C,H,W (e.g. 3,224,224), H,W or one "
             "side, as positive integers"
         )
+    from cnnzoo.data.pipeline import check_input_size
+
     if len(values) == 1:
-        return (default_channels, values[0], values[0])
-    if len(values) == 2:
-        return (default_channels, values[0], values[1])
-    return (values[0], values[1], values[2])
+        values = [values[0], values[0]]
+    size = (default_channels, *values) if len(values) == 2 else tuple(values)
+    check_input_size(size, flag=f"--input-size {text!r}:")
+    return size  # type: ignore[return-value]
 
 
 def _convert(value: str) -> Any:
@@ -110,7 +113,7 @@ def model_from_args(
         **options,
     )
     if size is None:
-        size = (model.in_chans, card.input_size[1], card.input_size[2])
+        size = default_input_size(model)
     elif size[0] != model.in_chans:
         raise UsageError(
             f"--input-size has {size[0]} channels but the model takes {model.in_chans}; "
@@ -124,7 +127,7 @@ def trained_from_args(args: argparse.Namespace, extra: list[str]):  # noqa: ANN2
 
     if not args.weights:
         raise UsageError(f"{args.command} needs trained weights: --weights FILE "
-                         "(e.g. runs/NAME-DATA/best.safetensors)")
+                         "(e.g. runs/NAME-DATA/best.safetensors) or --weights imagenet")
     size = parse_input_size(args.input_size, args.in_chans or 1) if args.input_size else None
     trained = load_trained(args.model, args.weights, input_size=None, in_chans=args.in_chans,
                            **parse_model_options(extra))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cnnzoo.data.load import dataset_names
 from cnnzoo.fmt import FORMATS, render, shape_str
 
 
@@ -18,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(run=run_list)
     q = data_sub.add_parser("download", help="fetch a dataset's official files (MD5-checked)")
-    q.add_argument("name", choices=["mnist", "mnist-full", "fashion-mnist", "cifar10",
-                                     "cifar100"], help="mnist and mnist-full: the full MNIST")
+    q.add_argument("name", choices=dataset_names(folder=False),
+                   help="mnist and mnist-full: the full MNIST")
     q.add_argument("--root", "--data-root", dest="root", default=None, metavar="DIR",
                    help="where to put them (default: $CNNZOO_DATA or ~/.cache/cnnzoo, /NAME)")
     q.set_defaults(run=run_download)

@@ -1,21 +1,28 @@
-"""`cnnzoo predict`: classify image files with trained weights."""
+"""`cnnzoo predict`: classify image files with trained or pretrained weights.
+
+Each image is compared with the data the weights expect; every change made to it
+(converted, inverted, resized) is one `note:` line on stderr, the answers go to stdout.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="classify image files with trained weights")
+    p = sub.add_parser("predict", help="classify image files with trained or pretrained weights")
     add_model_arguments(p)
     p.add_argument("images", metavar="IMAGE", nargs="+")
     p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--invert", action="store_true",
-                   help="invert grey levels (dark digits on white paper, for MNIST weights)")
+    p.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                   help="invert grey levels; by default an image whose polarity differs from "
+                        "grey training data (a dark digit on white paper, for MNIST weights) "
+                        "is inverted with a note, --no-invert keeps it as it is")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(run=run_predict)
 
@@ -27,10 +34,14 @@ def run_predict(args: argparse.Namespace, extra: list[str]) -> int:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")
     trained = trained_from_args(args, extra)
     results = predict_files(trained, args.images, args.top_k, invert=args.invert)
+    for r in results:
+        for note in r.notes:
+            print(f"note: {note}", file=sys.stderr)
     if args.format == "json":
-        print(json.dumps([{"image": img, "top": [{"class": c, "probability": p} for c, p in r]}
-                          for img, r in zip(args.images, results, strict=True)], indent=2))
+        print(json.dumps([{"image": r.image, "top": [{"class": c, "probability": p}
+                                                     for c, p in r.top], "notes": r.notes}
+                          for r in results], indent=2))
         return 0
-    for img, r in zip(args.images, results, strict=True):
-        print(f"{img}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r))
+    for r in results:
+        print(f"{r.image}: " + ", ".join(f"{c} {100 * p:.1f}%" for c, p in r.top))
     return 0

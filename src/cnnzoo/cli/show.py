@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cnnzoo.architecture import architecture
-from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_options
 from cnnzoo.cli.train import flag_of
 from cnnzoo.fmt import FORMATS, human, render, shape_str
 from cnnzoo.registry import Figure, count_params, model_card, model_options
@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("show", help="one architecture, stage by stage, with output shapes")
     add_model_arguments(p, weights=False)
     p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--svg", metavar="FILE", default=None,
+                   help="also write the architecture diagram (as `cnnzoo draw` does)")
     p.set_defaults(run=run_show)
 
 
@@ -29,6 +31,10 @@ def _figure_text(f: Figure) -> str:
 
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.svg:
+        from cnnzoo.cli.draw import check_target
+
+        check_target(args.svg)
     model, size = model_from_args(args, extra, device="meta")
     stages = architecture(model, size)
     card = model_card(args.model)
@@ -37,7 +43,8 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"paper: {card.paper}")
         if card.notes:
             print(f"note: {card.notes}")
-        options = ", ".join(f"{k}={v!r}" for k, v in model_options(args.model).items())
+        built = {**model_options(args.model), **parse_model_options(extra)}
+        options = ", ".join(f"{k}={v!r}" for k, v in built.items())
         print(f"options: {options or 'none'}")
         print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})")
         for f in card.figures:
@@ -56,4 +63,9 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
     if args.format == "table":
         rows.append(["total", "", "", f"{total:,}"])
     print(render(headers, rows, args.format, right=(3,), records=records))
+    if args.svg:
+        from cnnzoo.cli.draw import write_diagram
+        from cnnzoo.draw import draw
+
+        write_diagram(draw(model, size), args.svg)
     return 0

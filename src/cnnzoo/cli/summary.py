@@ -10,7 +10,7 @@ from cnnzoo.cli.common import (
     model_from_args,
     parse_model_options,
 )
-from cnnzoo.cost.memory import OPTIMIZER_STATE, training_memory
+from cnnzoo.cost.memory import OPTIMIZERS, training_memory
 from cnnzoo.cost.profile import profile
 from cnnzoo.cost.report import footer, headline, summary_table
 from cnnzoo.fmt import human
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stages", action="store_true", help="stage subtotals only")
     p.add_argument("--train-batch", type=int, default=None, metavar="N",
                    help="also estimate the memory of a training step at batch N")
-    p.add_argument("--optimizer", choices=list(OPTIMIZER_STATE), default="momentum",
+    p.add_argument("--optimizer", choices=list(OPTIMIZERS), default="momentum",
                    help="optimizer for the training-memory estimate (default momentum)")
     p.set_defaults(run=run_summary)
 
@@ -41,9 +41,12 @@ def run_summary(args: argparse.Namespace, extra: list[str]) -> int:
         print("\n" + footer(prof))
     if args.train_batch and args.format == "table":
         tm = training_memory(model, size, args.train_batch, args.optimizer, args.dtype)
-        mib = {k: human(v, binary=True) for k, v in tm.to_dict().items() if isinstance(v, int)}
+        mib = {k: human(v, binary=True) for k, v in tm.to_dict().items()
+               if isinstance(v, int) and not isinstance(v, bool)}
         print(f"training step at batch {tm.batch_size} with {tm.optimizer}: peak {mib['peak']}"
-              f" = weights {mib['weights']} + optimizer state {mib['optimizer_state']}"
-              f" + forward/backward {mib['step_peak']} (saved activations"
-              f" {mib['saved_activations']}, gradients {mib['gradients']})")
+              f" (in the {tm.peak_in}) = weights {mib['weights']} + optimizer state"
+              f" {mib['optimizer_state']} + the larger of backward {mib['backward_peak']}"
+              f" (saved activations {mib['saved_activations']}, gradients {mib['gradients']})"
+              f" and the optimizer step's gradients and temporaries"
+              f" {human(tm.batch + tm.gradients + tm.step_temporaries, binary=True)}")
     return 0

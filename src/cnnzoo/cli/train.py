@@ -153,13 +153,11 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         print(describe(cfg, recipe, given, flag=flag_of))
     result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
     if not result.is_main:
-        return 130 if result.interrupted else 0
+        return result.exit_code
     print(f"\n{cfg.model} on {cfg.data}: best test top-1 {100 * result.best_top1:.2f}% "
           f"(epoch {result.best_epoch}), final {100 * result.final_top1:.2f}%, "
           f"{result.seconds:.1f} s of training")
     out = result.out
     print(f"artefacts in {out}/: best.safetensors (weights), last.pt / best.pt "
           "(checkpoints), metrics.jsonl, curves.png")
-    if result.interrupted:
-        return 130
-    return 0
+    return result.exit_code

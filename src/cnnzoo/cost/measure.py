@@ -7,27 +7,12 @@ from torch import nn
 from torch.profiler import ProfilerActivity
 from torch.profiler import profile as torch_profile
 
-from cnnzoo.cost.memory import OPTIMIZER_STATE, loss_of
-from cnnzoo.errors import UsageError
-
-
-def make_optimizer(name: str, params: object) -> torch.optim.Optimizer:
-    """The optimizers `training_memory` knows, with ordinary settings."""
-    makers = {
-        "sgd": lambda p: torch.optim.SGD(p, lr=0.01),
-        "momentum": lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
-        "rmsprop": lambda p: torch.optim.RMSprop(p, lr=1e-3),
-        "adam": lambda p: torch.optim.Adam(p, lr=1e-3),
-        "adamw": lambda p: torch.optim.AdamW(p, lr=1e-3),
-    }
-    if name not in makers:
-        raise UsageError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZER_STATE)}")
-    return makers[name](params)
+from cnnzoo.cost.memory import loss_of, make_optimizer
 
 
 def measure_training_peak(
     model: nn.Module, input_size: tuple[int, int, int], batch_size: int, optimizer: str,
-    num_classes: int, steps: int = 2,
+    num_classes: int, steps: int = 2, foreach: bool | None = None,
 ) -> int:
     """Peak bytes PyTorch holds on the CPU over `steps` real training steps of `model`
     (whose weights change): the weights already allocated plus the most allocated on top
@@ -36,7 +21,7 @@ def measure_training_peak(
     weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     model.train()
     with torch_profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        opt = make_optimizer(optimizer, model.parameters())
+        opt = make_optimizer(optimizer, model.parameters(), foreach)
         x = torch.randn(batch_size, *input_size)
         y = torch.randint(0, num_classes, (batch_size,))
         for _ in range(steps):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Protocol, runtime_checkable
 
 import torch
 
@@ -40,13 +42,22 @@ _MATMUL = {aten.mm, aten.addmm, aten.bmm, aten.baddbmm}
 _RESHAPE = {aten.view, aten._unsafe_view, aten.reshape, aten.flatten}
 
 
+@runtime_checkable
+class StructuralZeros(Protocol):
+    """A module whose forward convolves with a dense kernel in which some weights are
+    zero by construction (LeNet-5's C3 connection table) declares how many: their
+    multiply-adds are counted apart from the real ones."""
+
+    def structural_zeros(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Field:
     """Receptive field (rows, cols) of one output position in input pixels, and the jump:
     how many input pixels apart neighbouring output positions are (the total stride)."""
 
     size: tuple[int, int] = (1, 1)
-    jump: tuple[int, int] = (1, 1)
+    jump: tuple[Fraction, Fraction] = (Fraction(1), Fraction(1))
 
     def window(self, kernel: Sequence[int], stride: Sequence[int],
                dilation: Sequence[int] = (1, 1)) -> Field:
@@ -57,6 +68,23 @@ class Field:
         )
         jump = tuple(j * s for j, s in zip(self.jump, stride, strict=True))
         return Field(size, jump)  # type: ignore[arg-type]
+
+    def transposed(self, kernel: Sequence[int], stride: Sequence[int],
+                   dilation: Sequence[int] = (1, 1)) -> Field:
+        """After a transposed convolution: an output position sees the input positions
+        whose kernel taps land on it, at most ceil(k/s) of them in a row, and neighbouring
+        outputs are 1/stride input positions apart."""
+        size = []
+        for r, k, s, d, j in zip(self.size, kernel, stride, dilation, self.jump, strict=True):
+            # Taps kk and kk' reach the same output from inputs (kk' - kk) * d / s apart.
+            span = max(
+                (max(taps) - min(taps)) * d // s
+                for o in range(s)
+                if (taps := [kk for kk in range(k) if (o - kk * d) % s == 0])
+            )
+            size.append(r + span * j)
+        jump = tuple(j / s for j, s in zip(self.jump, stride, strict=True))
+        return Field((size[0], size[1]), jump)  # type: ignore[arg-type]
 
     def merge(self, other: Field) -> Field:
         """Where branches meet (addition, concatenation) the wider field counts."""
@@ -141,9 +169,11 @@ def op_field(
     if x is None or x.ndim < 3:
         return field
     spatial = (x.shape[-2], x.shape[-1])
-    if packet is aten.convolution and not _arg(args, kwargs, 6, "transposed", False):
+    if packet is aten.convolution:
         w = args[1]
         kernel = (w.shape[-2], w.shape[-1]) if w.ndim == 4 else (1, w.shape[-1])
+        if _arg(args, kwargs, 6, "transposed", False):
+            return field.transposed(kernel, _pair(args[3]), _pair(args[5]))
         return field.window(kernel, _pair(args[3]), _pair(args[5]))
     if packet in _MAX_POOL or (packet is aten.avg_pool2d):
         kernel = _pair(_arg(args, kwargs, 1, "kernel_size", 1))

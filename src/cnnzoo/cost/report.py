@@ -77,13 +77,13 @@ def _csv(p: Profile) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "type", "stage", "input_shape", "output_shape", "params", "macs",
-                     "other_flops", "activation_elements", "activation_bytes",
-                     "receptive_field", "jump"])
+                     "zero_macs", "other_flops", "activation_elements", "activation_bytes",
+                     "receptive_field", "jump", "shares"])
     for r in p.layers:
         writer.writerow([r.name, r.type, r.stage, shape_str(r.input_shape),
-                         shape_str(r.output_shape), r.params, r.macs, r.total_other_flops,
-                         r.activation_elements, r.activation_bytes, _hw(r.receptive_field),
-                         _hw(r.jump)])
+                         shape_str(r.output_shape), r.params, r.macs, r.zero_macs,
+                         r.total_other_flops, r.activation_elements, r.activation_bytes,
+                         _hw(r.receptive_field), _hw(r.jump), r.shares])
     return buf.getvalue().rstrip("\n")
 
 
@@ -94,21 +94,31 @@ def headline(p: Profile, description: str = "", options: str = "") -> str:
     if options:
         lines.append(f"options: {options}")
     lines.append(f"input {shape_str(p.input_size)}, batch {p.batch_size}, {p.dtype}")
+    zeros = f" (and {p.zero_macs:,} on structural zeros)" if p.zero_macs else ""
     lines.append(
-        f"params {p.params:,} ({human(p.params)})   MACs {p.macs:,} ({human(p.macs)})"
+        f"params {p.params:,} ({human(p.params)})   MACs {p.macs:,} ({human(p.macs)}){zeros}"
     )
     lines.append(f"other FLOPs {human(p.other_flops)}: {kinds or 'none'}")
     return "\n".join(lines)
 
 
 def footer(p: Profile) -> str:
+    counted = "2 x (MACs + those on structural zeros)" if p.zero_macs else "2 x MACs"
     lines = [
         f"peak activation memory {human(p.peak_activation_bytes, binary=True)} (tensors alive"
         f" at once, input included; reached in {p.peak_at or 'the input'}); every output"
         f" summed would be {human(p.activation_bytes, binary=True)}",
-        f"MACs are conv + linear multiply-adds; torch's FlopCounterMode reports 2 x MACs ="
-        f" {human(2 * p.macs)} FLOPs. RF: receptive field in input pixels; jump: its stride.",
+        f"MACs are conv + linear multiply-adds; torch's FlopCounterMode reports {counted} ="
+        f" {human(2 * (p.macs + p.zero_macs))} FLOPs. RF: receptive field in input pixels;"
+        f" jump: its stride.",
     ]
+    for r in p.layers:
+        if r.zero_macs:
+            lines.append(f"{r.name}: {r.macs + r.zero_macs:,} multiply-adds, of which"
+                         f" {r.zero_macs:,} multiply structural zeros (weights its connection"
+                         f" table leaves at zero); MACs count the {r.macs:,} real ones")
+        if r.shares:
+            lines.append(f"{r.name}: the parameters of {r.shares} again (counted there once)")
     if p.uncounted_ops:
         lines.append(f"no cost rule for: {', '.join(p.uncounted_ops)} (counted as 0)")
     return "\n".join(lines)

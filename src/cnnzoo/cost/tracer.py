@@ -8,11 +8,14 @@ ConvBNReLU's F.relu) become rows of their own, named after the block: `layer1.0.
 
 from __future__ import annotations
 
+import sys
 import weakref
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
+from types import ModuleType
 
 import torch
 from torch import nn
@@ -20,7 +23,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
-from cnnzoo.cost.ops import Field, friendly_name, op_cost, op_field
+from cnnzoo.cost.ops import Field, StructuralZeros, friendly_name, op_cost, op_field
 
 # Ops inside these modules are labelled by the module's role, not by the aten operator
 # (LocalResponseNorm is built from mul, pad, avg_pool3d, add, pow and div).
@@ -60,8 +63,10 @@ class LayerCost:
     activation_elements: int = 0
     activation_bytes: int = 0
     receptive_field: tuple[int, int] | None = None
-    jump: tuple[int, int] | None = None
+    jump: tuple[Fraction, Fraction] | None = None  # below 1 after an upsampling
     stage: str = ""
+    shares: str = ""  # the row that counted these parameters (a module called again)
+    zero_macs: int = 0  # multiply-adds on structural zeros, left out of `macs`
 
     @property
     def total_other_flops(self) -> int:
@@ -77,28 +82,84 @@ class _Call:
     kind: str | None
     input_shape: tuple[int, ...] = ()
     macs: int = 0
+    zero_macs: int = 0
     other: Counter = field(default_factory=Counter)
     active: bool = False  # ran an operator that computes or allocates
 
 
 class MemoryMeter:
-    """Bytes of tensors alive at once. Each operator output that owns new storage counts
-    until its last reference dies (a weakref finalizer), as in eager PyTorch."""
+    """Bytes of tensors alive at once, as eager PyTorch holds them. Each operator output
+    that owns new storage counts until the last tensor on that storage dies: views of it
+    (a weight gradient is the transpose of an mm output) keep it alive, so every tensor
+    that shares the storage is watched (weakref finalizers), not only the first."""
 
     def __init__(self, start: int = 0) -> None:
         self.current = start
         self.peak = start
         self.peak_at = ""
+        self._live: dict[int, list[int]] = {}  # storage -> [bytes, tensors alive on it]
 
     def allocate(self, t: torch.Tensor, where: str) -> None:
-        nbytes = t.untyped_storage().nbytes()
+        storage = t.untyped_storage()
+        nbytes = storage.nbytes()
+        self._live[storage._cdata] = [nbytes, 0]
         self.current += nbytes
         if self.current > self.peak:
             self.peak, self.peak_at = self.current, where
-        weakref.finalize(t, self._free, nbytes)
+        self._hold(t, storage._cdata)
 
-    def _free(self, nbytes: int) -> None:
-        self.current -= nbytes
+    def alias(self, t: torch.Tensor) -> None:
+        """`t` is a view (or the in-place result) of a tensor: it keeps that storage."""
+        key = t.untyped_storage()._cdata
+        if key in self._live:  # storage made outside the trace (weights) is not counted
+            self._hold(t, key)
+
+    def _hold(self, t: torch.Tensor, key: int) -> None:
+        self._live[key][1] += 1
+        weakref.finalize(t, self._release, key)
+
+    def _release(self, key: int) -> None:
+        record = self._live[key]
+        record[1] -= 1
+        if record[1] == 0:
+            self.current -= record[0]
+            del self._live[key]
+
+
+class _DynamoStandIn(ModuleType):
+    """What torch._dynamo offers the meta kernels: `disable`, here the identity."""
+
+    def __init__(self) -> None:
+        super().__init__("torch._dynamo")
+        self.marked: list[object] = []
+
+    def disable(self, fn: object, recursive: bool = True, wrapping: bool = True) -> object:
+        self.marked.append(fn)
+        return fn
+
+
+@contextmanager
+def without_dynamo_import() -> Iterator[None]:
+    """Many meta kernels (add, addmm, mean, batch norm, ...) are Python functions that torch
+    wraps in `torch._dynamo.disable`; the first call imports torch._dynamo, seconds of a
+    `cnnzoo summary`. `disable` only matters while torch.compile is tracing, which never
+    happens in a cost trace, so a stand-in answers for it here and is removed afterwards,
+    with the marks it left, so that a later torch.compile imports the real Dynamo."""
+    if "torch._dynamo" in sys.modules:  # already paid for
+        yield
+        return
+    stand_in = _DynamoStandIn()
+    sys.modules["torch._dynamo"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("torch._dynamo") is stand_in:
+            del sys.modules["torch._dynamo"]
+        if torch.__dict__.get("_dynamo") is stand_in:
+            del torch._dynamo
+        for fn in stand_in.marked:
+            if getattr(fn, "__dynamo_disable", None) is fn:
+                delattr(fn, "__dynamo_disable")
 
 
 def _tensors(tree: object) -> list[torch.Tensor]:
@@ -112,6 +173,13 @@ class Tracer(TorchDispatchMode):
     backward operators run outside any module).
     """
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable, and the first
+        # operator imports torch._dynamo: seconds of a `summary`'s start-up. Nothing here
+        # is ever compiled, so there is nothing for Dynamo to skip.
+        return False
+
     def __init__(self, record: bool = True) -> None:
         super().__init__()
         self.record = record
@@ -122,6 +190,8 @@ class Tracer(TorchDispatchMode):
         self._stack: list[tuple[str, nn.Module]] = []
         self._call: _Call | None = None
         self._names: Counter = Counter()
+        self._param_rows: dict[int, str] = {}  # id(parameter) -> the row that counted it
+        self.failed_in: tuple[str, nn.Module, BaseException] | None = None
 
     def watch_input(self, x: torch.Tensor) -> None:
         """The input is alive throughout and its receptive field is one pixel."""
@@ -156,32 +226,43 @@ class Tracer(TorchDispatchMode):
 
     def _post(self, module: nn.Module, args: tuple, output: object) -> None:
         name, _ = self._stack.pop()
+        error = sys.exc_info()[1]  # forward hooks with always_call run while unwinding
+        if error is not None and self.failed_in is None:
+            self.failed_in = (name, module, error)  # the innermost module that failed
         call = self._call
         if call is None or call.module is not module or call.name != name:
             return
         self._call = None
-        params = sum(p.numel() for p in module.parameters())
         outputs = _tensors(output)
-        if not (call.active or params) or not outputs:
+        weights = list(module.parameters())
+        if not (call.active or weights) or not outputs:
             return  # Identity, Dropout in eval, Flatten: nothing computed or stored
-        out = outputs[0]
-        self._add_row(name, type(module).__name__, call.input_shape, out, params,
-                      call.macs, dict(call.other))
+        # Parameters count once, in the first row that uses them; MACs count per call.
+        new = [p for p in weights if id(p) not in self._param_rows]
+        shares = next((self._param_rows[id(p)] for p in weights if id(p) in self._param_rows),
+                      "")
+        row = self._add_row(name, type(module).__name__, call.input_shape, outputs[0],
+                            sum(p.numel() for p in new), call.macs, dict(call.other))
+        row.shares, row.zero_macs = shares, call.zero_macs
+        for p in new:
+            self._param_rows[id(p)] = row.name
 
     def _add_row(
         self, name: str, kind: str, input_shape: tuple[int, ...], out: torch.Tensor,
         params: int, macs: int, other: dict[str, int],
-    ) -> None:
+    ) -> LayerCost:
         self._names[name] += 1
         if self._names[name] > 1:
             name = f"{name}#{self._names[name]}"  # a module or operator used again
         f = self.fields.get(out)
-        self.layers.append(LayerCost(
+        row = LayerCost(
             name=name, type=kind, input_shape=input_shape, output_shape=tuple(out.shape[1:]),
             params=params, macs=macs, other_flops={k: v for k, v in other.items() if v},
             activation_elements=out.numel(), activation_bytes=out.numel() * out.element_size(),
             receptive_field=f.size if f else None, jump=f.jump if f else None,
-        ))
+        )
+        self.layers.append(row)
+        return row
 
     # -- operators --------------------------------------------------------------------
 
@@ -190,12 +271,14 @@ class Tracer(TorchDispatchMode):
         out = func(*args, **kwargs)
         outputs = _tensors(out)
         returns = func._schema.returns
-        where = self._call.name if self._call else (self._stack[-1][0] if self._stack else "")
+        where = self._call.name if self._call else _op_row_name(self._stack, func)
         allocated = False
         for i, t in enumerate(outputs):
             if i >= len(returns) or returns[i].alias_info is None:  # owns new storage
                 self.memory.allocate(t, where)
                 allocated = True
+            else:
+                self.memory.alias(t)
         in_fields = [self.fields[t] for t in _tensors((args, kwargs)) if t in self.fields]
         if in_fields:
             merged = in_fields[0]
@@ -218,6 +301,11 @@ class Tracer(TorchDispatchMode):
         if not has_cost and allocated and from_data and name not in _FREE_OPS:
             self.uncounted.add(name)
         call = self._call
+        if call is not None and macs and isinstance(call.module, StructuralZeros):
+            # Each zero of the dense kernel is multiplied once per output position.
+            zero = call.module.structural_zeros() * (first.numel() // first.shape[1])
+            call.zero_macs += zero
+            macs -= zero
         if call is not None:
             if call.kind:  # e.g. the adds inside LocalResponseNorm are normalisation
                 other = {call.kind if k != "bias" else k: v for k, v in other.items()}
@@ -227,11 +315,17 @@ class Tracer(TorchDispatchMode):
             return
         if first is None or not from_data or not (has_cost or allocated):
             return  # a view, or a constant made inside forward
-        parent = self._stack[-1][0] if self._stack else ""
-        op = friendly_name(func)
         data = [t for t in _tensors(args) if t in self.fields]
-        self._add_row(f"{parent}.{op}" if parent else op, op,
+        self._add_row(_op_row_name(self._stack, func), friendly_name(func),
                       tuple(data[0].shape[1:]) if data else (), first, 0, macs, other)
+
+
+def _op_row_name(stack: list[tuple[str, nn.Module]], func: torch._ops.OpOverload) -> str:
+    """An operator a module calls itself is named after it: `layer1.0.add`; one the
+    model's own forward calls is named alone: `flatten`."""
+    parent = stack[-1][0] if stack else ""
+    op = friendly_name(func)
+    return f"{parent}.{op}" if parent else op
 
 
 # Operators that allocate but compute nothing worth counting (copies, padding, joins).

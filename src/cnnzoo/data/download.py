@@ -2,74 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from cnnzoo.data.specs import DatasetSpec, Download
 from cnnzoo.errors import DatasetError
-from cnnzoo.fmt import human
-
-_CHUNK = 1 << 20
+from cnnzoo.fetch import Checksum, ChecksumError, FetchError, fetch_url
 
 
 class DownloadError(DatasetError):
     """The network failed (as opposed to a file that arrived damaged)."""
 
 
-def md5_of(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch(item: Download, folder: Path, progress: bool = True, timeout: float = 30) -> Path:
-    """Download `item` into `folder` (temp file, MD5 check, then rename); return its path."""
-    dest = folder / item.filename
-    if dest.is_file() and md5_of(dest) == item.md5:
-        return dest
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{item.filename}.", suffix=".part")
+    """Download `item` into `folder` (resumable, MD5-checked, renamed into place when
+    complete); return its path."""
     try:
-        h = hashlib.md5()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(item.url, timeout=timeout) as r:
-            total = int(r.headers.get("Content-Length") or 0)
-            done, shown = 0, 0.0
-            for block in iter(lambda: r.read(_CHUNK), b""):
-                out.write(block)
-                h.update(block)
-                done += len(block)
-                if progress and time.monotonic() - shown > 0.2:
-                    shown = time.monotonic()
-                    _show(item.filename, done, total)
-        if progress:
-            _show(item.filename, done, total, end="\n")
-        if h.hexdigest() != item.md5:
-            raise DatasetError(f"{item.url}: MD5 {h.hexdigest()} is not the published "
-                               f"{item.md5}; the download is damaged, try again")
-        os.replace(tmp, dest)
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", None) or e
-        raise DownloadError(f"could not download {item.url} ({reason})") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
-
-
-def _show(name: str, done: int, total: int, end: str = "") -> None:
-    size = f"{human(done, binary=True)}" + (f" / {human(total, binary=True)}" if total else "")
-    pct = f" {100 * done / total:5.1f}%" if total else ""
-    print(f"\rdownloading {name}: {size}{pct}", end=end, file=sys.stderr, flush=True)
+        return fetch_url(item.url, folder / item.filename, Checksum("md5", item.md5),
+                         progress=progress, timeout=timeout)
+    except ChecksumError as e:
+        raise DatasetError(str(e)) from None
+    except FetchError as e:
+        raise DownloadError(str(e)) from None
 
 
 def safe_extract(archive: Path, folder: Path) -> None:

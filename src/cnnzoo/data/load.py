@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from types import ModuleType
 
-import torch
-
-from cnnzoo.data.dataset import ImageDataset, Split, dataset_from_spec
+from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
 from cnnzoo.errors import DatasetError
 
 FOLDER_PREFIX = "folder:"
-_IDX_SPLITS = (("train", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               ("test", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"))
-# Where each dataset's files may sit inside a root: itself, ROOT/NAME, and the folders the
-# official archives (and torchvision) unpack to.
-_SUBDIRS = {
-    "mnist": ("mnist", "MNIST/raw"),
-    "fashion-mnist": ("fashion-mnist", "FashionMNIST/raw"),
-    "cifar10": ("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
-    "cifar100": ("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
-}
+# The readers a spec may name: each module has has_files(spec, folder) and
+# load(spec, folder, image_size) (image_size: the model input side, for readers that decode).
+READERS = ("idx", "cifar", "imagenet")
 
 
 def data_home() -> Path:
@@ -34,8 +27,9 @@ def data_home() -> Path:
 MNIST_FULL = ("mnist-full", "mnist_full")
 
 
-def dataset_names() -> list[str]:
-    return ["mnist", MNIST_FULL[0], *list(SPECS)[1:], FOLDER_PREFIX + "PATH"]
+def dataset_names(folder: bool = True) -> list[str]:
+    """Every name load_dataset takes (with folder=False, only those of specs)."""
+    return ["mnist", MNIST_FULL[0], *list(SPECS)[1:], *[FOLDER_PREFIX + "PATH"][:folder]]
 
 
 def _spec(name: str) -> DatasetSpec:
@@ -51,59 +45,37 @@ def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
     spec = _spec(name)
     if root is not None:
         base = Path(root).expanduser()
-        return [base, *(base / sub for sub in _SUBDIRS[spec.name])]
+        return [base, *(base / sub for sub in spec.subdirs)]
     # Not data_home() itself: MNIST and Fashion-MNIST files have the same names.
     base = data_home()
-    return [*(base / sub for sub in _SUBDIRS[spec.name]), *map(Path, spec.system_dirs)]
+    return [*(base / sub for sub in spec.subdirs), *map(Path, spec.system_dirs)]
 
 
-def _has_files(spec: DatasetSpec, folder: Path) -> bool:
-    if spec.name.startswith("cifar"):
-        from cnnzoo.data.cifar import cifar_files
-
-        return cifar_files(spec.name, folder) is not None
-    from cnnzoo.data.idx import find_idx
-
-    return all(find_idx(folder, base) is not None
-               for _, images, labels in _IDX_SPLITS for base in (images, labels))
+def reader(spec: DatasetSpec) -> ModuleType:
+    """The module that parses `spec`'s files (the one place a reader is chosen)."""
+    if spec.reader not in READERS:
+        raise DatasetError(f"{spec.name}: its spec names reader {spec.reader!r}; cnnzoo has "
+                           f"{', '.join(READERS)}")
+    return importlib.import_module(f"cnnzoo.data.{spec.reader}")
 
 
 def locate(name: str, root: str | Path | None = None) -> Path | None:
     """The first folder holding all of `name`'s files, or None."""
     spec = _spec(name)
-    return next((d for d in candidate_dirs(spec.name, root) if _has_files(spec, d)), None)
-
-
-_FILES = {
-    "cifar10": "data_batch_1..5 and test_batch (from cifar-10-python.tar.gz)",
-    "cifar100": "train, test and meta (from cifar-100-python.tar.gz)",
-}
-_IDX_FILES = ("train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-              "t10k-labels-idx1-ubyte (.gz or raw)")
+    found = reader(spec).has_files
+    return next((d for d in candidate_dirs(spec.name, root) if found(spec, d)), None)
 
 
 def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
     dirs = ", ".join(str(d) for d in candidate_dirs(spec.name, root))
-    files = _FILES.get(spec.name, _IDX_FILES)
+    files = spec.files_hint or (spec.file_list() + (" (.gz or raw)" if spec.reader == "idx"
+                                                    else ""))
+    if spec.downloads:
+        files += f" (from {', '.join(d.filename for d in spec.downloads)})"
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
     return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
                         f"(or pass --data-root DIR){extra}, or run `cnnzoo data download "
                         f"{spec.name}` where a network is available")
-
-
-def _load_idx(spec: DatasetSpec, folder: Path) -> ImageDataset:
-    from cnnzoo.data.idx import find_idx, read_idx_pair
-
-    splits = {}
-    for split, images, labels in _IDX_SPLITS:
-        paths = [find_idx(folder, images), find_idx(folder, labels)]
-        x, y = read_idx_pair(paths[0], paths[1], len(spec.classes))
-        splits[split] = Split(torch.from_numpy(x.copy()), torch.from_numpy(y.astype("int64")),
-                              str(paths[0]))
-    if splits["train"].image_shape != splits["test"].image_shape:
-        raise DatasetError(f"{folder}: train images are {splits['train'].image_shape} but test "
-                           f"images are {splits['test'].image_shape}; mixed datasets?")
-    return dataset_from_spec(spec, splits["train"], splits["test"], str(folder))
 
 
 def download_files(name: str, root: str | Path | None = None, progress: bool = True) -> Path:
@@ -133,8 +105,9 @@ def load_dataset(
 
     name: "mnist" (without `root`: the embedded 10k sample; with it: the full IDX files),
     "mnist-full" (always the IDX files: root or data_home()/mnist), "fashion-mnist",
-    "cifar10", "cifar100", or "folder:PATH" (PATH/train/CLASS/*.jpg and PATH/val/CLASS/*;
-    `image_size` is the model input side, default 224).
+    "cifar10", "cifar100", "imagenet" (the validation images, decoded at `image_size`'s
+    preset), or "folder:PATH" (PATH/train/CLASS/*.jpg and PATH/val/CLASS/*; `image_size` is
+    the model input side, default 224).
     root: a folder holding the files (or ROOT/NAME, or the folder an official archive
     unpacks to). download: fetch the official files (checksummed) into root or
     data_home()/NAME when they are missing.
@@ -154,8 +127,4 @@ def load_dataset(
         folder = download_files(spec.name, root, progress=progress)
     if folder is None:
         raise _not_found(spec, root)
-    if spec.name.startswith("cifar"):
-        from cnnzoo.data.cifar import load_cifar
-
-        return load_cifar(spec, folder)
-    return _load_idx(spec, folder)
+    return reader(spec).load(spec, folder, image_size)

@@ -19,6 +19,8 @@ from torch import nn
 from cnnzoo.errors import CnnzooError, ExportError, UsageError
 from cnnzoo.export.formats import FORMATS, SUFFIXES, WRITERS, load_runner, onnx_session
 from cnnzoo.export.parity import ParityCheck, parity_checks
+from cnnzoo.models.base import model_name_of
+from cnnzoo.registry import default_input_size
 
 __all__ = [
     "FORMATS", "ExportResult", "ParityCheck", "check_output", "export_model", "onnx_session",
@@ -54,18 +56,6 @@ class ExportResult:
                 lines.append(f"  parity {c.inputs}: max abs err {c.max_abs:.3g}, "
                              f"max rel err {c.max_rel:.3g}  {verdict}")
         return "\n".join(lines)
-
-
-def _input_size(model: nn.Module, input_size: tuple[int, int, int] | None) -> tuple[int, int, int]:
-    if input_size is not None:
-        return tuple(int(s) for s in input_size)  # type: ignore[return-value]
-    name = getattr(model, "model_name", "")
-    if name:
-        from cnnzoo.registry import model_card
-
-        _, h, w = model_card(name).input_size
-        return (int(getattr(model, "in_chans", 3)), h, w)
-    raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
 
 
 def _first_line(e: BaseException) -> str:
@@ -111,7 +101,7 @@ def export_model(
     output's largest magnitude) ExportError is raised. The file appears at `path` only
     when export and checks succeed: it is written beside it under a temporary name first.
     """
-    size = _input_size(model, input_size)
+    size = default_input_size(model, input_size)
     path = check_output(path, format)
     model.eval()
     # Batch 2 to trace: torch.export would specialise a batch of 1 to the constant 1.
@@ -131,7 +121,7 @@ def export_model(
         except Exception as e:  # noqa: BLE001 - any exporter failure becomes one clear line
             reason = _first_line(e)
             raise ExportError(
-                f"exporting {getattr(model, 'model_name', '') or type(model).__name__} to "
+                f"exporting {model_name_of(model)} to "
                 f"{format} failed: {reason}; try another --format, or report it"
             ) from e
         if check:

@@ -6,12 +6,13 @@ import torch
 from torch import nn
 
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 KRIZHEVSKY_2012 = Paper(
     "A. Krizhevsky, I. Sutskever, G. E. Hinton", 2012,
-    "ImageNet Classification with Deep Convolutional Neural Networks", "NeurIPS 2012",
+    "ImageNet Classification with Deep Convolutional Neural Networks",
 )
 
 
@@ -33,7 +34,8 @@ class AlexNet(ZooModel):
     first_conv_name = "features.0"
 
     def __init__(
-        self, num_classes: int = 1000, in_chans: int = 3, paper: bool = False, dropout: float = 0.5
+        self, num_classes: int = 1000, in_chans: int = 3, *, paper: bool = False,
+        dropout: float = 0.5,
     ) -> None:
         super().__init__(num_classes, in_chans)
         if paper:
@@ -54,6 +56,8 @@ class AlexNet(ZooModel):
                 nn.ReLU(inplace=True),
                 nn.MaxPool2d(3, stride=2),  # -> 256x6x6
             )
+            stage_ends = ((3, 96, "conv1, pool"), (7, 256, "conv2, pool"),
+                          (14, 256, "conv3-5, pool"))
         else:
             self.features = nn.Sequential(
                 nn.Conv2d(in_chans, 64, 11, stride=4, padding=2),  # 3x224x224 -> 64x55x55
@@ -70,6 +74,11 @@ class AlexNet(ZooModel):
                 nn.ReLU(inplace=True),
                 nn.MaxPool2d(3, stride=2),  # -> 256x6x6
             )
+            stage_ends = ((2, 64, "conv1, pool"), (5, 192, "conv2, pool"),
+                          (12, 256, "conv3-5, pool"))
+        # Each stage ends with a max-pool: total strides 8, 16, 32.
+        for i, (end, channels, title) in enumerate(stage_ends):
+            self.feature_info.append(FeatureInfo(f"features.{end}", channels, 8 << i, title))
         self.avgpool = nn.AdaptiveAvgPool2d(6)  # other input sizes -> 256x6x6
         self.num_features = 4096
         self.classifier = nn.Sequential(
@@ -86,7 +95,7 @@ class AlexNet(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.classifier[-1](x)
 

@@ -2,29 +2,56 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
 from cnnzoo.errors import InputShapeError, ModelOptionError
+from cnnzoo.models.features import FeatureInfo, capture, resolve_indices
+
+
+@dataclass(frozen=True)
+class AuxHead:
+    """An auxiliary classifier on intermediate features, declared by the model that has one
+    (GoogLeNet's two side branches, Inception-v3's one), whether built or not.
+
+    module: the side branch; its weights' keys start with `module + "."`.
+    classifier: the dotted path of its final nn.Linear, which `reset_classifier` replaces.
+    in_features: that layer's input width. min_input_size: the smallest H and W the branch
+    takes in training.
+    """
+
+    module: str
+    classifier: str
+    in_features: int
+    min_input_size: int = 0
 
 
 class ZooModel(nn.Module):
     """Base class: input checks, `forward = forward_head(forward_features(x))`,
-    and a classifier that can be replaced.
+    a classifier that can be replaced, and what the model can do, declared:
 
-    Subclasses set `classifier_name` (the dotted path of the final nn.Linear),
-    optionally `aux_classifier_names`, and `first_conv_name`, and implement
-    `forward_features` and `forward_head`.
+    - `classifier_name` (the dotted path of the final nn.Linear, fed `num_features`),
+      `first_conv_name`;
+    - `feature_info`: its stages, appended at the lines where `__init__` builds them;
+    - `aux_heads` (the side branches the architecture has) and `aux_logits` (built or not);
+    - `frozen_norms`: the batch norms `train()` keeps in eval mode (see `freeze_norms`).
+
+    Subclasses implement `forward_features` and `forward_head`. Residual blocks declare
+    which batch norm starts at zero with their own `zero_init_last()`.
     """
 
     classifier_name: str = "fc"
-    aux_classifier_names: tuple[str, ...] = ()
     first_conv_name: str = "conv1"
-    # Filled by the registry when the model is created by name.
+    aux_heads: tuple[AuxHead, ...] = ()
+    aux_logits: bool = False
+    # The registered name and the card's smallest side, set by create_model.
     model_name: str = ""
     min_input_size: int = 1
+    num_features: int
 
     def __init__(self, num_classes: int, in_chans: int) -> None:
         super().__init__()
@@ -35,18 +62,38 @@ class ZooModel(nn.Module):
             )
         self.num_classes = num_classes
         self.in_chans = in_chans
+        self.feature_info: list[FeatureInfo] = []
+        self.frozen_norms: tuple[str, ...] = ()
 
     # -- the interface -------------------------------------------------------------
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         raise NotImplementedError  # pragma: no cover
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         return self.forward_head(self.forward_features(x))
+
+    def forward_intermediates(
+        self, x: torch.Tensor, indices: int | Sequence[int] | None = None
+    ) -> tuple[Any, list[torch.Tensor]]:
+        """The model's output (what `forward` returns) and the feature maps of the chosen
+        stages of `feature_info`: all of them by default, the last n for an int n, or
+        the listed indices (negative ones count from the end), in that order."""
+        chosen = resolve_indices(self.feature_info, indices, model_name_of(self))
+        modules = [self.feature_info[i].module for i in chosen]
+        with capture(self, modules) as out:
+            y = self(x)
+        return y, [out[m] for m in modules]
+
+    @property
+    def head_names(self) -> tuple[str, ...]:
+        """Dotted paths of the classifier layers: the main one, then the built aux ones."""
+        aux = tuple(h.classifier for h in self.aux_heads) if self.aux_logits else ()
+        return (self.classifier_name, *aux)
 
     def get_classifier(self) -> nn.Module:
         return self.get_submodule(self.classifier_name)
@@ -56,18 +103,28 @@ class ZooModel(nn.Module):
         `num_classes` outputs; 0 gives an identity head that returns pre-logit features."""
         if num_classes < 0:
             raise ModelOptionError(f"num_classes must be >= 0, got {num_classes}")
-        for path in (self.classifier_name, *self.aux_classifier_names):
-            old = self.get_submodule(path)
-            in_features = old.in_features if isinstance(old, nn.Linear) else old.in_features_
-            new: nn.Module
-            if num_classes > 0:
-                new = nn.Linear(in_features, num_classes)
-            else:
-                new = nn.Identity()
-                new.in_features_ = in_features  # remembered so the head can be restored
+        widths = {self.classifier_name: self.num_features}
+        widths.update({h.classifier: h.in_features for h in self.aux_heads})
+        for path in self.head_names:
+            new = nn.Linear(widths[path], num_classes) if num_classes > 0 else nn.Identity()
             new.to(device=self._param_device(), dtype=self._param_dtype())
             self.set_submodule(path, new)
         self.num_classes = num_classes
+
+    def freeze_norms(self, names: Sequence[str]) -> None:
+        """Keep these batch norms in eval mode from now on, through every `train()`: their
+        running statistics stay those of the weights being transferred."""
+        for name in names:
+            if not isinstance(self.get_submodule(name), nn.modules.batchnorm._BatchNorm):
+                raise ModelOptionError(f"{name} is not a batch norm layer")
+        self.frozen_norms = tuple(dict.fromkeys((*self.frozen_norms, *names)))
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> ZooModel:
+        super().train(mode)
+        for name in self.frozen_norms:
+            self.get_submodule(name).eval()
+        return self
 
     # -- helpers -------------------------------------------------------------------
 
@@ -75,7 +132,7 @@ class ZooModel(nn.Module):
         """Raise InputShapeError naming the model, what it expects and what it got."""
         if torch.compiler.is_compiling() or torch.jit.is_tracing():
             return  # shapes were checked eagerly; keep graphs free of Python checks
-        name = self.model_name or type(self).__name__
+        name = model_name_of(self)
         expect = f"(N, {self.in_chans}, H, W) with H, W >= {self.min_input_size}"
         if not isinstance(x, torch.Tensor):
             raise InputShapeError(f"{name} expects a tensor {expect}, got {type(x).__name__}")
@@ -95,8 +152,8 @@ class ZooModel(nn.Module):
                 f"{name} needs inputs of at least {self.min_input_size}x{self.min_input_size}, "
                 f"got {h}x{w}; resize or pad the images"
             )
-        aux_min = getattr(self, "aux_min_input_size", 0)
-        if self.training and getattr(self, "aux_logits", False) and min(h, w) < aux_min:
+        aux_min = max((a.min_input_size for a in self.aux_heads), default=0)
+        if self.training and self.aux_logits and min(h, w) < aux_min:
             raise InputShapeError(
                 f"{name}'s auxiliary classifier needs inputs of at least {aux_min}x{aux_min} "
                 f"in training, got {h}x{w}; resize the images or build it with aux_logits=False"
@@ -114,6 +171,14 @@ class ZooModel(nn.Module):
     def _param_dtype(self) -> torch.dtype:
         p = next(self.parameters(), None)
         return p.dtype if p is not None else torch.float32
+
+
+def model_name_of(module: nn.Module) -> str:
+    """The registered name of a model made by `create_model`, else the class name: what
+    reports and errors call any module they are given."""
+    if isinstance(module, ZooModel) and module.model_name:
+        return module.model_name
+    return type(module).__name__
 
 
 class AuxOutputs(NamedTuple):
@@ -134,10 +199,9 @@ def imagenet_to_half_normalisation(x: torch.Tensor) -> torch.Tensor:
 class AuxHeadsModel(ZooModel):
     """A model with auxiliary classifiers on intermediate features (GoogLeNet, Inception-v3).
 
-    Subclasses implement `_features(x, with_aux)` returning (features, aux_logits_list).
+    Subclasses declare `aux_heads`, set `aux_logits`, and implement `_features(x, with_aux)`
+    returning (features, aux_logits_list).
     """
-
-    aux_logits: bool = False
 
     def _features(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list]:
         raise NotImplementedError  # pragma: no cover

@@ -14,25 +14,28 @@ from torch import nn
 
 from cnnzoo.blocks import ConvBNReLU, InceptionBlock
 from cnnzoo.errors import ModelOptionError
-from cnnzoo.models.base import AuxHeadsModel, imagenet_to_half_normalisation
+from cnnzoo.models.base import AuxHead, AuxHeadsModel, imagenet_to_half_normalisation
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.inception_v3 import InceptionV3
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 SZEGEDY_2014 = Paper(
     "C. Szegedy, W. Liu, Y. Jia, P. Sermanet, S. Reed, D. Anguelov, D. Erhan, V. Vanhoucke, "
-    "A. Rabinovich", 2014, "Going Deeper with Convolutions", "CVPR 2015",
+    "A. Rabinovich", 2014, "Going Deeper with Convolutions",
 )
 SZEGEDY_2015 = Paper(
     "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna", 2015,
-    "Rethinking the Inception Architecture for Computer Vision", "CVPR 2016",
+    "Rethinking the Inception Architecture for Computer Vision",
 )
 
 
 class GoogLeNetAux(nn.Module):
-    """A side branch: pool to 4x4, 1x1 conv to 128, FC-1024, dropout 0.7, FC-classes."""
+    """A side branch: pool to 4x4, 1x1 conv to 128, FC-1024, dropout 0.7, FC-classes.
 
-    def __init__(self, in_channels: int, num_classes: int, paper: bool) -> None:
+    Lives here, not in blocks.py: it is GoogLeNet's head, not a case-study block."""
+
+    def __init__(self, in_channels: int, num_classes: int, *, paper: bool) -> None:
         super().__init__()
         # The paper pools 5x5/3 (14x14 -> 4x4), then the adaptive pool is the identity; it
         # only acts on other input sizes. torchvision pools adaptively to 4x4.
@@ -56,12 +59,12 @@ class GoogLeNet(AuxHeadsModel):
 
     classifier_name = "fc"
     first_conv_name = "conv1.conv"
-    aux_prefixes = ("aux1.", "aux2.")
 
     def __init__(
         self,
         num_classes: int = 1000,
         in_chans: int = 3,
+        *,
         aux_logits: bool = False,
         paper: bool = False,
         transform_input: bool = False,
@@ -74,17 +77,20 @@ class GoogLeNet(AuxHeadsModel):
         k = 5 if paper else 3  # torchvision's GoogLeNet has 3x3 where the paper has 5x5
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.aux_classifier_names = ("aux1.fc2", "aux2.fc2") if aux_logits else ()
         # The paper's side branches pool 5x5/3 on inception4a/4d's grid: 79x79 input or more.
-        self.aux_min_input_size = 79 if paper else 0
+        aux_min = 79 if paper else 0
+        self.aux_heads = (AuxHead("aux1", "aux1.fc2", 1024, aux_min),
+                          AuxHead("aux2", "aux2.fc2", 1024, aux_min))
         lrn = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)) if paper else None
 
         # stem                                           3x224x224
         self.conv1 = ConvBNReLU(in_chans, 64, 7, stride=2, padding=3, norm=norm)  # 64x112x112
+        self.feature_info.append(FeatureInfo("conv1", 64, 2, "conv1"))
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 64x56x56
         self.lrn1 = lrn() if paper else nn.Identity()
         self.conv2 = ConvBNReLU(64, 64, 1, norm=norm)  # -> 64x56x56
         self.conv3 = ConvBNReLU(64, 192, 3, padding=1, norm=norm)  # -> 192x56x56
+        self.feature_info.append(FeatureInfo("conv3", 192, 4, "conv2-3"))
         self.lrn2 = lrn() if paper else nn.Identity()
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 192x28x28
 
@@ -94,18 +100,21 @@ class GoogLeNet(AuxHeadsModel):
         # in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj (Table 1 of the paper)
         self.inception3a = block(192, 64, 96, 128, 16, 32, 32)  # -> 256x28x28
         self.inception3b = block(256, 128, 128, 192, 32, 96, 64)  # -> 480x28x28
+        self.feature_info.append(FeatureInfo("inception3b", 480, 8, "inception (3a-3b)"))
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 480x14x14
         self.inception4a = block(480, 192, 96, 208, 16, 48, 64)  # -> 512x14x14 (aux1)
         self.inception4b = block(512, 160, 112, 224, 24, 64, 64)  # -> 512x14x14
         self.inception4c = block(512, 128, 128, 256, 24, 64, 64)  # -> 512x14x14
         self.inception4d = block(512, 112, 144, 288, 32, 64, 64)  # -> 528x14x14 (aux2)
         self.inception4e = block(528, 256, 160, 320, 32, 128, 128)  # -> 832x14x14
+        self.feature_info.append(FeatureInfo("inception4e", 832, 16, "inception (4a-4e)"))
         self.maxpool4 = nn.MaxPool2d(2 if not paper else 3, stride=2, ceil_mode=True)  # 832x7x7
         self.inception5a = block(832, 256, 160, 320, 32, 128, 128)  # -> 832x7x7
         self.inception5b = block(832, 384, 192, 384, 48, 128, 128)  # -> 1024x7x7
+        self.feature_info.append(FeatureInfo("inception5b", 1024, 32, "inception (5a-5b)"))
 
-        self.aux1 = GoogLeNetAux(512, num_classes, paper) if aux_logits else None
-        self.aux2 = GoogLeNetAux(528, num_classes, paper) if aux_logits else None
+        self.aux1 = GoogLeNetAux(512, num_classes, paper=paper) if aux_logits else None
+        self.aux2 = GoogLeNetAux(528, num_classes, paper=paper) if aux_logits else None
         # head: global average pool, dropout (0.4 in the paper, 0.2 in torchvision), FC
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout((0.4 if paper else 0.2) if dropout is None else dropout)
@@ -129,7 +138,7 @@ class GoogLeNet(AuxHeadsModel):
         x = self.maxpool4(self.inception4e(x))
         return self.inception5b(self.inception5a(x)), aux
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)
 
@@ -161,10 +170,11 @@ _GOOGLENET_PAPER_FIGURES = (
     )
 )
 def googlenet(
-    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
     dropout: float = 0.2,
 ) -> GoogLeNet:
-    return GoogLeNet(num_classes, in_chans, aux_logits, False, transform_input, dropout)
+    return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=False,
+                     transform_input=transform_input, dropout=dropout)
 
 
 @register_model(
@@ -185,9 +195,9 @@ def googlenet(
     )
 )
 def googlenet_paper(
-    num_classes: int, in_chans: int, aux_logits: bool = False, dropout: float = 0.4
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, dropout: float = 0.4
 ) -> GoogLeNet:
-    return GoogLeNet(num_classes, in_chans, aux_logits, True, False, dropout)
+    return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=True, dropout=dropout)
 
 
 @register_model(
@@ -215,8 +225,9 @@ def googlenet_paper(
     )
 )
 def inception_v3(
-    num_classes: int, in_chans: int, aux_logits: bool = False, transform_input: bool = False,
+    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
     dropout: float = 0.5,
 ) -> InceptionV3:
-    return InceptionV3(num_classes, in_chans, aux_logits, transform_input, dropout)
+    return InceptionV3(num_classes, in_chans, aux_logits=aux_logits,
+                       transform_input=transform_input, dropout=dropout)
 

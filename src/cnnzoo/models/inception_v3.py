@@ -3,7 +3,8 @@
 Table 1 of the paper: a stem of plain convs, 3 Inception modules on the 35x35 grid,
 a grid reduction, 5 modules on the 17x17 grid (n x 1 factorised 7x7 convs), a grid
 reduction, 2 modules on the 8x8 grid (expanded filter banks), pool, classifier.
-Module and branch names are torchvision's, so its weights load.
+Module and branch names are torchvision's, so its weights load. The modules live here,
+not in blocks.py: each is one grid's module of this one network, named by that grid.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from torch import nn
 
 from cnnzoo.blocks import ConvBNReLU as Conv
 from cnnzoo.errors import ModelOptionError
-from cnnzoo.models.base import AuxHeadsModel, imagenet_to_half_normalisation
+from cnnzoo.models.base import AuxHead, AuxHeadsModel, imagenet_to_half_normalisation
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 
 
@@ -145,14 +147,14 @@ class InceptionV3Aux(nn.Module):
 class InceptionV3(AuxHeadsModel):
     classifier_name = "fc"
     first_conv_name = "Conv2d_1a_3x3.conv"
-    aux_prefixes = ("AuxLogits.",)
     # The aux head pools 5x5/3 then convolves 5x5: it needs the 17x17 grid of a 299 input.
-    aux_min_input_size = 299
+    aux_heads = (AuxHead("AuxLogits", "AuxLogits.fc", 768, min_input_size=299),)
 
     def __init__(
         self,
         num_classes: int = 1000,
         in_chans: int = 3,
+        *,
         aux_logits: bool = False,
         transform_input: bool = False,
         dropout: float = 0.5,
@@ -162,30 +164,34 @@ class InceptionV3(AuxHeadsModel):
             raise ModelOptionError("transform_input=True needs in_chans=3 (RGB input)")
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.aux_classifier_names = ("AuxLogits.fc",) if aux_logits else ()
         # stem                                          3x299x299
         self.Conv2d_1a_3x3 = Conv(in_chans, 32, 3, stride=2)  # -> 32x149x149
         self.Conv2d_2a_3x3 = Conv(32, 32, 3)  # -> 32x147x147
         self.Conv2d_2b_3x3 = Conv(32, 64, 3, padding=1)  # -> 64x147x147
+        self.feature_info.append(FeatureInfo("Conv2d_2b_3x3", 64, 2, "Conv2d_1a-2b"))
         self.maxpool1 = nn.MaxPool2d(3, stride=2)  # -> 64x73x73
         self.Conv2d_3b_1x1 = Conv(64, 80, 1)  # -> 80x73x73
         self.Conv2d_4a_3x3 = Conv(80, 192, 3)  # -> 192x71x71
+        self.feature_info.append(FeatureInfo("Conv2d_4a_3x3", 192, 4, "Conv2d_3b-4a"))
         self.maxpool2 = nn.MaxPool2d(3, stride=2)  # -> 192x35x35
         # 3 x Inception on the 35x35 grid
         self.Mixed_5b = Inception35x35(192, pool_features=32)  # -> 256x35x35
         self.Mixed_5c = Inception35x35(256, pool_features=64)  # -> 288x35x35
         self.Mixed_5d = Inception35x35(288, pool_features=64)  # -> 288x35x35
+        self.feature_info.append(FeatureInfo("Mixed_5d", 288, 8, "Mixed_5b-5d (35x35)"))
         self.Mixed_6a = ReductionTo17x17(288)  # -> 768x17x17
         # 5 x Inception on the 17x17 grid (4 distinct in torchvision's count)
         self.Mixed_6b = Inception17x17(768, channels_7x7=128)  # -> 768x17x17
         self.Mixed_6c = Inception17x17(768, channels_7x7=160)
         self.Mixed_6d = Inception17x17(768, channels_7x7=160)
         self.Mixed_6e = Inception17x17(768, channels_7x7=192)  # -> 768x17x17
+        self.feature_info.append(FeatureInfo("Mixed_6e", 768, 16, "Mixed_6a-6e (17x17)"))
         self.AuxLogits = InceptionV3Aux(768, num_classes) if aux_logits else None
         self.Mixed_7a = ReductionTo8x8(768)  # -> 1280x8x8
         # 2 x Inception on the 8x8 grid
         self.Mixed_7b = Inception8x8(1280)  # -> 2048x8x8
         self.Mixed_7c = Inception8x8(2048)  # -> 2048x8x8
+        self.feature_info.append(FeatureInfo("Mixed_7c", 2048, 32, "Mixed_7a-7c (8x8)"))
         # head: global average pool, dropout, FC
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
@@ -204,6 +210,6 @@ class InceptionV3(AuxHeadsModel):
         x = self.Mixed_7c(self.Mixed_7b(self.Mixed_7a(x)))
         return x, aux
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnzoo.blocks import Bottleneck, ResidualBlock
+from cnnzoo.blocks import Residual
 
 
-def init_conv_bn_linear(model: nn.Module, zero_init_last_bn: bool = False) -> None:
+def init_conv_bn_linear(model: nn.Module, *, zero_init_residual: bool = False) -> None:
     """He-normal convs (fan-out), unit/zero batch norm, small-normal linear layers.
 
-    `zero_init_last_bn` zeroes the last batch-norm scale of each residual block, so every
-    block starts as the identity (Goyal et al. 2017): the claim a[l+2] = a[l] made real.
+    `zero_init_residual` asks every residual block for its `zero_init_last()`: each
+    block knows which batch norm ends its residual branch.
     """
     first = next(model.parameters(), None)
     if first is not None and first.is_meta:
@@ -27,9 +27,7 @@ def init_conv_bn_linear(model: nn.Module, zero_init_last_bn: bool = False) -> No
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0, 0.01)
             nn.init.zeros_(m.bias)
-    if zero_init_last_bn:
+    if zero_init_residual:
         for m in model.modules():
-            if isinstance(m, Bottleneck):
-                nn.init.zeros_(m.bn3.weight)
-            elif isinstance(m, ResidualBlock):
-                nn.init.zeros_(m.bn2.weight)
+            if isinstance(m, Residual):
+                m.zero_init_last()

@@ -7,11 +7,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 LECUN_1998 = Paper(
     "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner", 1998,
-    "Gradient-Based Learning Applied to Document Recognition", "Proc. IEEE",
+    "Gradient-Based Learning Applied to Document Recognition",
 )
 
 # Table I of the paper: which of S2's 6 maps feed each of C3's 16 maps. Six take 3
@@ -67,6 +68,11 @@ class PartialConv2d(nn.Module):
         dense = self.weight.new_zeros(shape)
         return dense.index_put((self.out_index, self.in_index), self.weight)
 
+    def structural_zeros(self) -> int:
+        """Weights of the dense kernel the table leaves at zero (900 of 2,400): the cost
+        analysis counts their multiply-adds apart (cnnzoo.cost.ops.StructuralZeros)."""
+        return self.out_channels * self.in_channels * self.kernel**2 - self.weight.numel()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.dense_weight(), self.bias)
 
@@ -82,18 +88,32 @@ class LeNet5(ZooModel):
     classifier_name = "output"
     first_conv_name = "c1"
 
-    def __init__(self, num_classes: int = 10, in_chans: int = 1, modern: bool = False) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_chans: int = 1, *, modern: bool = False
+    ) -> None:
         super().__init__(num_classes, in_chans)
+
+        def act() -> nn.Module:  # every layer squashes its own outputs
+            return nn.ReLU(inplace=True) if modern else ScaledTanh()
+
         self.c1 = nn.Conv2d(in_chans, 6, 5)  # 1x32x32 -> 6x28x28
+        self.act1 = act()
         self.s2 = nn.MaxPool2d(2) if modern else Subsampling(6)  # -> 6x14x14
+        self.act2 = act()
+        self.feature_info.append(FeatureInfo("act2", 6, 2, "C1-S2"))
         self.c3 = nn.Conv2d(6, 16, 5) if modern else PartialConv2d(6, C3_TABLE, 5)  # -> 16x10x10
+        self.act3 = act()
         self.s4 = nn.MaxPool2d(2) if modern else Subsampling(16)  # -> 16x5x5
+        self.act4 = act()
+        self.feature_info.append(FeatureInfo("act4", 16, 4, "C3-S4"))
         self.c5 = nn.Conv2d(16, 120, 5)  # -> 120x1x1 (a conv: larger inputs give larger maps)
+        self.act5 = act()
+        self.feature_info.append(FeatureInfo("act5", 120, 4, "C5"))
         self.pool = nn.AdaptiveAvgPool2d(1)  # identity at 32x32
         self.f6 = nn.Linear(120, 84)  # -> 84
+        self.act6 = act()
         self.num_features = 84
         self.output = nn.Linear(84, num_classes)  # -> 10
-        self.act = nn.ReLU(inplace=True) if modern else ScaledTanh()
         if not modern and not self.c1.weight.is_meta:
             self._lecun_init()
 
@@ -114,12 +134,12 @@ class LeNet5(ZooModel):
             self.c3.bias.zero_()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act(self.s2(self.act(self.c1(x))))
-        x = self.act(self.s4(self.act(self.c3(x))))
-        return self.act(self.c5(x))
+        x = self.act2(self.s2(self.act1(self.c1(x))))
+        x = self.act4(self.s4(self.act3(self.c3(x))))
+        return self.act5(self.c5(x))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.act(self.f6(torch.flatten(self.pool(x), 1)))
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
+        x = self.act6(self.f6(torch.flatten(self.pool(x), 1)))
         return x if pre_logits else self.output(x)
 
 

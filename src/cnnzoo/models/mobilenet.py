@@ -12,6 +12,7 @@ from torch import nn
 from cnnzoo.blocks import ConvNormAct, DepthwiseSeparableConv, InvertedResidual
 from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
@@ -19,11 +20,10 @@ HOWARD_2017 = Paper(
     "A. G. Howard, M. Zhu, B. Chen, D. Kalenichenko, W. Wang, T. Weyand, M. Andreetto, "
     "H. Adam", 2017,
     "MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications",
-    "arXiv:1704.04861",
 )
 SANDLER_2018 = Paper(
     "M. Sandler, A. Howard, M. Zhu, A. Zhmoginov, L.-C. Chen", 2018,
-    "MobileNetV2: Inverted Residuals and Linear Bottlenecks", "CVPR 2018",
+    "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
 )
 
 
@@ -61,17 +61,22 @@ class MobileNetV1(ZooModel):
         self.width = width
         self.stem = ConvNormAct(in_chans, c(32), 3, stride=2, activation=nn.ReLU)  # -> 32x112x112
         self.blocks = nn.Sequential(
-            DepthwiseSeparableConv(c(32), c(64)),  # -> 64x112x112
-            DepthwiseSeparableConv(c(64), c(128), stride=2),  # -> 128x56x56
-            DepthwiseSeparableConv(c(128), c(128)),  # -> 128x56x56
-            DepthwiseSeparableConv(c(128), c(256), stride=2),  # -> 256x28x28
-            DepthwiseSeparableConv(c(256), c(256)),  # -> 256x28x28
-            DepthwiseSeparableConv(c(256), c(512), stride=2),  # -> 512x14x14
-            *(DepthwiseSeparableConv(c(512), c(512)) for _ in range(5)),  # -> 512x14x14, x5
-            DepthwiseSeparableConv(c(512), c(1024), stride=2),  # -> 1024x7x7
+            DepthwiseSeparableConv(c(32), c(64)),  # 0: -> 64x112x112
+            DepthwiseSeparableConv(c(64), c(128), stride=2),  # 1: -> 128x56x56
+            DepthwiseSeparableConv(c(128), c(128)),  # 2: -> 128x56x56
+            DepthwiseSeparableConv(c(128), c(256), stride=2),  # 3: -> 256x28x28
+            DepthwiseSeparableConv(c(256), c(256)),  # 4: -> 256x28x28
+            DepthwiseSeparableConv(c(256), c(512), stride=2),  # 5: -> 512x14x14
+            *(DepthwiseSeparableConv(c(512), c(512)) for _ in range(5)),  # 6-10: 512x14x14
+            DepthwiseSeparableConv(c(512), c(1024), stride=2),  # 11: -> 1024x7x7
             # Table 1 prints stride 2 here, but its output stays 7x7: stride 1 is meant.
-            DepthwiseSeparableConv(c(1024), c(1024)),  # -> 1024x7x7
+            DepthwiseSeparableConv(c(1024), c(1024)),  # 12: -> 1024x7x7
         )
+        # A stage ends with the last block before each stride 2, and with the last block.
+        for last, first, reduction in ((0, 0, 2), (2, 1, 4), (4, 3, 8), (10, 5, 16), (12, 11, 32)):
+            title = "stem, blocks.0" if last == 0 else f"blocks.{first}-{last}"
+            channels = self.blocks[last].out_channels
+            self.feature_info.append(FeatureInfo(f"blocks.{last}", channels, reduction, title))
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # -> 1024
         self.dropout = nn.Dropout(dropout)
         self.num_features = c(1024)
@@ -81,7 +86,7 @@ class MobileNetV1(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.blocks(self.stem(x))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.dropout(torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.fc(x)
 
@@ -105,16 +110,22 @@ class MobileNetV2(ZooModel):
         self.channels = make_divisible(32 * width)
         last_channels = make_divisible(1280 * max(1.0, width))
         self.features = nn.Sequential(
-            ConvNormAct(in_chans, self.channels, 3, stride=2),  # 3x224x224 -> 32x112x112
-            *self._stage(t=1, c=16, n=1, s=1),  # -> 16x112x112
-            *self._stage(t=6, c=24, n=2, s=2),  # -> 24x56x56
-            *self._stage(t=6, c=32, n=3, s=2),  # -> 32x28x28
-            *self._stage(t=6, c=64, n=4, s=2),  # -> 64x14x14
-            *self._stage(t=6, c=96, n=3, s=1),  # -> 96x14x14
-            *self._stage(t=6, c=160, n=3, s=2),  # -> 160x7x7
-            *self._stage(t=6, c=320, n=1, s=1),  # -> 320x7x7
-            ConvNormAct(self.channels, last_channels, 1),  # -> 1280x7x7
+            ConvNormAct(in_chans, self.channels, 3, stride=2),  # 0: 3x224x224 -> 32x112x112
+            *self._stage(t=1, c=16, n=1, s=1),  # 1: -> 16x112x112
+            *self._stage(t=6, c=24, n=2, s=2),  # 2-3: -> 24x56x56
+            *self._stage(t=6, c=32, n=3, s=2),  # 4-6: -> 32x28x28
+            *self._stage(t=6, c=64, n=4, s=2),  # 7-10: -> 64x14x14
+            *self._stage(t=6, c=96, n=3, s=1),  # 11-13: -> 96x14x14
+            *self._stage(t=6, c=160, n=3, s=2),  # 14-16: -> 160x7x7
+            *self._stage(t=6, c=320, n=1, s=1),  # 17: -> 320x7x7
+            ConvNormAct(self.channels, last_channels, 1),  # 18: -> 1280x7x7
         )
+        # A stage ends with the last block before each stride 2, and with the last row.
+        for first, last, reduction in ((0, 1, 2), (2, 3, 4), (4, 6, 8), (7, 13, 16), (14, 17, 32)):
+            channels = self.features[last].out_channels
+            self.feature_info.append(
+                FeatureInfo(f"features.{last}", channels, reduction, f"features.{first}-{last}")
+            )
         self.num_features = last_channels
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(last_channels, num_classes))
         init_conv_bn_linear(self)
@@ -130,7 +141,7 @@ class MobileNetV2(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return x if pre_logits else self.classifier(x)
 
@@ -160,7 +171,7 @@ class MobileNetV2(ZooModel):
 def mobilenet_v1(
     num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.0
 ) -> MobileNetV1:
-    return MobileNetV1(num_classes, in_chans, width, dropout)
+    return MobileNetV1(num_classes, in_chans, width=width, dropout=dropout)
 
 
 @register_model(
@@ -187,4 +198,4 @@ def mobilenet_v1(
 def mobilenet_v2(
     num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.2
 ) -> MobileNetV2:
-    return MobileNetV2(num_classes, in_chans, width, dropout)
+    return MobileNetV2(num_classes, in_chans, width=width, dropout=dropout)

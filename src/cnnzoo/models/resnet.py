@@ -11,12 +11,12 @@ from torch import nn
 
 from cnnzoo.blocks import Bottleneck, ResidualBlock, ZeroPadShortcut, projection_shortcut
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 HE_2015 = Paper(
     "K. He, X. Zhang, S. Ren, J. Sun", 2015, "Deep Residual Learning for Image Recognition",
-    "CVPR 2016",
 )
 
 # Blocks per stage (conv2_x, conv3_x, conv4_x, conv5_x), Table 1 of the paper.
@@ -37,6 +37,7 @@ class ResNet(ZooModel):
         depth: int,
         num_classes: int = 1000,
         in_chans: int = 3,
+        *,
         residual: bool = True,
         stride_in_1x1: bool = False,
         zero_init_residual: bool = False,
@@ -51,20 +52,25 @@ class ResNet(ZooModel):
         self.conv1 = nn.Conv2d(in_chans, 64, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU(inplace=True)
+        self.feature_info.append(FeatureInfo("relu", 64, 2, "stem"))
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        # conv2_x                                     -> 64x56x56   (256 for Bottleneck)
+        # conv2_x (the max-pool and the blocks)       -> 64x56x56   (256 for Bottleneck)
         self.layer1 = self._stage(64, blocks_per_stage[0], stride=1)
+        self.feature_info.append(FeatureInfo("layer1", self.channels, 4, "layer1 (conv2_x)"))
         # conv3_x                                     -> 128x28x28  (512)
         self.layer2 = self._stage(128, blocks_per_stage[1], stride=2)
+        self.feature_info.append(FeatureInfo("layer2", self.channels, 8, "layer2 (conv3_x)"))
         # conv4_x                                     -> 256x14x14  (1024)
         self.layer3 = self._stage(256, blocks_per_stage[2], stride=2)
+        self.feature_info.append(FeatureInfo("layer3", self.channels, 16, "layer3 (conv4_x)"))
         # conv5_x                                     -> 512x7x7    (2048)
         self.layer4 = self._stage(512, blocks_per_stage[3], stride=2)
+        self.feature_info.append(FeatureInfo("layer4", self.channels, 32, "layer4 (conv5_x)"))
         # head: global average pool, fully connected  -> num_classes
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.num_features = 512 * block.expansion
         self.fc = nn.Linear(self.num_features, num_classes)
-        init_conv_bn_linear(self, zero_init_last_bn=zero_init_residual)
+        init_conv_bn_linear(self, zero_init_residual=zero_init_residual)
 
     def _stage(self, channels: int, blocks: int, stride: int) -> nn.Sequential:
         out_channels = channels * self.block.expansion
@@ -72,10 +78,11 @@ class ResNet(ZooModel):
         if self.residual and (stride != 1 or self.channels != out_channels):
             shortcut = projection_shortcut(self.channels, out_channels, stride)
         extra = {"stride_in_1x1": self.stride_in_1x1} if self.block is Bottleneck else {}
-        layers = [self.block(self.channels, channels, stride, shortcut, self.residual, **extra)]
+        layers = [self.block(self.channels, channels, stride, shortcut, residual=self.residual,
+                             **extra)]
         self.channels = out_channels
         layers += [
-            self.block(out_channels, channels, 1, None, self.residual, **extra)
+            self.block(out_channels, channels, 1, None, residual=self.residual, **extra)
             for _ in range(blocks - 1)
         ]
         return nn.Sequential(*layers)
@@ -84,7 +91,7 @@ class ResNet(ZooModel):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 
@@ -96,7 +103,7 @@ class CifarResNet(ZooModel):
     """
 
     def __init__(
-        self, depth: int, num_classes: int = 10, in_chans: int = 3, residual: bool = True
+        self, depth: int, num_classes: int = 10, in_chans: int = 3, *, residual: bool = True
     ) -> None:
         super().__init__(num_classes, in_chans)
         if (depth - 2) % 6:
@@ -108,12 +115,16 @@ class CifarResNet(ZooModel):
         self.conv1 = nn.Conv2d(in_chans, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
         self.relu = nn.ReLU(inplace=True)
+        self.feature_info.append(FeatureInfo("relu", 16, 1, "stem"))
         # 2n layers on 32x32 maps                     -> 16x32x32
         self.layer1 = self._stage(16, n, stride=1)
+        self.feature_info.append(FeatureInfo("layer1", 16, 1))
         # 2n layers on 16x16 maps                     -> 32x16x16
         self.layer2 = self._stage(32, n, stride=2)
+        self.feature_info.append(FeatureInfo("layer2", 32, 2))
         # 2n layers on 8x8 maps                       -> 64x8x8
         self.layer3 = self._stage(64, n, stride=2)
+        self.feature_info.append(FeatureInfo("layer3", 64, 4))
         # head: global average pool, 10-way fully connected
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.num_features = 64
@@ -124,9 +135,10 @@ class CifarResNet(ZooModel):
         shortcut = None
         if self.residual and (stride != 1 or self.channels != channels):
             shortcut = ZeroPadShortcut(self.channels, channels, stride)
-        layers = [ResidualBlock(self.channels, channels, stride, shortcut, self.residual)]
+        layers = [ResidualBlock(self.channels, channels, stride, shortcut, residual=self.residual)]
         layers += [
-            ResidualBlock(channels, channels, 1, None, self.residual) for _ in range(blocks - 1)
+            ResidualBlock(channels, channels, 1, None, residual=self.residual)
+            for _ in range(blocks - 1)
         ]
         self.channels = channels
         return nn.Sequential(*layers)
@@ -135,7 +147,7 @@ class CifarResNet(ZooModel):
         x = self.relu(self.bn1(self.conv1(x)))
         return self.layer3(self.layer2(self.layer1(x)))
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(self.avgpool(x), 1)
         return x if pre_logits else self.fc(x)
 
@@ -147,11 +159,13 @@ def build_resnet(
     num_classes: int,
     in_chans: int,
     depth: int,
+    *,
     residual: bool = True,
     stride_in_1x1: bool = False,
     zero_init_residual: bool = False,
 ) -> ResNet:
-    return ResNet(depth, num_classes, in_chans, residual, stride_in_1x1, zero_init_residual)
+    return ResNet(depth, num_classes, in_chans, residual=residual, stride_in_1x1=stride_in_1x1,
+                  zero_init_residual=zero_init_residual)
 
 
 def build_plain(num_classes: int, in_chans: int, depth: int) -> ResNet:
@@ -201,68 +215,63 @@ _IMAGENET_FIGURES: dict[int, tuple[Figure, ...]] = {
     ),
 }
 
-for _depth, _figures in _IMAGENET_FIGURES.items():
-    register_model(
-        ModelCard(
-            name=f"resnet{_depth}",
-            family="resnet",
-            description=f"ResNet-{_depth}, torchvision layout (stride on the 3x3, 'v1.5')",
-            paper=HE_2015,
-            input_size=(3, 224, 224),
-            min_input_size=32,
-            num_classes=1000,
-            dataset="ImageNet",
-            figures=_figures,
-            torchvision_layout=True,
-            notes="stride_in_1x1=True gives the paper's v1 (stride on the first 1x1).",
-        ),
-        depth=_depth,
-    )(build_resnet)
+def _imagenet_card(name: str, depth: int, figures: tuple[Figure, ...]) -> ModelCard:
+    residual = name.startswith("resnet")
+    return ModelCard(
+        name=name,
+        family="resnet" if residual else "plain",
+        description=f"ResNet-{depth}, torchvision layout (stride on the 3x3, 'v1.5')"
+        if residual else f"plain-{depth}: ResNet-{depth} without shortcuts",
+        paper=HE_2015,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=figures,
+        torchvision_layout=residual,
+        notes="stride_in_1x1=True gives the paper's v1 (stride on the first 1x1)." if residual
+        else "Deeper is worse here: plain-34 trains to a higher error than plain-18.",
+    )
 
-_PLAIN_TOP1 = {18: 27.94, 34: 28.54}
-for _depth, _err in _PLAIN_TOP1.items():
-    register_model(
-        ModelCard(
-            name=f"plain{_depth}",
-            family="plain",
-            description=f"plain-{_depth}: ResNet-{_depth} without shortcuts",
-            paper=HE_2015,
-            input_size=(3, 224, 224),
-            min_input_size=32,
-            num_classes=1000,
-            dataset="ImageNet",
-            figures=(Figure("top1_err", _err, "paper", "Table 2, 10-crop"),),
-            notes="Deeper is worse here: plain-34 trains to a higher error than plain-18.",
+
+register_model(_imagenet_card("resnet18", 18, _IMAGENET_FIGURES[18]), depth=18)(build_resnet)
+register_model(_imagenet_card("resnet34", 34, _IMAGENET_FIGURES[34]), depth=34)(build_resnet)
+register_model(_imagenet_card("resnet50", 50, _IMAGENET_FIGURES[50]), depth=50)(build_resnet)
+register_model(_imagenet_card("resnet101", 101, _IMAGENET_FIGURES[101]), depth=101)(build_resnet)
+register_model(_imagenet_card("resnet152", 152, _IMAGENET_FIGURES[152]), depth=152)(build_resnet)
+_PLAIN_18 = (Figure("top1_err", 27.94, "paper", "Table 2, 10-crop"),)
+_PLAIN_34 = (Figure("top1_err", 28.54, "paper", "Table 2, 10-crop"),)
+register_model(_imagenet_card("plain18", 18, _PLAIN_18), depth=18)(build_plain)
+register_model(_imagenet_card("plain34", 34, _PLAIN_34), depth=34)(build_plain)
+
+
+def _cifar_card(name: str, depth: int, residual: bool, top1_err: float | None) -> ModelCard:
+    blocks = (depth - 2) // 6
+    return ModelCard(
+        name=name,
+        family="resnet-cifar" if residual else "plain-cifar",
+        description=(
+            f"CIFAR {'ResNet' if residual else 'plain net'}-{depth}: 3x3 stem, 3 stages of "
+            f"{blocks} blocks, 16-32-64 channels" + (", zero-padding shortcuts" if residual else "")
         ),
-        depth=_depth,
-    )(build_plain)
+        paper=HE_2015,
+        input_size=(3, 32, 32),
+        min_input_size=8,
+        num_classes=10,
+        dataset="CIFAR-10",
+        figures=(Figure("top1_err", top1_err, "paper", "Table 6, CIFAR-10 test"),)
+        if top1_err is not None else (),
+    )
+
 
 # CIFAR-10 test error of the ResNets (Table 6); the plain nets are shown only as curves.
-_CIFAR_ERR = {20: 8.75, 32: 7.51, 44: 7.17, 56: 6.97, 110: 6.43}
-for _depth, _err in _CIFAR_ERR.items():
-    for _prefix, _builder, _family in (
-        ("resnet", build_cifar_resnet, "resnet-cifar"),
-        ("plain", build_cifar_plain, "plain-cifar"),
-    ):
-        register_model(
-            ModelCard(
-                name=f"{_prefix}{_depth}",
-                family=_family,
-                description=(
-                    f"CIFAR {'ResNet' if _prefix == 'resnet' else 'plain net'}-{_depth}: "
-                    f"3x3 stem, 3 stages of {(_depth - 2) // 6} blocks, 16-32-64 channels"
-                    + (", zero-padding shortcuts" if _prefix == "resnet" else "")
-                ),
-                paper=HE_2015,
-                input_size=(3, 32, 32),
-                min_input_size=8,
-                num_classes=10,
-                dataset="CIFAR-10",
-                figures=(
-                    (Figure("top1_err", _err, "paper", "Table 6, CIFAR-10 test"),)
-                    if _prefix == "resnet"
-                    else ()
-                ),
-            ),
-            depth=_depth,
-        )(_builder)
+register_model(_cifar_card("resnet20", 20, True, 8.75), depth=20)(build_cifar_resnet)
+register_model(_cifar_card("resnet32", 32, True, 7.51), depth=32)(build_cifar_resnet)
+register_model(_cifar_card("resnet44", 44, True, 7.17), depth=44)(build_cifar_resnet)
+register_model(_cifar_card("resnet56", 56, True, 6.97), depth=56)(build_cifar_resnet)
+register_model(_cifar_card("resnet110", 110, True, 6.43), depth=110)(build_cifar_resnet)
+register_model(_cifar_card("plain20", 20, False, None), depth=20)(build_cifar_plain)
+register_model(_cifar_card("plain32", 32, False, None), depth=32)(build_cifar_plain)
+register_model(_cifar_card("plain44", 44, False, None), depth=44)(build_cifar_plain)
+register_model(_cifar_card("plain56", 56, False, None), depth=56)(build_cifar_plain)
+register_model(_cifar_card("plain110", 110, False, None), depth=110)(build_cifar_plain)

@@ -10,12 +10,13 @@ import torch
 from torch import nn
 
 from cnnzoo.models.base import ZooModel
+from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 SIMONYAN_2014 = Paper(
     "K. Simonyan, A. Zisserman", 2014,
-    "Very Deep Convolutional Networks for Large-Scale Image Recognition", "ICLR 2015",
+    "Very Deep Convolutional Networks for Large-Scale Image Recognition",
 )
 
 # 3x3 'same' convs in each of the five stages (configurations A, B, D, E of Table 1).
@@ -49,19 +50,26 @@ class VGG(ZooModel):
         depth: int,
         num_classes: int = 1000,
         in_chans: int = 3,
+        *,
         batch_norm: bool = False,
         dropout: float = 0.5,
     ) -> None:
         super().__init__(num_classes, in_chans)
         convs = CONVS_PER_STAGE[depth]
         c = STAGE_CHANNELS
-        self.features = nn.Sequential(
-            *vgg_stage(in_chans, c[0], convs[0], batch_norm),  # 3x224x224 -> 64x112x112
-            *vgg_stage(c[0], c[1], convs[1], batch_norm),  # -> 128x56x56
-            *vgg_stage(c[1], c[2], convs[2], batch_norm),  # -> 256x28x28
-            *vgg_stage(c[2], c[3], convs[3], batch_norm),  # -> 512x14x14
-            *vgg_stage(c[3], c[4], convs[4], batch_norm),  # -> 512x7x7
-        )
+        stages = [
+            vgg_stage(in_chans, c[0], convs[0], batch_norm),  # 3x224x224 -> 64x112x112
+            vgg_stage(c[0], c[1], convs[1], batch_norm),  # -> 128x56x56
+            vgg_stage(c[1], c[2], convs[2], batch_norm),  # -> 256x28x28
+            vgg_stage(c[2], c[3], convs[3], batch_norm),  # -> 512x14x14
+            vgg_stage(c[3], c[4], convs[4], batch_norm),  # -> 512x7x7
+        ]
+        self.features = nn.Sequential(*(layer for stage in stages for layer in stage))
+        end = -1
+        for i, stage in enumerate(stages):  # each stage ends with its max-pool
+            end += len(stage)
+            title = f"block{i + 1} ({convs[i]} x conv3-{c[i]})"
+            self.feature_info.append(FeatureInfo(f"features.{end}", c[i], 2 ** (i + 1), title))
         self.avgpool = nn.AdaptiveAvgPool2d(7)  # any input >= 32 -> 512x7x7
         self.num_features = 4096
         self.classifier = nn.Sequential(
@@ -78,15 +86,15 @@ class VGG(ZooModel):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
         x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
         return x if pre_logits else self.classifier[-1](x)
 
 
 def build_vgg(
-    num_classes: int, in_chans: int, depth: int, batch_norm: bool, dropout: float = 0.5
+    num_classes: int, in_chans: int, depth: int, *, batch_norm: bool, dropout: float = 0.5
 ) -> VGG:
-    return VGG(depth, num_classes, in_chans, batch_norm, dropout)
+    return VGG(depth, num_classes, in_chans, batch_norm=batch_norm, dropout=dropout)
 
 
 _CONFIG = {11: "A", 13: "B", 16: "D", 19: "E"}
@@ -108,26 +116,29 @@ _FIGURES: dict[str, tuple[Figure, ...]] = {
     "vgg19_bn": (Figure("acc1", 74.218, "torchvision"), Figure("acc5", 91.842, "torchvision")),
 }
 
-for _depth, _config in _CONFIG.items():
-    for _bn in (False, True):
-        _name = f"vgg{_depth}" + ("_bn" if _bn else "")
-        register_model(
-            ModelCard(
-                name=_name,
-                family="vgg",
-                description=f"VGG-{_depth} (configuration {_config})"
-                + (" with batch norm" if _bn else ""),
-                paper=SIMONYAN_2014,
-                input_size=(3, 224, 224),
-                min_input_size=32,
-                num_classes=1000,
-                dataset="ImageNet",
-                figures=_FIGURES.get(_name, ()),
-                torchvision_layout=True,
-                notes="Batch norm is not in the paper (it came in 2015); torchvision adds it."
-                if _bn
-                else "",
-            ),
-            depth=_depth,
-            batch_norm=_bn,
-        )(build_vgg)
+def _card(name: str, depth: int, batch_norm: bool) -> ModelCard:
+    return ModelCard(
+        name=name,
+        family="vgg",
+        description=f"VGG-{depth} (configuration {_CONFIG[depth]})"
+        + (" with batch norm" if batch_norm else ""),
+        paper=SIMONYAN_2014,
+        input_size=(3, 224, 224),
+        min_input_size=32,
+        num_classes=1000,
+        dataset="ImageNet",
+        figures=_FIGURES.get(name, ()),
+        torchvision_layout=True,
+        notes="Batch norm is not in the paper (it came in 2015); torchvision adds it."
+        if batch_norm else "",
+    )
+
+
+register_model(_card("vgg11", 11, False), depth=11, batch_norm=False)(build_vgg)
+register_model(_card("vgg11_bn", 11, True), depth=11, batch_norm=True)(build_vgg)
+register_model(_card("vgg13", 13, False), depth=13, batch_norm=False)(build_vgg)
+register_model(_card("vgg13_bn", 13, True), depth=13, batch_norm=True)(build_vgg)
+register_model(_card("vgg16", 16, False), depth=16, batch_norm=False)(build_vgg)
+register_model(_card("vgg16_bn", 16, True), depth=16, batch_norm=True)(build_vgg)
+register_model(_card("vgg19", 19, False), depth=19, batch_norm=False)(build_vgg)
+register_model(_card("vgg19_bn", 19, True), depth=19, batch_norm=True)(build_vgg)

@@ -99,7 +99,10 @@ class StudyContext:
     progress: bool = True
     runs: RunCache | None = None  # set by the runner for studies that train
     commands: list[str] = field(default_factory=list)  # exact commands that reproduce runs
+    # TrainConfig fields forced on every training run (tests: {"limit_train": 256, ...}).
+    train_overrides: dict[str, Any] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    weights_dir: str | None = None  # pretrained weights MODEL.pth (top5-table's measurement)
 
     @property
     def quick(self) -> bool:

@@ -10,6 +10,7 @@ import os
 import pickle
 import random
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,50 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is not a cnnzoo training checkpoint (version {CHECKPOINT_VERSION})"
         )
     return state
+
+
+def nonfinite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """The names of floating-point tensors holding a NaN or an infinity."""
+    return [k for k, v in tensors.items()
+            if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def weights_epoch(path: Path) -> int | None:
+    """The epoch a best.safetensors records, or None when missing or unreadable."""
+    from cnnzoo.errors import WeightsError
+    from cnnzoo.weights import read_weights
+
+    if not path.is_file():
+        return None
+    try:
+        return int(read_weights(path)[1].get("epoch"))
+    except (WeightsError, TypeError, ValueError):
+        return None
+
+
+def repair_best(model: torch.nn.Module, weights: Path, best: Path, last: dict[str, Any],
+                export: Callable[[], Any]) -> str | None:
+    """Make `weights` (best.safetensors) the epoch `last` (last.pt's state) calls best.
+
+    Ahead of last.pt (a kill between the two writes) is fine: the resumed run redoes that
+    epoch bit-identically and writes the same best. Behind it is stale: `export()` rewrites
+    it from best.pt's weights, loaded into `model` for the call, when best.pt holds the
+    claimed epoch. Returns what was done, for the log."""
+    claimed, done = int(last["best"]["epoch"]), int(last["epoch"])
+    have = weights_epoch(weights)
+    if claimed < 1 or have == claimed or (have is not None and have > done):
+        return None
+    try:
+        state = load_checkpoint(best)
+    except CheckpointError:
+        state = None
+    if state is None or int(state["epoch"]) != claimed:
+        return (f"warning: {weights} is not the best epoch {claimed} that last.pt names and "
+                f"{best} cannot replace it; it is rewritten when the run next improves")
+    current = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state["model"])
+    try:
+        export()
+    finally:
+        model.load_state_dict(current)
+    return f"repaired {weights}: rewritten from {best} (epoch {claimed})"

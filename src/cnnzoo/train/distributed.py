@@ -67,15 +67,6 @@ def all_reduce_sum(ctx: DistContext, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-def all_finite(ctx: DistContext, loss: torch.Tensor) -> bool:
-    """True when every rank's loss is finite; all ranks agree, so they stop together
-    instead of some waiting forever in the next gradient all-reduce."""
-    ok = torch.isfinite(loss.detach()).to(torch.int32).reshape(1)
-    if ctx.enabled:
-        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    return bool(ok.item())
-
-
 def barrier(ctx: DistContext) -> None:
     if ctx.enabled:
         dist.barrier()

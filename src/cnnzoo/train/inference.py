@@ -1,14 +1,15 @@
 """Using trained weights: rebuild the model, evaluate it on a dataset, classify image files.
 
 Weights written by `cnnzoo train` carry what inference needs in their metadata (class
-names, mean/std, input size, model options); other weights fall back to the model card
-and to ImageNet statistics.
+names, mean/std, input size, model options); pretrained tags ("imagenet") carry it in their
+table entry (class names, evaluation preset); other weights fall back to the model card and
+to ImageNet statistics.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,16 @@ from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
-from cnnzoo.errors import UsageError
+from cnnzoo.errors import DatasetError, UsageError, WeightsError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.pretrained import PretrainedWeights, is_tag
+from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.evaluate import EvalResult, evaluate
+from cnnzoo.train.images import Expected, read_for_training_data, read_with_preset
 from cnnzoo.weights import read_weights
+
+# Image sides a weights file may ask for: beyond this its metadata is damaged or hostile.
+MAX_SIDE = 4096
 
 
 @dataclass
@@ -30,6 +36,7 @@ class Trained:
     model: ZooModel
     meta: dict[str, Any]
     input_size: tuple[int, int, int]
+    pretrained: PretrainedWeights | None = None  # a table entry: its preset and figures
 
     @property
     def classes(self) -> list[str]:
@@ -37,6 +44,32 @@ class Trained:
         if isinstance(names, list) and len(names) == self.model.num_classes:
             return [str(c) for c in names]
         return [str(i) for i in range(self.model.num_classes)]
+
+
+def _meta_size(meta: dict[str, Any], key: str, length: int) -> list[int] | None:
+    """meta[key] as `length` positive ints no larger than MAX_SIDE, None if absent."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    ok = isinstance(value, list) and len(value) == length and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in value)
+    if not ok:
+        raise WeightsError(f"the weights' metadata has {key}={value!r}; expected {length} "
+                           f"sizes between 1 and {MAX_SIDE} (a damaged or foreign file)")
+    return value
+
+
+def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
+    from cnnzoo.data.imagenet import imagenet_classes
+    from cnnzoo.hub import pretrained_entry
+
+    entry = pretrained_entry(name, tag)
+    model = create_model(name, weights=tag, in_chans=in_chans, **options).eval()
+    preset = entry.preset
+    meta = {"dataset": entry.dataset, "classes": list(imagenet_classes()),
+            "mean": list(preset.mean), "std": list(preset.std), "fit": "crop",
+            "input_size": [3, preset.crop, preset.crop]}
+    return Trained(model, meta, (model.in_chans, preset.crop, preset.crop), entry)
 
 
 def load_trained(
@@ -47,18 +80,55 @@ def load_trained(
     **options: Any,
 ) -> Trained:
     """The model with its weights, in eval mode; options saved with the weights (such as
-    width) are used unless given again."""
+    width) are used unless given again. `weights` is a file or a pretrained tag."""
+    if is_tag(weights):
+        trained = _load_pretrained(name, str(weights), in_chans, **options)
+        if input_size is not None:
+            trained.input_size = tuple(input_size)
+        return trained
     _, meta = read_weights(weights)
     saved = meta.get("model_options") if isinstance(meta.get("model_options"), dict) else {}
     model = create_model(name, weights=weights, in_chans=in_chans, **{**saved, **options})
     model.eval()
+    _meta_size(meta, "image_size", 2)
+    stored = _meta_size(meta, "input_size", 3)
     if input_size is None:
-        stored = meta.get("input_size")
-        if isinstance(stored, list) and len(stored) == 3:
-            input_size = (model.in_chans, int(stored[1]), int(stored[2]))
-        else:
-            input_size = (model.in_chans, *model_card(name).input_size[1:])
+        input_size = (model.in_chans, *stored[1:]) if stored else default_input_size(model)
     return Trained(model, meta, tuple(input_size))
+
+
+def dataset_for(trained: Trained, data: str, root: str | Path | None = None) -> ImageDataset:
+    """The dataset `data` as `trained` must be evaluated on it: pretrained weights on ImageNet
+    get the validation images decoded with the weights' own preset (342/299 for
+    Inception-v3); others are read at the model's input size."""
+    from cnnzoo.data import load_dataset
+    from cnnzoo.data.specs import canonical_name
+
+    if trained.pretrained is not None and canonical_name(data) == "imagenet":
+        from cnnzoo.data.imagenet import load_imagenet_val
+        from cnnzoo.data.load import locate
+
+        folder = locate("imagenet", root)
+        if folder is None:
+            raise DatasetError("imagenet: no validation images found; pass --data-root DIR "
+                               "(docs/weights.md says what to download)")
+        return load_imagenet_val(folder, trained.pretrained.preset)
+    return load_dataset(data, root=root, image_size=trained.input_size[-1])
+
+
+def evaluate_pretrained(name: str, root: str | Path, tag: str = "imagenet",
+                        limit_test: int | None = None, batch_size: int = 64,
+                        precision: str = "fp32") -> tuple[EvalResult, PretrainedWeights]:
+    """Measure `name`'s pretrained weights on the ImageNet validation images under `root`;
+    returns the result and the table entry holding the published figures."""
+    from cnnzoo.hub import pretrained_entry
+
+    entry = pretrained_entry(name, tag)
+    trained = load_trained(name, tag)
+    dataset = dataset_for(trained, "imagenet", root)
+    if limit_test:
+        dataset = dataset.subset(test=limit_test)
+    return evaluate_on(trained, dataset, batch_size, precision), entry
 
 
 def evaluate_on(
@@ -94,45 +164,47 @@ def _stats_dataset(trained: Trained, image_size: tuple[int, int], channels: int)
     )
 
 
-def read_image(path: str | Path, channels: int, size: tuple[int, int],
-               invert: bool = False) -> torch.Tensor:
-    """An image file as uint8 (C, H, W), converted to grey or RGB and resized to `size`."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+@dataclass
+class Prediction:
+    image: str
+    top: list[tuple[str, float]]  # (class name, probability), most likely first
+    notes: list[str] = field(default_factory=list)  # what was done to the image, one line each
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if channels == 1 else "RGB")
-            if invert:
-                im = ImageOps.invert(im)
-            im = im.resize((size[1], size[0]), Image.BILINEAR)
-            data = torch.frombuffer(bytearray(im.tobytes()), dtype=torch.uint8)
-    except FileNotFoundError:
-        raise UsageError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise UsageError(f"{path}: not a readable image ({e})") from None
-    return data.view(size[0], size[1], channels).permute(2, 0, 1).contiguous()
+
+def expected_input(trained: Trained) -> Expected:
+    """The channels, size and polarity of the data the weights were trained on."""
+    meta = trained.meta
+    mean = meta.get("mean")
+    # Weights trained on grey data read files as grey, whatever the model's channels.
+    channels = len(mean) if isinstance(mean, list) and len(mean) in (1, 3) \
+        else trained.model.in_chans
+    size = _meta_size(meta, "image_size", 2) or list(trained.input_size[1:])
+    dark = (float(mean[0]) < 0.5) if channels == 1 and isinstance(mean, list) else None
+    return Expected(channels, (size[0], size[1]), str(meta.get("dataset", "training")), dark)
 
 
 @torch.no_grad()
 def predict_files(
-    trained: Trained, paths: Sequence[str | Path], top_k: int = 5, invert: bool = False
-) -> list[list[tuple[str, float]]]:
-    """For each image, the top-k (class name, probability) pairs."""
-    meta_size = trained.meta.get("image_size")
-    native = (tuple(int(s) for s in meta_size) if isinstance(meta_size, list)
-              else trained.input_size[1:])
-    # Weights trained on grey data read files as grey, whatever the model's channels.
-    channels = len(trained.meta["mean"]) if isinstance(trained.meta.get("mean"), list) \
-        else trained.model.in_chans
-    dataset = _stats_dataset(trained, native, channels)
+    trained: Trained, paths: Sequence[str | Path], top_k: int = 5, invert: bool | None = None
+) -> list[Prediction]:
+    """For each image, the top-k (class name, probability) pairs and the notes on how the
+    image was made to match the training data (`invert`: None checks the polarity)."""
+    if trained.pretrained is not None:
+        preset = trained.pretrained.preset
+        read = [read_with_preset(p, preset) for p in paths]
+        expected = Expected(3, (preset.crop, preset.crop), trained.pretrained.dataset)
+    else:
+        expected = expected_input(trained)
+        read = [read_for_training_data(p, expected, invert) for p in paths]
+    dataset = _stats_dataset(trained, expected.size, expected.channels)
     transform = build_transform(dataset, trained.input_size, train=False,
-                                convert_channels=channels != trained.model.in_chans)
-    batch = torch.stack([read_image(p, channels, native, invert) for p in paths])
+                                convert_channels=expected.channels != trained.model.in_chans)
+    batch = torch.stack([image for image, _ in read])
     probs = torch.softmax(trained.model(transform(batch)).float(), dim=1)
-    k = min(top_k, probs.shape[1])
-    top = probs.topk(k, dim=1)
+    top = probs.topk(min(top_k, probs.shape[1]), dim=1)
     names = trained.classes
     return [
-        [(names[int(i)], float(p)) for p, i in zip(ps, idx, strict=True)]
-        for ps, idx in zip(top.values, top.indices, strict=True)
+        Prediction(str(path), [(names[int(i)], float(p)) for p, i in zip(ps, idx, strict=True)],
+                   notes)
+        for path, (_, notes), ps, idx in zip(paths, read, top.values, top.indices, strict=True)
     ]

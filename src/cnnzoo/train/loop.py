@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import math
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.errors import CheckpointError, TrainingError
-from cnnzoo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from cnnzoo.train.checkpoint import (
+    load_checkpoint,
+    nonfinite,
+    repair_best,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from cnnzoo.train.config import TrainConfig
 from cnnzoo.train.distributed import DistContext, all_reduce_sum, barrier
 from cnnzoo.train.evaluate import EvalResult, evaluate
@@ -32,6 +38,7 @@ from cnnzoo.train.optim import Schedule, build_optimizer
 from cnnzoo.train.plots import plot_curves
 from cnnzoo.train.precision import autocast, depthwise_in_fp32, grad_scaler
 from cnnzoo.train.progress import ProgressBar
+from cnnzoo.train.rundir import StopFlag, os_problem
 from cnnzoo.weights import save_weights
 
 LAST, BEST, BEST_WEIGHTS = "last.pt", "best.pt", "best.safetensors"
@@ -49,29 +56,12 @@ class TrainResult:
     interrupted: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     is_main: bool = True  # False on the other ranks under torchrun
+    stop_signal: int = signal.SIGINT  # what interrupted the run, when it was interrupted
 
-
-class _StopFlag:
-    """First Ctrl-C asks the loop to stop at the next step boundary (so no optimizer
-    update is cut in half); a second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _StopFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+    @property
+    def exit_code(self) -> int:
+        """0, or 128 + the signal (130 for Ctrl-C, 143 for SIGTERM) as shells expect."""
+        return 128 + int(self.stop_signal) if self.interrupted else 0
 
 
 class Trainer:
@@ -94,7 +84,6 @@ class Trainer:
         self.raw = model.to(self.device)
         if cfg.channels_last:
             self.raw = self.raw.to(memory_format=torch.channels_last)
-        self.frozen_norms = [m for m in self.raw.modules() if getattr(m, "_cnnzoo_frozen", False)]
         depthwise_in_fp32(self.raw, self.device, cfg.precision)
         self.net: nn.Module = self.raw
         if self.ctx.enabled:
@@ -173,7 +162,14 @@ class Trainer:
 
     def resume(self, path: str | Path | None = None) -> None:
         path = Path(path) if path else self.out / LAST
-        self.load_state_dict(load_checkpoint(path))
+        state = load_checkpoint(path)
+        if self.ctx.is_main:
+            best = state["best"]
+            note = repair_best(self.raw, self.out / BEST_WEIGHTS, self.out / BEST, state,
+                               lambda: self._export_best(best["epoch"], best["top1"]))
+            if note:
+                self.log(note)
+        self.load_state_dict(state)
         if self.ctx.is_main:
             # Drop metrics of any epoch the checkpoint does not include.
             rewrite_metrics(self.out / METRICS, self.history)
@@ -183,7 +179,38 @@ class Trainer:
     def _save(self, name: str) -> None:
         state = self.state_dict()  # every rank joins the RNG gather
         if self.ctx.is_main:
-            save_checkpoint(self.out / name, state)
+            self._write(lambda: save_checkpoint(self.out / name, self._finite(state)))
+
+    def _finite(self, state: dict[str, Any]) -> dict[str, Any]:
+        """`state`, once every weight and buffer in it is finite: a checkpoint is only
+        written when it can be resumed from."""
+        bad = nonfinite(state["model"])
+        if bad:
+            where = (f"epoch {self.epoch + 1}, step {self.batch + 1}" if self.batch
+                     else f"epoch {self.epoch}, its last step")
+            raise TrainingError(
+                f"the weights became non-finite ({', '.join(bad[:3])}"
+                f"{', ...' if len(bad) > 3 else ''}) by {where}; stopped without saving. "
+                f"{self._last_good()} (or try a lower --lr, --precision fp32, or warm-up)")
+        return state
+
+    def _export_best(self, epoch: int, top1: float) -> None:
+        self._write(lambda: save_weights(self.raw, self.out / BEST_WEIGHTS, epoch=epoch,
+                                         test_top1=top1, **self.weights_meta))
+
+    def _last_good(self) -> str:
+        last = self.out / LAST
+        if not last.is_file():
+            return "No checkpoint was saved yet"
+        return f"The last good checkpoint is {last}, left intact; resume from it with --resume"
+
+    def _write(self, write: Callable[[], Any]) -> Any:
+        try:
+            return write()
+        except OSError as e:
+            raise TrainingError(f"cannot write into {self.out} ({os_problem(e)}); the previous "
+                                f"checkpoint is intact: free space or fix the folder, then "
+                                f"--resume {self.out}") from None
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -192,7 +219,7 @@ class Trainer:
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
         interrupted = False
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             while self.epoch < cfg.epochs:
                 t0 = time.perf_counter()
                 stats = self._train_epoch(stop)
@@ -217,13 +244,12 @@ class Trainer:
                     break
         final = self.history[-1]["test_top1"] if self.history else float("nan")
         return TrainResult(self.out, self.epoch, self.best_top1, self.best_epoch, final,
-                           self.elapsed, interrupted, self.history, self.ctx.is_main)
+                           self.elapsed, interrupted, self.history, self.ctx.is_main,
+                           stop.signum)
 
-    def _train_epoch(self, stop: _StopFlag) -> dict[str, float] | None:
+    def _train_epoch(self, stop: StopFlag) -> dict[str, float] | None:
         cfg, loader = self.cfg, self.train_loader
-        self.net.train()
-        for m in self.frozen_norms:
-            m.eval()  # frozen features keep their batch-norm statistics
+        self.net.train()  # a ZooModel keeps its frozen batch norms in eval mode
         loader.set_epoch(self.epoch)
         steps = len(loader)
         bar = ProgressBar(steps, f"epoch {self.epoch + 1}/{cfg.epochs}",
@@ -302,13 +328,9 @@ class Trainer:
         return not self._any_rank(not bool(torch.isfinite(loss.detach())))
 
     def _diverged(self, value: float, step: int, steps: int) -> None:
-        last = self.out / LAST
-        saved = (f"the last good checkpoint is {last} (epoch {self.epoch}), left intact; "
-                 f"resume from it with a lower --lr" if last.is_file()
-                 else "no checkpoint was saved yet")
         raise TrainingError(
             f"loss became {value} at epoch {self.epoch + 1}, step {step + 1}/{steps}; "
-            f"stopped. {saved} (or try --precision fp32, a lower --lr, or warm-up)"
+            f"stopped. {self._last_good()} (or try --precision fp32, a lower --lr, or warm-up)"
         )
 
     def _sync_buffers(self) -> None:
@@ -338,13 +360,17 @@ class Trainer:
             self.best_top1, self.best_epoch = result.top1, self.epoch
         state = self.state_dict()  # every rank joins the RNG gather
         if self.ctx.is_main:
-            save_checkpoint(self.out / LAST, state)
+            self._finite(state)
+            # Best first, last.pt after: a kill in between leaves last.pt at the previous
+            # epoch, whose own best is still on disk, and the resumed run rewrites the same
+            # best again. last.pt never claims a best that is not written.
             if improved:
-                save_checkpoint(self.out / BEST, state)
-                save_weights(self.raw, self.out / BEST_WEIGHTS, epoch=self.epoch,
-                             test_top1=result.top1, **self.weights_meta)
-            plot_curves(self.history, self.out / CURVES, title=self._title())
-            append_metrics(self.out / METRICS, record)  # last: the epoch is fully written
+                self._write(lambda: save_checkpoint(self.out / BEST, state))
+                self._export_best(self.epoch, result.top1)
+            self._write(lambda: save_checkpoint(self.out / LAST, state))
+            self._write(lambda: plot_curves(self.history, self.out / CURVES,
+                                            title=self._title()))
+            self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
                  f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "
@@ -353,3 +379,4 @@ class Trainer:
 
     def _title(self) -> str:
         return f"{self.cfg.model} on {self.cfg.data} ({self.cfg.precision})"
+

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +17,12 @@ from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.errors import ConfigError, TrainingError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, model_card
+from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
+from cnnzoo.train.rundir import RunDir
 from cnnzoo.train.transfer import freeze_features
 
 
@@ -32,13 +36,12 @@ def load_data(cfg: TrainConfig) -> ImageDataset:
 
 
 def input_size_for(cfg: TrainConfig, model: ZooModel) -> tuple[int, int, int]:
-    card = model_card(cfg.model)
-    h, w = cfg.image_size or card.input_size[1:]
-    if min(h, w) < card.min_input_size:
-        raise TrainingError(f"{cfg.model} needs images of at least {card.min_input_size}x"
-                            f"{card.min_input_size}, --image-size is {h}x{w}; give a larger "
-                            "--image-size")
-    return (model.in_chans, h, w)
+    size = default_input_size(model, (model.in_chans, *cfg.image_size) if cfg.image_size else None)
+    low, (h, w) = model.min_input_size, size[1:]
+    if min(h, w) < low:
+        raise TrainingError(f"{cfg.model} needs images of at least {low}x{low}, --image-size "
+                            f"is {h}x{w}; give a larger --image-size")
+    return size
 
 
 def build_model(cfg: TrainConfig, dataset: ImageDataset) -> ZooModel:
@@ -132,6 +135,32 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if cfg.threads:
         # On a busy machine one thread per process beats threads fighting over cores.
         torch.set_num_threads(cfg.threads)
+    # Rank 0 holds the run folder (under torchrun the others only read last.pt).
+    run_dir = RunDir(cfg.out) if int(os.environ.get("RANK", "0")) == 0 else None
+    previous = _sigterm_interrupts()  # until the loop takes over: unwind, release the lock
+    try:
+        if run_dir is not None:
+            run_dir.acquire()  # before any data is read: a folder it cannot use fails now
+        return _train(cfg, resume, last, log, progress)
+    finally:
+        if run_dir is not None:
+            run_dir.release()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_interrupts() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None],
+           progress: bool) -> TrainResult:
     ctx = setup(cfg.device)
     try:
         s = prepare(cfg, ctx, log, progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnnzoo.fmt import FORMATS, human, render, shape_str
+from cnnzoo.fmt import FORMATS, render, shape_str
 from cnnzoo.registry import model_table
 
 
@@ -29,7 +29,7 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
     rows = [
         [
             r["name"], r["family"],
-            f"{r['params']:,}" if args.format != "table" else human(r["params"]),
+            f"{r['params']:,}",
             shape_str(r["input_size"]), _pct(r["top1_err"]), _pct(r["top5_err"]),
             r["top1_source"] or r["top5_source"] or "-",
             "-" if r["torchvision_acc1"] is None

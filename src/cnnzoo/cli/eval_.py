@@ -30,11 +30,10 @@ def _data_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.data import load_dataset
-    from cnnzoo.train.inference import evaluate_on
+    from cnnzoo.train.inference import dataset_for, evaluate_on
 
     trained = trained_from_args(args, extra)
-    dataset = load_dataset(args.data, root=args.data_root)
+    dataset = dataset_for(trained, args.data, args.data_root)
     if args.limit_test:
         dataset = dataset.subset(test=args.limit_test)
     result = evaluate_on(trained, dataset, args.batch_size, args.precision,
@@ -51,10 +50,25 @@ def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
             "count": result.count, "top1": result.top1, "top5": result.top5,
             "loss": result.loss, "per_class": dict(zip(classes, result.per_class, strict=True)),
             "confusion": result.confusion.tolist(),
+            "published": None if trained.pretrained is None else {
+                "top1": trained.pretrained.acc1 / 100, "top5": trained.pretrained.acc5 / 100,
+                "source": trained.pretrained.source},
         }, indent=2))
         return 0
     print(f"{args.model} on {dataset.name} test ({result.count:,} images): top-1 "
-          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}\n")
+          f"{100 * result.top1:.2f}%, top-5 {100 * result.top5:.2f}%, loss {result.loss:.4f}")
+    published = trained.pretrained
+    if published is not None:
+        print(f"published (torchvision, all 50,000 validation images): top-1 "
+              f"{published.acc1:.2f}%, top-5 {published.acc5:.2f}% ({published.preset})")
+    print()
+    if len(classes) > 100:  # a 1,000-row table helps nobody; the json has every class
+        counts = result.confusion.sum(1).tolist()
+        seen = [(a, c) for a, c, n in zip(result.per_class, classes, counts, strict=True) if n]
+        print(f"{len(seen)} of {len(classes)} classes have images; the 10 worst: " +
+              ", ".join(f"{c} {100 * a:.0f}%" for a, c in sorted(seen)[:10]) +
+              " (--format json lists every class)")
+        return 0
     counts = result.confusion.sum(1).tolist()
     rows = [[c, f"{n:,}", f"{100 * a:.2f}"] for c, n, a in
             zip(classes, counts, result.per_class, strict=True)]

@@ -1,0 +1,6 @@
+"""Architecture diagrams drawn from the real modules: `draw(model) -> SVG text`."""
+
+from cnnzoo.draw.api import draw
+from cnnzoo.draw.output import save
+
+__all__ = ["draw", "save"]

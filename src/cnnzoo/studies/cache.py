@@ -1,0 +1,155 @@
+"""RunCache: the studies' training runs, each trained once, keyed by a hash of its config.
+
+A run lives in ROOT/<hash>/ (the `cnnzoo train` layout: last.pt, best.safetensors,
+metrics.jsonl) and is finished when ROOT/<hash>/done.json exists. A run found with a
+last.pt but no done.json was killed: it resumes from there, so a killed study loses at
+most the epoch in progress. Every run records the `cnnzoo train ...` command that
+reproduces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from cnnzoo.train.config import TrainConfig
+
+DONE = "done.json"
+# Fields that change where or how fast a run goes, not what it computes.
+NOT_HASHED = ("out", "threads", "device")
+
+
+def config_hash(cfg: TrainConfig) -> str:
+    """sha256 (first 16 hex digits) of the config minus NOT_HASHED."""
+    record = {k: v for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
+    blob = json.dumps(record, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def train_command(cfg: TrainConfig) -> str:
+    """The `cnnzoo train` command line that runs `cfg` (options left at their default are
+    left out)."""
+    defaults = {f.name: f.default for f in fields(TrainConfig) if f.name != "model_options"}
+    words = ["cnnzoo", "train", cfg.model]
+    for key, value in cfg.to_dict().items():
+        if key in ("model", "model_options") or value == _plain(defaults.get(key)):
+            continue
+        words += _flag(key, value)
+    for key, value in cfg.model_options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            words.append(flag)
+        elif value is False:
+            words.append("--no-" + key.replace("_", "-"))
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _flag(key: str, value: Any) -> list[str]:
+    if key == "channels":
+        return ["--convert-channels"] if value == "convert" else []
+    if key == "augment":
+        if value is False:
+            return ["--no-augment"]
+        return [] if value is True else ["--augment", ",".join(value)]
+    flag = "--" + key.replace("_", "-")
+    if value is True:
+        return [flag]
+    if isinstance(value, list):
+        return [flag, ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)]
+    return [flag, str(value)]
+
+
+@dataclass
+class CachedRun:
+    config: dict[str, Any]
+    out: Path
+    epochs: list[dict[str, Any]]  # metrics.jsonl rows, one per epoch
+    best_top1: float
+    final_top1: float
+    seconds: float  # training time (the trainer's elapsed, over every resume)
+    command: str
+    weights: Path  # best.safetensors
+    cached: bool = False  # True when this call did not train
+
+    @property
+    def hash(self) -> str:
+        return self.out.name
+
+
+class RunCache:
+    """Cached training runs under `root` (OUT/_runs, shared by every study of one --out)."""
+
+    def __init__(self, root: Path | str, threads: int | None = None, progress: bool = True,
+                 log: Callable[[str], None] = print) -> None:
+        self.root = Path(root)
+        self.threads = threads
+        self.progress = progress
+        self.log = log
+
+    def config(self, model: str, data: str, *, seed: int, **config_fields: Any) -> TrainConfig:
+        cfg = TrainConfig(model=model, data=data, seed=seed, out=str(self.root / "pending"),
+                          threads=self.threads, **config_fields)
+        cfg.out = str(self.root / config_hash(cfg))
+        return cfg
+
+    def get(self, cfg: TrainConfig) -> CachedRun | None:
+        """The finished run of `cfg`, or None if it has not finished."""
+        done = Path(cfg.out) / DONE
+        if not done.is_file():
+            return None
+        return self._load(Path(cfg.out), json.loads(done.read_text()), cached=True)
+
+    def train(self, model: str, data: str, *, seed: int, **config_fields: Any) -> CachedRun:
+        from cnnzoo.train import train
+        from cnnzoo.train.loop import LAST
+
+        cfg = self.config(model, data, seed=seed, **config_fields)
+        found = self.get(cfg)
+        if found is not None:
+            return found
+        out = Path(cfg.out)
+        resume = (out / LAST).is_file()
+        command = train_command(cfg)
+        self.log(f"{'resuming' if resume else 'training'} {model} seed {seed}: {command}")
+        result = train(cfg, resume=resume, log=self.log, progress=self.progress)
+        if result.interrupted:
+            raise KeyboardInterrupt(f"{model} seed {seed} interrupted; rerun to resume {out}")
+        record = {
+            "config": cfg.to_dict(),
+            "hash": out.name,
+            "command": command,
+            "best_top1": result.best_top1,
+            "best_epoch": result.best_epoch,
+            "final_top1": result.final_top1,
+            "epochs_done": result.epochs_done,
+            "seconds": result.seconds,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        tmp = out / f".{DONE}.tmp"
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        tmp.replace(out / DONE)
+        return self._load(out, record, cached=False)
+
+    @staticmethod
+    def _load(out: Path, record: dict[str, Any], cached: bool) -> CachedRun:
+        from cnnzoo.train.loop import BEST_WEIGHTS, METRICS
+        from cnnzoo.train.metrics import read_metrics
+
+        return CachedRun(
+            config=record["config"], out=out, epochs=read_metrics(out / METRICS),
+            best_top1=float(record["best_top1"]), final_top1=float(record["final_top1"]),
+            seconds=float(record["seconds"]), command=record["command"],
+            weights=out / BEST_WEIGHTS, cached=cached,
+        )

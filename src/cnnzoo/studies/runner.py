@@ -1,0 +1,243 @@
+"""Run one study: give it a context, time it, turn NeedsData into a verdict, compute the
+figures and the verdict from the raw files it saved, and write DIR/ID/result.json.
+
+A finished study (result.json present, same mode, seeds, data and tolerance) is skipped
+unless `force`; its verdict is recomputed from its raw files, which is cheap and keeps
+result.json in step with the verdict code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from cnnzoo.studies.base import (
+    MODES,
+    NEEDS_DATA,
+    NeedsData,
+    RawData,
+    StudyContext,
+    StudyError,
+    Verdict,
+)
+from cnnzoo.studies.registry import StudyModule
+
+RESULT = "result.json"
+FAILED = "error.txt"  # written instead of result.json when a study's code fails
+DEFAULT_OUT = Path("runs/studies")
+
+
+def default_seeds(module: StudyModule, mode: str, seeds: int | None) -> tuple[int, ...]:
+    """--seeds N gives 0..N-1; else one seed in quick mode, three in full mode for the
+    studies where chance matters, one for the counting ones."""
+    if seeds is not None:
+        if seeds < 1:
+            raise StudyError(f"--seeds must be >= 1, got {seeds}")
+        return tuple(range(seeds))
+    return (0, 1, 2) if mode == "full" and module.study.seeded else (0,)
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(here), "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+
+
+def environment() -> dict[str, Any]:
+    """What the figures were measured on: torch, CPU, threads, load, date, git commit."""
+    import torch
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "load_1min": round(load, 2) if load is not None else None,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "git_commit": _git_commit(),
+    }
+
+
+def study_command(study_id: str, mode: str, seeds: tuple[int, ...], data: str | None,
+                  data_root: str | None, out: Path) -> str:
+    parts = ["cnnzoo", "study", "run", study_id, f"--{mode}", "--seeds", str(len(seeds))]
+    if data:
+        parts += ["--data", data]
+    if data_root:
+        parts += ["--data-root", data_root]
+    parts += ["--out", str(out)]
+    return shlex.join(parts)
+
+
+def evaluate(module: StudyModule, folder: Path) -> tuple[dict, Verdict]:
+    """measure() then verdict() on the raw files in `folder` alone."""
+    measured = module.module.measure(RawData(folder))
+    verdict = module.module.verdict(measured)
+    try:
+        json.dumps(measured)
+    except TypeError as e:
+        raise StudyError(
+            f"{module.id}: measure() returned something JSON cannot hold: {e}") from None
+    return measured, verdict
+
+
+def read_result(folder: Path) -> dict | None:
+    path = folder / RESULT
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise StudyError(f"{path} cannot be read ({e}); rerun with --force") from None
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    tmp.replace(path)
+
+
+def _matches(old: dict | None, module: StudyModule, mode: str, seeds: tuple[int, ...],
+             data: str | None) -> bool:
+    return (old is not None and old.get("verdict") != NEEDS_DATA and old.get("mode") == mode
+            and old.get("seeds") == list(seeds) and old.get("data") == data
+            and old.get("tolerance") == module.study.tolerance)
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _clear(folder: Path) -> None:
+    """Drop an earlier run's files so stale raw data cannot leak into this verdict."""
+    for pattern in ("*.csv", "*.json", "*.tmp", FAILED):
+        for path in folder.glob(pattern):
+            path.unlink()
+
+
+def run_study(
+    module: StudyModule,
+    mode: str = "quick",
+    seeds: int | None = None,
+    data: str | None = None,
+    data_root: str | None = None,
+    out: str | Path = DEFAULT_OUT,
+    threads: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    **extra: Any,
+) -> dict:
+    """Run (or reuse) one study and return its result dict (what result.json holds)."""
+    if mode not in MODES:
+        raise StudyError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    study = module.study
+    root = Path(out)
+    folder = root / study.id
+    seed_tuple = default_seeds(module, mode, seeds)
+    old = read_result(folder)
+    if not force and _matches(old, module, mode, seed_tuple, data):
+        measured, verdict = evaluate(module, folder)
+        result = {**old, "measured": measured, "verdict": verdict.verdict,  # type: ignore[dict-item]
+                  "key": verdict.key, "reason": verdict.reason, "skipped": True}
+        if result != {**old, "skipped": True}:
+            write_json_atomic(folder / RESULT, {k: v for k, v in result.items() if k != "skipped"})
+        return result
+    folder.mkdir(parents=True, exist_ok=True)
+    _clear(folder)
+    ctx = StudyContext(study=study, mode=mode, seeds=seed_tuple, out=folder, data=data,
+                       data_root=data_root, threads=threads, progress=progress, log=log)
+    unknown = sorted(set(extra) - set(StudyContext.__dataclass_fields__))
+    if unknown:
+        raise StudyError(f"unknown study option(s): {', '.join(unknown)}")
+    for key, value in extra.items():  # context fields without a parameter here
+        setattr(ctx, key, value)
+    ctx.runs = _run_cache(root, threads, progress)
+    command = study_command(study.id, mode, seed_tuple, data, data_root, root)
+    t0 = time.perf_counter()
+    missing = None
+    with _threads(threads):
+        try:
+            module.module.run(ctx)
+        except NeedsData as e:
+            missing = str(e)
+        except Exception:
+            (folder / FAILED).write_text(traceback.format_exc())
+            raise
+        env = environment()
+    elapsed = time.perf_counter() - t0
+    if missing is not None:
+        measured, verdict = {}, Verdict(NEEDS_DATA, missing.splitlines()[0], missing)
+    else:
+        measured, verdict = evaluate(module, folder)
+    result = {
+        "id": study.id, "claim": study.claim, "source": study.source,
+        "experiment": study.experiment, "mode": mode, "seeds": list(seed_tuple), "data": data,
+        "data_needed": list(study.data), "tolerance": study.tolerance,
+        "deviations": study.deviations, "measured": measured, "verdict": verdict.verdict,
+        "key": verdict.key, "reason": verdict.reason, "elapsed_s": round(elapsed, 3),
+        "commands": [command, *ctx.commands], "environment": env,
+        "created": env["date"],
+    }
+    write_json_atomic(folder / RESULT, result)
+    return result
+
+
+def _run_cache(root: Path, threads: int | None, progress: bool) -> Any:
+    """The training cache under OUT/_runs, built only when a study first uses it (so the
+    counting studies never import the trainer)."""
+    return _LazyRunCache(root / "_runs", threads, progress)
+
+
+class _LazyRunCache:
+    def __init__(self, root: Path, threads: int | None, progress: bool) -> None:
+        self._args = (root, threads, progress)
+        self._cache: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._cache is None:
+            try:
+                from cnnzoo.studies.cache import RunCache
+            except ModuleNotFoundError as e:
+                raise StudyError(
+                    "cnnzoo.studies.cache (the training-run cache) is not installed yet"
+                ) from e
+            root, threads, progress = self._args
+            self._cache = RunCache(root, threads=threads, progress=progress)
+        return getattr(self._cache, name)

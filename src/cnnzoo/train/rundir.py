@@ -1,0 +1,166 @@
+"""A run directory held by one trainer (a lock, a write probe, leftovers of a kill removed),
+and the signals that stop a run cleanly.
+
+`RunDir(out).acquire()` is cheap and runs before any data is loaded or model built, so a
+directory that cannot be written (read-only, full, a file in the way, another trainer in it)
+is one clear error before the expensive work, and a directory it had to create is removed
+again when the run fails before writing anything into it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from cnnzoo.errors import TrainingError
+
+LOCK = ".lock"
+# Temporary files the run's atomic writes leave when a kill lands mid-write:
+# .NAME.XXXX.tmp (checkpoints, weights), .NAME.tmp (metrics), .NAME.tmp.png (curves).
+TEMP_PATTERNS = (".*.tmp", ".*.tmp.*")
+
+
+def os_problem(e: OSError) -> str:
+    """An OSError as the words a user acts on."""
+    if e.errno == errno.ENOSPC:
+        return "the disk is full"
+    if e.errno == errno.EROFS:
+        return "the file system is read-only"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (read-only or immutable?)"
+    if e.errno == errno.ENOTDIR:
+        return "a part of the path is a file, not a folder"
+    return e.strerror or str(e)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+class RunDir:
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.created: list[Path] = []  # folders this run made, deepest first
+        self.held = False
+
+    def _fail(self, what: str, e: OSError | None = None) -> TrainingError:
+        self.release()
+        why = f" ({os_problem(e)})" if e is not None else ""
+        return TrainingError(f"{what}{why}; choose another --out")
+
+    def acquire(self) -> RunDir:
+        out = self.out
+        if out.exists() and not out.is_dir():
+            raise TrainingError(f"--out {out} is a file, not a folder; choose another --out")
+        try:
+            missing = [p for p in (out, *out.parents) if not p.exists()]
+            out.mkdir(parents=True, exist_ok=True)
+            self.created = missing
+        except OSError as e:
+            raise self._fail(f"cannot create the run folder {out}", e) from None
+        lock = out / LOCK
+        mine = f"{os.getpid()} {socket.gethostname()}\n"
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                owner = self._owner(lock)
+                if owner is not None:
+                    self.created = []  # not ours to remove
+                    raise TrainingError(
+                        f"{out} is in use by another trainer (PID {owner}); wait for it to "
+                        "finish, stop it, or choose another --out") from None
+                lock.unlink(missing_ok=True)  # a dead trainer's: take it over
+                continue
+            except OSError as e:
+                raise self._fail(f"cannot write into {out}", e) from None
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(mine)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                lock.unlink(missing_ok=True)
+                raise self._fail(f"cannot write into {out}", e) from None
+            self.held = True
+            self.clean_temporaries()
+            return self
+        raise TrainingError(f"{out}: could not take the run lock {lock}; remove it if no "
+                            "trainer is running")
+
+    @staticmethod
+    def _owner(lock: Path) -> int | None:
+        """The PID of a live trainer holding `lock` (on this host), or None when stale."""
+        try:
+            pid_text, _, host = lock.read_text().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None  # unreadable or half-written: its writer died
+        if host.strip() != socket.gethostname():
+            return pid  # another machine's: cannot tell, so never steal it
+        return pid if pid != os.getpid() and _alive(pid) else None
+
+    def clean_temporaries(self) -> list[Path]:
+        removed = []
+        for pattern in TEMP_PATTERNS:
+            for path in self.out.glob(pattern):
+                if path.is_file() and path.name != LOCK:
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
+
+    def release(self) -> None:
+        """Drop the lock; remove the folder if this run created it and left nothing in it."""
+        if self.held:
+            (self.out / LOCK).unlink(missing_ok=True)
+            self.held = False
+        for folder in self.created:
+            try:
+                folder.rmdir()  # only succeeds when empty
+            except OSError:
+                break
+        self.created = []
+
+    def __enter__(self) -> RunDir:
+        return self.acquire()
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
+        self.release()
+
+
+class StopFlag:
+    """First Ctrl-C or SIGTERM (what schedulers and `docker stop` send) asks the loop to
+    stop at the next step boundary (so no optimizer update is cut in half) and save; a
+    second one interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signum: int = signal.SIGINT
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested, self.signum = True, signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, previous in self._previous.items():
+            signal.signal(s, previous)
