@@ -154,11 +154,12 @@ def test_precision_aliases_in_the_library_functions() -> None:
         assert torch.mm(torch.ones(2, 2), torch.ones(2, 2)).dtype is torch.bfloat16
 
 
-@pytest.mark.parametrize(("flag", "word"), [("--dtype", "bf16"), ("--dtype", "bfloat16"),
-                                            ("--precision", "bf16"), ("--dtype", "fp16")])
-def test_summary_takes_the_same_words(flag: str, word: str,
+@pytest.mark.parametrize(("model", "flag", "word"), [
+    ("mobilenet_v2", "--dtype", "bf16"), ("lenet5", "--dtype", "bfloat16"),
+    ("lenet5", "--precision", "bf16"), ("lenet5", "--dtype", "fp16")])
+def test_summary_takes_the_same_words(model: str, flag: str, word: str,
                                       capsys: pytest.CaptureFixture) -> None:
-    assert main(["summary", "mobilenet_v2", flag, word, "--format", "json"]) == 0
+    assert main(["summary", model, flag, word, "--format", "json"]) == 0
     out = capsys.readouterr().out
     assert ("bfloat16" if word.startswith("b") else "float16") in out
 

@@ -65,6 +65,7 @@ def _config(out: Path) -> dict:
     return load_checkpoint(out / "last.pt")["config"]
 
 
+@pytest.mark.slow  # three tiny runs: a few seconds idle, minutes on a loaded machine
 def test_train_uses_the_recipe_and_each_flag_overrides_one_field(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
