@@ -128,3 +128,42 @@ def test_receptive_field_through_a_transposed_convolution() -> None:
     # now): RF 5 + 1 = 6; the jump halves to 1/2, and a 3x3 conv adds 2 * 1/2.
     assert [r.jump[0] for r in p.layers] == [2, 1, 0.5, 0.5]
     assert json.loads(summary_table(p, "json"))["layers"][2]["jump"] == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("conv", [
+    nn.Conv2d(3, 8, 3), nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2),
+    nn.Conv2d(4, 4, 5, padding=4, dilation=2, groups=4, bias=False),
+    nn.ConvTranspose2d(8, 3, 4, stride=2, padding=1),
+    nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1, groups=2)])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_meta_outputs_match_torchs_kernels(conv: nn.Module, channels_last: bool) -> None:
+    from cnnzoo.cost.fastmeta import FAST
+
+    conv = conv.to("meta")
+    x = torch.empty(2, conv.in_channels, 9, 11, device="meta")
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    aten = torch.ops.aten
+    args = (x, conv.weight, conv.bias, list(conv.stride), list(conv.padding),
+            list(conv.dilation), conv.transposed, list(conv.output_padding), conv.groups)
+    fast, real = FAST[aten.convolution.default](*args), aten.convolution.default(*args)
+    assert (fast.shape, fast.stride(), fast.dtype) == (real.shape, real.stride(), real.dtype)
+    bn = nn.BatchNorm2d(conv.in_channels).to("meta")
+    bn_args = (x, bn.weight, bn.bias, bn.running_mean, bn.running_var, False, 0.1, 1e-5)
+    fast_bn = FAST[aten.native_batch_norm.default](*bn_args)
+    real_bn = aten.native_batch_norm.default(*bn_args)
+    assert (fast_bn[0].shape, fast_bn[0].stride()) == (real_bn[0].shape, real_bn[0].stride())
+
+
+def test_a_summary_imports_neither_dynamo_nor_sympy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, cnnzoo; "
+            "cnnzoo.profile(cnnzoo.create_model('resnet18', device='meta'), (3, 224, 224)); "
+            "print(sorted(m for m in ('torch._dynamo', 'sympy', "
+            "'torch.fx.experimental.symbolic_shapes') if m in sys.modules)); "
+            "import sympy; print(sympy.Integer(2) + 1)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["[]", "3"]  # and the real sympy still imports afterwards

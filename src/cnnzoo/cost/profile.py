@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
+from cnnzoo.cost.nocompile import without_compiler_imports
 from cnnzoo.cost.ops import KINDS
 from cnnzoo.cost.stages import assign_stages, unique_params
-from cnnzoo.cost.tracer import LayerCost, Tracer, without_dynamo_import
+from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.fmt import shape_str
 from cnnzoo.models.base import ZooModel, model_name_of
@@ -256,7 +257,7 @@ def profile(
     tracer = Tracer()
     for x in xs:
         tracer.watch_input(x)
-    with torch.no_grad(), without_dynamo_import():
+    with torch.no_grad(), without_compiler_imports():
         run_meta(meta, xs, tracer)
     assign_stages(meta, tracer.layers)
     return Profile(

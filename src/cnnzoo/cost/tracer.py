@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
-from types import ModuleType
 
 import torch
 from torch import nn
@@ -23,6 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.weak import WeakIdKeyDictionary
 
+from cnnzoo.cost.fastmeta import FAST
 from cnnzoo.cost.ops import Field, StructuralZeros, friendly_name, op_cost, op_field
 
 # Ops inside these modules are labelled by the module's role, not by the aten operator
@@ -124,42 +124,6 @@ class MemoryMeter:
         if record[1] == 0:
             self.current -= record[0]
             del self._live[key]
-
-
-class _DynamoStandIn(ModuleType):
-    """What torch._dynamo offers the meta kernels: `disable`, here the identity."""
-
-    def __init__(self) -> None:
-        super().__init__("torch._dynamo")
-        self.marked: list[object] = []
-
-    def disable(self, fn: object, recursive: bool = True, wrapping: bool = True) -> object:
-        self.marked.append(fn)
-        return fn
-
-
-@contextmanager
-def without_dynamo_import() -> Iterator[None]:
-    """Many meta kernels (add, addmm, mean, batch norm, ...) are Python functions that torch
-    wraps in `torch._dynamo.disable`; the first call imports torch._dynamo, seconds of a
-    `cnnzoo summary`. `disable` only matters while torch.compile is tracing, which never
-    happens in a cost trace, so a stand-in answers for it here and is removed afterwards,
-    with the marks it left, so that a later torch.compile imports the real Dynamo."""
-    if "torch._dynamo" in sys.modules:  # already paid for
-        yield
-        return
-    stand_in = _DynamoStandIn()
-    sys.modules["torch._dynamo"] = stand_in
-    try:
-        yield
-    finally:
-        if sys.modules.get("torch._dynamo") is stand_in:
-            del sys.modules["torch._dynamo"]
-        if torch.__dict__.get("_dynamo") is stand_in:
-            del torch._dynamo
-        for fn in stand_in.marked:
-            if getattr(fn, "__dynamo_disable", None) is fn:
-                delattr(fn, "__dynamo_disable")
 
 
 def _tensors(tree: object) -> list[torch.Tensor]:
@@ -268,7 +232,7 @@ class Tracer(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = FAST.get(func, func)(*args, **kwargs) if self.record else func(*args, **kwargs)
         outputs = _tensors(out)
         returns = func._schema.returns
         where = self._call.name if self._call else _op_row_name(self._stack, func)
