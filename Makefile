@@ -6,7 +6,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: demo fashion-mnist test lint install clean
+.PHONY: demo fashion-mnist test test-fast lint install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# The edit-test loop: everything but the slow tests and those needing installed data.
+test-fast: install
+	$(BIN)/pytest -m "not slow and not data"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -114,6 +114,7 @@ def test_missing_files_say_where_to_put_them(tmp_path: Path) -> None:
         load_dataset("cifar10", root=tmp_path)
 
 
+@pytest.mark.data
 @pytest.mark.skipif(not FASHION.is_dir(), reason="apt package dataset-fashion-mnist absent")
 def test_real_fashion_mnist_from_the_debian_package() -> None:
     ds = load_dataset("fashion-mnist")

@@ -79,7 +79,7 @@ def test_predict_agrees_with_the_evaluation_pipeline(
     ("argv", "message"),
     [
         (["train", "--data", "mnist"], "name a model"),
-        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be positive"),
+        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be > 0"),
         (["train", "lenet5", "--data", "nosuchdata", "--out", "/tmp/x-cnnzoo-none"], "nosuchdata"),
         (["eval", "lenet5", "--data", "mnist"], "--weights FILE"),
         (["train", "--resume", "/nonexistent/run"], "no checkpoint"),
@@ -105,5 +105,6 @@ def test_predict_refuses_a_file_that_is_not_an_image(
 
 
 def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["train", "--resume", str(run), "--lr", "0.5"]) == 2
-    assert "--lr 0.5 differs" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--batch-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size 16 differs" in err and "only epochs, lr," in err

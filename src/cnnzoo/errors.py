@@ -45,3 +45,12 @@ class MissingDependencyError(CnnzooError, ImportError):
 
 class ExportError(CnnzooError, RuntimeError):
     """A model that could not be exported, or whose export disagrees with eager PyTorch."""
+
+
+class ConfigError(TrainingError):
+    """A training setting of the wrong type or out of range. `field` names the TrainConfig
+    field at fault, so the CLI can name the flag instead (`--epochs must be >= 1`)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem

@@ -16,20 +16,11 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import UsageError
-
-DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
-          "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+from cnnzoo.precision import dtype_of
 
 
 def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, torch.dtype):
-        if dtype in DTYPES.values():
-            return dtype
-    elif dtype.lower() in DTYPES:
-        return DTYPES[dtype.lower()]
-    raise UsageError(f"unknown precision {dtype!r}; use one of fp32, bf16, fp16")
+    return torch.float32 if dtype is None else dtype_of(dtype)
 
 
 def example_input(model: nn.Module, batch_size: int = 1) -> torch.Tensor:

@@ -59,6 +59,14 @@ class ModelCard:
     torchvision_layout: bool = False  # state_dict keys match torchvision's model of this name
     notes: str = ""
 
+    @property
+    def recipes(self) -> tuple:
+        """The training recipes declared for this model, by name or family
+        (cnnzoo.train.recipes, the one place they are declared)."""
+        from cnnzoo.train.recipes import recipes_for
+
+        return recipes_for(self.name)
+
     def figure(self, metric: str, source: str | None = None) -> Figure | None:
         """The first figure with this metric (and source, if given)."""
         for f in self.figures:

@@ -12,8 +12,7 @@ from pathlib import Path
 import torch
 
 from cnnzoo.bench.timing import time_callable
-
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+from cnnzoo.precision import dtype_of, precision_name
 
 
 @dataclass
@@ -27,7 +26,7 @@ class MachinePeaks:
     bandwidth: float  # bytes/s of a large copy (read + write)
 
     def peak(self, precision: str) -> float:
-        return self.flops[precision]
+        return self.flops[precision_name(precision)]
 
 
 def cpu_name() -> str:
@@ -85,7 +84,7 @@ def measure_bandwidth(device: torch.device | str, mib: int = 0) -> float:
 def measure_peaks(device: torch.device | str = "cpu") -> MachinePeaks:
     dev = torch.device(device)
     with torch.no_grad():
-        flops = {p: measure_matmul_flops(PRECISIONS[p], dev) for p in precisions_for(dev)}
+        flops = {p: measure_matmul_flops(dtype_of(p), dev) for p in precisions_for(dev)}
         bandwidth = measure_bandwidth(dev)
     return MachinePeaks(describe(dev), dev.type, torch.get_num_threads(), flops, bandwidth)
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnzoo.bench.machine import PRECISIONS, MachinePeaks, machine_peaks
+from cnnzoo.bench.machine import MachinePeaks, machine_peaks
 from cnnzoo.bench.timing import is_cuda
 from cnnzoo.bench.variants import _FORMATS, Variant, check_variant
 from cnnzoo.blocks import is_depthwise
 from cnnzoo.errors import UsageError
 from cnnzoo.models.base import model_name_of
+from cnnzoo.precision import dtype_of
 
 
 @dataclass
@@ -191,7 +192,7 @@ def per_layer(
     if batch_size < 1 or repeats < 1:
         raise UsageError("per-layer batch size and repeats must be >= 1")
     peaks = peaks or machine_peaks(dev)
-    dtype, fmt = PRECISIONS[variant.precision], _FORMATS[variant.memory_format]
+    dtype, fmt = dtype_of(variant.precision), _FORMATS[variant.memory_format]
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
         from cnnzoo.optimize import example_input, fold_batchnorm

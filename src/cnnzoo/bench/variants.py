@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnzoo.bench.machine import PRECISIONS, precisions_for
+from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
+from cnnzoo.precision import dtype_of, lookup, precision_name
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime")
 MEMORY_FORMATS = ("contiguous", "channels_last")
@@ -30,6 +31,11 @@ class Variant:
     backend: str = "eager"
     precision: str = "fp32"
     memory_format: str = "contiguous"
+
+    def __post_init__(self) -> None:
+        # Any precision word or dtype, kept by its canonical name (check_variant rejects
+        # the unknown ones).
+        object.__setattr__(self, "precision", lookup(self.precision) or self.precision)
 
     @property
     def label(self) -> str:
@@ -56,10 +62,7 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         raise UsageError(
             f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}"
         )
-    if variant.precision not in PRECISIONS:
-        raise UsageError(
-            f"unknown precision {variant.precision!r}; choose from {', '.join(PRECISIONS)}"
-        )
+    precision_name(variant.precision)
     if variant.precision not in precisions_for(dev):
         raise UsageError(
             f"precision {variant.precision} is offered on CUDA only (CPUs have no fast fp16 "
@@ -128,7 +131,7 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
     """A copy of `model` set up to run as `variant` describes; `model` is not changed."""
     dev = torch.device(device)
     check_variant(variant, dev)
-    dtype = PRECISIONS[variant.precision]
+    dtype = dtype_of(variant.precision)
     fmt = _FORMATS[variant.memory_format]
 
     def convert(x: torch.Tensor) -> torch.Tensor:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cnnzoo.cost.profile import DTYPES
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
+from cnnzoo.precision import ANALYSIS, precision_arg, words
 from cnnzoo.registry import create_model, default_input_size, model_card
 
 
@@ -149,6 +149,7 @@ def trained_from_args(args: argparse.Namespace, extra: list[str]):  # noqa: ANN2
 
 def add_profile_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--dtype", choices=list(DTYPES), default="float32",
-                   help="activation and weight dtype (default float32)")
+    p.add_argument("--dtype", "--precision", dest="dtype", type=precision_arg(ANALYSIS),
+                   default="fp32", metavar="P",
+                   help=f"activation and weight precision: {words(ANALYSIS)} (default fp32)")
     p.add_argument("--batch-size", type=int, default=1, help="batch size (default 1: per image)")

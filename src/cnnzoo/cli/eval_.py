@@ -7,6 +7,7 @@ import json
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.fmt import render
+from cnnzoo.precision import precision_arg, words
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,8 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="the dataset to evaluate on (its test split)")
     p.add_argument("--data-root", metavar="DIR")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32")
+    p.add_argument("--precision", type=precision_arg(), default="fp32", metavar="P",
+                   help=f"{words()} (default fp32)")
     p.add_argument("--convert-channels", action="store_true")
     p.add_argument("--limit-test", type=int, metavar="N")
 

@@ -6,6 +6,7 @@ import argparse
 
 from cnnzoo.architecture import architecture
 from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_options
+from cnnzoo.cli.train import flag_of
 from cnnzoo.fmt import FORMATS, human, render, shape_str
 from cnnzoo.registry import Figure, count_params, model_card, model_options
 
@@ -48,6 +49,8 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})")
         for f in card.figures:
             print(f"reported: {_figure_text(f)} ({f.source}{': ' + f.note if f.note else ''})")
+        for r in card.recipes:
+            print(f"recipe {r.name}: {r.text(flag_of)} ({r.source})")
         print()
     headers = ["stage", "type", "output", "params"]
     rows = [["input", "", shape_str(size), ""]]

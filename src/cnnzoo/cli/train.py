@@ -1,101 +1,118 @@
-"""`cnnzoo train`: train a model on a dataset, or resume a run."""
+"""`cnnzoo train`: train a model on a dataset, or resume a run.
+
+The flags are generated from TrainConfig's fields (their types, help, choices and
+defaults); this module adds only --resume and --no-progress, which are not settings."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import typing
 from pathlib import Path
+from typing import Any
 
-from cnnzoo.cli.common import parse_input_size, parse_model_options
-from cnnzoo.errors import UsageError
+from cnnzoo.cli.common import parse_model_options
+from cnnzoo.errors import ConfigError, UsageError
+from cnnzoo.train.config import config_fields, field_type
 
 _TRAIN_HELP = """examples:
-  cnnzoo train lenet5 --data mnist --epochs 20
-  cnnzoo train resnet20 --data fashion-mnist --image-size 28 --precision bf16
-  cnnzoo train mobilenet_v2 --data cifar10 --width 0.5 --schedule onecycle
+  cnnzoo train lenet5 --data mnist                 (the model's recipe for the data)
+  cnnzoo train resnet20 --data fashion-mnist --epochs 3        (the recipe, 3 epochs)
+  cnnzoo train mobilenet_v2 --data cifar10 --width 0.5 --recipe none --schedule onecycle
   cnnzoo train --resume runs/lenet5-mnist --epochs 30     (continue, or train longer)
   torchrun --standalone --nproc_per_node=2 -m cnnzoo train resnet20 --data mnist
+Defaults shown are TrainConfig's; a model's recipe for the data (`cnnzoo show NAME`)
+sets some of them first, and each flag given overrides one field.
 Any other --option VALUE is a model option (`cnnzoo show NAME` lists them)."""
+
+
+def flag_of(name: str) -> str:
+    """The command-line spelling of a TrainConfig field: 'batch_size' -> '--batch-size'."""
+    for f in config_fields():
+        if f.name == name:
+            flag = f.metadata["flag"]
+            if flag and not flag.startswith("-"):
+                return flag  # positional
+            return flag or "--" + name.replace("_", "-")
+    return name
+
+
+def _help(f: dataclasses.Field) -> str:
+    """The field's help with its bound and default, as TrainConfig declares them:
+    'SGD momentum (in [0, 1); default: 0.9)'."""
+    text, bound, default = f.metadata["help"], f.metadata["bound"], f.default
+    if "(default" in text:  # a default the help explains (None: derived from others)
+        return text.replace("(default", f"({bound}; default", 1) if bound else text
+    parts = [str(bound)] if bound else []
+    if isinstance(default, bool):
+        parts.append(f"default: {'on' if default else 'off'}")
+    elif default not in (None, dataclasses.MISSING):
+        parts.append(f"default: {default}")
+    return f"{text} ({'; '.join(parts)})" if parts else text
+
+
+def _metavar(f: dataclasses.Field) -> str | None:
+    if f.metadata["choices"]:
+        return None  # argparse shows {a,b,c}
+    kinds = typing.get_args(field_type(f.name)) or (field_type(f.name),)
+    return "N" if int in kinds else "X" if float in kinds else None
+
+
+def _converter(f: dataclasses.Field):  # noqa: ANN202 - argparse's type callable
+    parse = f.metadata["parse"]
+    if parse is None:
+        kinds = [t for t in typing.get_args(field_type(f.name)) or (field_type(f.name),)
+                 if t is not type(None)]
+        parse = kinds[0] if kinds and kinds[0] in (int, float) else str
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """One flag (or positional) per TrainConfig field that is not internal; every default
+    is None so that only the flags given override the recipe and the dataclass."""
+    for f in config_fields():
+        meta = f.metadata
+        if meta["internal"]:
+            continue
+        help_text = _help(f).replace("%", "%%")
+        flag = flag_of(f.name)
+        if not flag.startswith("-"):
+            p.add_argument(f.name, metavar=flag, nargs="?", help=help_text)
+        elif meta["const"] is not None:
+            p.add_argument(flag, dest=f.name, action="store_const", const=meta["const"],
+                           default=None, help=meta["help"])
+        elif field_type(f.name) is bool:
+            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                           default=None, help=help_text)
+        else:
+            p.add_argument(flag, dest=f.name, type=_converter(f), default=None,
+                           choices=meta["choices"], metavar=meta["metavar"] or _metavar(f),
+                           help=help_text)
+            if meta["negatable"]:
+                p.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
+                               default=None, help=argparse.SUPPRESS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model on a dataset",
                        epilog=_TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="NAME", nargs="?", help="a model name (see `cnnzoo list`)")
-    p.add_argument("--data", help="mnist, mnist-full, fashion-mnist, cifar10, cifar100, "
-                   "folder:PATH (see `cnnzoo data list`)")
-    p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
-    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/NAME-DATA[-N])")
+    add_config_arguments(p)
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from last.pt")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="global batch size (default 128)")
-    p.add_argument("--optimizer", choices=("sgd", "adamw"))
-    p.add_argument("--lr", type=float, help="peak learning rate (default: 0.1 x batch/256 "
-                   "for SGD, 1e-3 for AdamW)")
-    p.add_argument("--momentum", type=float)
-    p.add_argument("--nesterov", action="store_true", default=None)
-    p.add_argument("--weight-decay", type=float, help="not applied to norms and biases")
-    p.add_argument("--schedule", choices=("step", "cosine", "onecycle", "constant"))
-    p.add_argument("--warmup-epochs", type=float)
-    p.add_argument("--milestones", help="step schedule: epochs, e.g. 30,45 (default 50%%,75%%)")
-    p.add_argument("--gamma", type=float, help="step schedule: factor at each milestone")
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
-                   help="bf16: autocast on CPU (AMX) or CUDA; fp16: CUDA only")
-    p.add_argument("--channels-last", action="store_true", default=None)
-    p.add_argument("--compile", action="store_true", default=None, help="torch.compile")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--image-size", metavar="H[,W]", help="model input side (default: card's)")
-    p.add_argument("--in-chans", type=int, help="model input channels (default: the data's)")
-    p.add_argument("--convert-channels", action="store_true", default=None,
-                   help="feed grey images to an RGB model (or the reverse)")
-    p.add_argument("--augment", metavar="LIST", type=_augment_list,
-                   help="train-time augmentation: crop, flip, crop,flip or none (default: "
-                   "the dataset's, e.g. crop,flip for Fashion-MNIST)")
-    p.add_argument("--no-augment", dest="augment", action="store_false", default=None,
-                   help="the same as --augment none")
-    p.add_argument("--init-weights", metavar="FILE",
-                   help="start from these weights (torchvision .pth or cnnzoo .safetensors)")
-    p.add_argument("--freeze", choices=("none", "features"),
-                   help="features: train only the classifier")
-    p.add_argument("--aux-weight", type=float, help="weight of auxiliary losses (0.3)")
-    p.add_argument("--limit-train", type=int, metavar="N", help="train on N images only")
-    p.add_argument("--limit-test", type=int, metavar="N", help="test on N images only")
-    p.add_argument("--device", help="cpu, cuda, cuda:1 (default: cuda if available)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train, accepts_model_options=True)
 
 
-def _augment_list(text: str) -> bool | list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if names == ["none"]:
-        return False
-    if not names or "none" in names:
-        raise argparse.ArgumentTypeError(f"{text!r}: give crop, flip, crop,flip or none")
-    return names
-
-
-_CONFIG_KEYS = (
-    "data", "data_root", "epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov",
-    "weight_decay", "schedule", "warmup_epochs", "gamma", "label_smoothing", "precision",
-    "channels_last", "compile", "seed", "augment", "in_chans", "init_weights", "freeze",
-    "aux_weight", "limit_train", "limit_test", "device", "threads",
-)
-
-
-def _given(args: argparse.Namespace, extra: list[str]) -> dict:
-    """The options given on the command line (None: not given)."""
-    given = {k: getattr(args, k) for k in _CONFIG_KEYS}
-    given["model"] = args.model
-    if args.milestones:
-        try:
-            given["milestones"] = [float(m) for m in args.milestones.split(",")]
-        except ValueError:
-            raise UsageError(f"--milestones {args.milestones!r}: give epochs as 30,45") from None
-    if args.image_size:
-        given["image_size"] = list(parse_input_size(args.image_size, 1)[1:])
-    if args.convert_channels:
-        given["channels"] = "convert"
+def _given(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    """The fields given on the command line, and only those."""
+    given = {f.name: getattr(args, f.name) for f in config_fields()
+             if not f.metadata["internal"] and getattr(args, f.name) is not None}
     if extra:
         given["model_options"] = parse_model_options(extra)
     return given
@@ -111,7 +128,15 @@ def _default_out(model: str, data: str) -> str:
 
 
 def run_train(args: argparse.Namespace, extra: list[str]) -> int:
+    try:
+        return _run(args, extra)
+    except ConfigError as e:  # the library names the field; the user typed a flag
+        raise UsageError(f"{flag_of(e.field)} {e.problem}") from None
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.train import TrainConfig, resume_config, train
+    from cnnzoo.train.recipes import configure, describe
 
     given = _given(args, extra)
     if args.resume:
@@ -119,12 +144,13 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
             raise UsageError("--resume DIR continues the run in DIR; leave out --out")
         cfg = resume_config(args.resume, given)
     else:
-        if not args.model or not args.data:
+        if not args.model:
             raise UsageError("name a model and a dataset, e.g. `cnnzoo train lenet5 --data "
                              "mnist`, or continue a run with --resume DIR")
-        options = {k: v for k, v in given.items() if v is not None}
-        options["out"] = args.out or _default_out(args.model, args.data)
-        cfg = TrainConfig(**options)
+        given.setdefault("data", TrainConfig.data)
+        given.setdefault("out", _default_out(args.model, given["data"]))
+        cfg, recipe = configure(**given)
+        print(describe(cfg, recipe, given, flag=flag_of))
     result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
     if not result.is_main:
         return result.exit_code

@@ -17,9 +17,7 @@ from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.fmt import shape_str
 from cnnzoo.models.base import ZooModel, model_name_of
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-          "float64": torch.float64}
+from cnnzoo.precision import ANALYSIS, dtype_of
 
 
 @dataclass
@@ -146,11 +144,7 @@ def _numbers(values: tuple | None) -> list[int | float] | None:
 
 
 def resolve_dtype(dtype: torch.dtype | str) -> torch.dtype:
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise UsageError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
+    return dtype_of(dtype, ANALYSIS, what="dtype")
 
 
 def check_size(input_size: tuple[int, ...], batch_size: int) -> tuple[int, int, int]:

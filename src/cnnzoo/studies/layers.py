@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnzoo.bench.machine import PRECISIONS, machine_peaks
+from cnnzoo.bench.machine import machine_peaks
 from cnnzoo.cost import profile
+from cnnzoo.precision import dtype_of
 from cnnzoo.studies.stats import ratio_summary, seconds_of, time_side_by_side
 
 
@@ -26,7 +27,7 @@ def traffic(module: nn.Module, input_shape: tuple[int, int, int], batch: int,
             precision: str) -> dict:
     """Per forward pass of `batch` images: multiply-adds and the bytes each layer must at
     least read and write (weights, input, output), summed over the leaf layers."""
-    elem = torch.empty((), dtype=PRECISIONS[precision]).element_size()
+    elem = torch.empty((), dtype=dtype_of(precision)).element_size()
     p = profile(module, input_shape, batch_size=batch)
     moved = 0
     for r in p.layers:
@@ -72,7 +73,7 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
     variants = {}
     fmt = torch.channels_last
     for prec in precisions:
-        dtype = PRECISIONS[prec]
+        dtype = dtype_of(prec)
         x = torch.randn(batch, *input_shape).to(dtype).contiguous(memory_format=fmt)
         for name, m in modules.items():
             copy = _clone(m).to(dtype).to(memory_format=fmt).eval()
@@ -119,7 +120,7 @@ def quick_peaks(precisions: tuple[str, ...]) -> dict:
     with torch.no_grad():
         for prec in precisions:
             n = 1024 if prec == "fp32" or native_bf16() else 512  # emulated bf16: ~4 s at 1024
-            a = torch.randn(n, n).to(PRECISIONS[prec])
+            a = torch.randn(n, n).to(dtype_of(prec))
             flops[prec] = 2 * n**3 / time_callable(lambda a=a: torch.mm(a, a), warmup=1,
                                                    repeats=3).best
         return {"flops": flops, "bandwidth": measure_bandwidth("cpu", mib=64),

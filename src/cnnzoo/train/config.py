@@ -1,102 +1,219 @@
-"""Everything a training run needs to know, validated up front (before any data is read)."""
+"""The one declaration of a training run, validated up front (before any data is read).
+
+Each field of TrainConfig carries its default, type, help text, choices and bounds; the
+`cnnzoo train` flags (cli/train.py), the checkpoint record (`to_dict`), the recipes'
+checks (train/recipes.py) and the error messages are all generated from it, as nanoGPT's
+configurator derives the overridable keys from the config it declares. Errors name the
+field (`epochs must be >= 1, got 0`); the CLI maps the field to its flag.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from cnnzoo.data.pipeline import check_augmentations
-from cnnzoo.errors import TrainingError
+from cnnzoo.errors import CnnzooError, ConfigError, UsageError
+from cnnzoo.precision import precision_arg, precision_name, words
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "onecycle", "constant")
-PRECISIONS = ("fp32", "bf16", "fp16")
 FREEZE = ("none", "features")
+CHANNELS = ("strict", "convert")
+
+# The fields a resumed run may change (nanoGPT keeps such a list too); any other field
+# given on resume must equal the stored one: a resumed run is the same run. `lr`: after a
+# NaN stop, resume the last finite checkpoint at a lower peak rate.
+RESUMABLE = ("epochs", "lr", "device", "out", "threads")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A numeric range, printed as its check reads: '>= 1', '> 0', 'in [0, 1)'."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, v: float) -> bool:
+        if self.low is not None and (v <= self.low if self.low_open else v < self.low):
+            return False
+        return self.high is None or (v < self.high if self.high_open else v <= self.high)
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {self.high:g}"
+        return (f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}"
+                f"{')' if self.high_open else ']'}")
+
+
+POSITIVE = Bound(0, low_open=True)
+AT_LEAST_1 = Bound(1)
+NON_NEGATIVE = Bound(0)
+
+
+def setting(default: Any = MISSING, help: str = "", *, factory: Any = MISSING,
+            bound: Bound | None = None, choices: tuple[str, ...] | None = None,
+            flag: str | None = None, metavar: str | None = None,
+            parse: Callable[[str], Any] | None = None, negatable: bool = False,
+            const: Any = None, internal: str = "") -> Any:
+    """A TrainConfig field with what the CLI and the checks need to know about it.
+
+    flag: the CLI flag where it is not --field-name ('NAME' without dashes: positional);
+    parse: turns the flag's text into the value; negatable: --no-FLAG sets False;
+    const: the flag takes no value and sets this one; internal: why there is no flag."""
+    meta = {"help": help, "bound": bound, "choices": choices, "flag": flag,
+            "metavar": metavar, "parse": parse, "negatable": negatable, "const": const,
+            "internal": internal}
+    return field(default=default, default_factory=factory, metadata=meta)
+
+
+def _number_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise ValueError(f"{text!r}: give epochs as numbers, e.g. 30,45") from None
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        sides = [int(t) for t in text.replace("x", ",").split(",")]
+    except ValueError:
+        sides = []
+    if len(sides) not in (1, 2):
+        raise ValueError(f"{text!r}: give one side or H,W, e.g. 28 or 32,28")
+    return (sides[0], sides[-1])
+
+
+def _augment_list(text: str) -> bool | tuple[str, ...]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == ["none"]:
+        return False
+    if not names or "none" in names:
+        raise ValueError(f"{text!r}: give crop, flip, crop,flip or none")
+    return tuple(names)
 
 
 @dataclass
 class TrainConfig:
-    model: str
-    data: str = "mnist"
-    data_root: str | None = None
-    out: str = "runs/run"
-    epochs: int = 10
-    batch_size: int = 128  # global: split over the processes under torchrun
-    optimizer: str = "sgd"
-    lr: float | None = None  # None: 0.1 x batch/256 for SGD (linear scaling), 1e-3 for AdamW
-    momentum: float = 0.9
-    nesterov: bool = False
-    weight_decay: float | None = None  # None: 5e-4 for SGD, 0.05 for AdamW
-    schedule: str = "cosine"
-    warmup_epochs: float | None = None  # None: 0, or 30% of the run for one-cycle
-    milestones: tuple[float, ...] = ()  # step schedule: epochs; () -> 50% and 75% of the run
-    gamma: float = 0.1
-    label_smoothing: float = 0.0
-    precision: str = "fp32"
-    channels_last: bool = False
-    compile: bool = False
-    seed: int = 0
-    image_size: tuple[int, int] | None = None  # None: the model card's
-    in_chans: int | None = None  # None: the dataset's channel count
-    # True: the dataset's train-time augmentation (crop, flip); False: none; or the names
-    # to use, e.g. ("flip",): short runs of small models fit faster without the random crop.
-    augment: bool | tuple[str, ...] = True
-    channels: str = "strict"  # or "convert": grey <-> RGB on a mismatch
-    init_weights: str | None = None
-    freeze: str = "none"
-    aux_weight: float = 0.3  # GoogLeNet paper: auxiliary losses weighted by 0.3
-    limit_train: int | None = None  # a seeded random subset, for quick runs and tests
-    limit_test: int | None = None
-    device: str | None = None  # None: cuda if available, else cpu
-    threads: int | None = None  # CPU threads; None: torch's default (one per core)
-    model_options: dict[str, Any] = field(default_factory=dict)
+    model: str = setting(help="a model name (see `cnnzoo list`)", flag="NAME")
+    data: str = setting("mnist", "mnist, mnist-full, fashion-mnist, cifar10, cifar100 or "
+                        "folder:PATH (see `cnnzoo data list`)")
+    data_root: str | None = setting(None, "where the dataset's files are (default: the "
+                                    "dataset's usual places)", metavar="DIR")
+    out: str = setting("runs/run", "run directory (default: runs/run; `cnnzoo train`: "
+                       "runs/NAME-DATA, then -2, -3... if taken)", metavar="DIR")
+    recipe: str | None = setting(
+        None, "the recipe the run started from: NAME or none (default: the model's recipe "
+        "for the data, see `cnnzoo show NAME`); any flag overrides one of its fields",
+        metavar="NAME")
+    epochs: int = setting(10, "passes over the training set", bound=AT_LEAST_1)
+    batch_size: int = setting(128, "global batch size: split over the processes under "
+                              "torchrun", bound=AT_LEAST_1)
+    optimizer: str = setting("sgd", "SGD with momentum, or AdamW", choices=OPTIMIZERS)
+    lr: float | None = setting(None, "peak learning rate (default: 0.1 x batch/256 for SGD, "
+                               "1e-3 for AdamW)", bound=POSITIVE)
+    momentum: float = setting(0.9, "SGD momentum", bound=Bound(0, 1, high_open=True))
+    nesterov: bool = setting(False, "Nesterov momentum (SGD)")
+    weight_decay: float | None = setting(
+        None, "weight decay, never on norms and biases (default: 5e-4 for SGD, 0.05 for "
+        "AdamW)", bound=NON_NEGATIVE)
+    schedule: str = setting("cosine", "learning-rate schedule over the run", choices=SCHEDULES)
+    warmup_epochs: float | None = setting(
+        None, "linear warm-up in epochs, within the run (default: 0; 30% of the run for "
+        "onecycle)", bound=NON_NEGATIVE)
+    milestones: tuple[float, ...] = setting(
+        help="step schedule: the epochs where the rate is multiplied by --gamma, strictly "
+        "inside the run (default: 50%,75% of it)", factory=tuple, parse=_number_list,
+        metavar="E,E")
+    gamma: float = setting(0.1, "step schedule: factor at each milestone",
+                           bound=Bound(0, 1, low_open=True))
+    label_smoothing: float = setting(0.0, "label smoothing of the loss",
+                                     bound=Bound(0, 1, high_open=True))
+    precision: str = setting("fp32", f"{words()}: bf16 autocasts on CPU (AMX) or CUDA, fp16 "
+                             "on CUDA only", parse=precision_arg(), metavar="P")
+    channels_last: bool = setting(False, "channels_last memory format (oneDNN's "
+                                  "convolutions prefer it)")
+    compile: bool = setting(False, "torch.compile the model")
+    seed: int = setting(0, "initial weights, data order and augmentation")
+    image_size: tuple[int, int] | None = setting(
+        None, "model input side (default: the model card's)", parse=_size, metavar="H[,W]")
+    in_chans: int | None = setting(None, "model input channels (default: the data's)",
+                                   bound=AT_LEAST_1)
+    augment: bool | tuple[str, ...] = setting(
+        True, "train-time augmentation: crop, flip, crop,flip or none (default: the "
+        "dataset's, e.g. crop,flip for Fashion-MNIST); --no-augment: none",
+        parse=_augment_list, negatable=True, metavar="LIST")
+    channels: str = setting("strict", "feed grey images to an RGB model (or the reverse) "
+                            "instead of refusing", choices=CHANNELS, flag="--convert-channels",
+                            const="convert")
+    init_weights: str | None = setting(None, "start from these weights (torchvision .pth or "
+                                       "cnnzoo .safetensors)", metavar="FILE")
+    freeze: str = setting("none", "features: train only the classifier", choices=FREEZE)
+    aux_weight: float = setting(0.3, "weight of the auxiliary losses (GoogLeNet paper: 0.3)",
+                                bound=NON_NEGATIVE)
+    limit_train: int | None = setting(None, "train on a seeded random N images only",
+                                      bound=AT_LEAST_1, metavar="N")
+    limit_test: int | None = setting(None, "test on N images only", bound=AT_LEAST_1,
+                                     metavar="N")
+    device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+    threads: int | None = setting(None, "CPU threads (default: one per core)",
+                                  bound=AT_LEAST_1)
+    model_options: dict[str, Any] = setting(
+        factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "
+        "NAME` lists them)")
 
     def __post_init__(self) -> None:
-        self.milestones = tuple(float(m) for m in self.milestones)
-        if not isinstance(self.augment, bool):
+        if isinstance(self.milestones, (list, tuple)):
+            self.milestones = tuple(self.milestones)
+        if isinstance(self.augment, list):
             self.augment = tuple(self.augment)
-        if self.image_size is not None:
-            self.image_size = tuple(int(s) for s in self.image_size)  # type: ignore[assignment]
+        if isinstance(self.image_size, list):
+            self.image_size = tuple(self.image_size)  # type: ignore[assignment]
+        try:  # any word or dtype of the vocabulary, stored by its canonical name
+            self.precision = precision_name(self.precision)
+        except UsageError:
+            raise ConfigError("precision", f"{self.precision!r} is not one of "
+                              f"{words()}") from None  # the field named first, as elsewhere
         self.validate()
 
     def validate(self) -> None:
-        def bad(msg: str) -> TrainingError:
-            return TrainingError(msg)
-
-        if self.optimizer not in OPTIMIZERS:
-            raise bad(f"unknown optimizer {self.optimizer!r}; choose {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise bad(f"unknown schedule {self.schedule!r}; choose {', '.join(SCHEDULES)}")
-        if self.precision not in PRECISIONS:
-            raise bad(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
-        if self.freeze not in FREEZE:
-            raise bad(f"unknown --freeze {self.freeze!r}; choose {', '.join(FREEZE)}")
-        if self.channels not in ("strict", "convert"):
-            raise bad(f"unknown --channels {self.channels!r}; choose strict or convert")
-        if self.epochs < 1:
-            raise bad(f"--epochs must be at least 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise bad(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.lr is not None and not self.lr > 0:
-            raise bad(f"--lr must be positive, got {self.lr}")
-        if self.weight_decay is not None and self.weight_decay < 0:
-            raise bad(f"--weight-decay must be >= 0, got {self.weight_decay}")
-        if not 0 <= self.label_smoothing < 1:
-            raise bad(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs <= self.epochs:
-            raise bad(f"--warmup-epochs must be in [0, --epochs], got {self.warmup_epochs}")
-        if any(not 0 < m < self.epochs for m in self.milestones):
-            raise bad(f"--milestones must lie strictly between 0 and {self.epochs} epochs")
-        for name in ("limit_train", "limit_test", "threads"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise bad(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        """ConfigError naming the first field that is out of range or of the wrong type."""
+        hints = _hints()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            _check_type(f.name, value, hints[f.name])
+            choices, bound = f.metadata["choices"], f.metadata["bound"]
+            if choices and value not in choices:
+                raise ConfigError(f.name, f"{value!r} is not one of {', '.join(choices)}")
+            if bound is not None and value is not None and (
+                not math.isfinite(value) or value not in bound
+            ):
+                raise ConfigError(f.name, f"must be {bound}, got {value}")
+        if self.warmup_epochs is not None and self.warmup_epochs > self.epochs:
+            raise ConfigError("warmup_epochs", f"must be at most epochs ({self.epochs}), "
+                              f"got {self.warmup_epochs}")
+        for m in self.milestones:
+            if not (math.isfinite(m) and 0 < m < self.epochs):
+                raise ConfigError("milestones", f"must lie strictly between 0 and epochs "
+                                  f"({self.epochs}), got {m}")
         if not isinstance(self.augment, bool):
-            check_augmentations(self.augment, TrainingError)
+            try:
+                check_augmentations(self.augment)
+            except CnnzooError as e:
+                raise ConfigError("augment", str(e)) from None
         if self.image_size is not None and (
             len(self.image_size) != 2 or min(self.image_size) < 1
         ):
-            raise bad(f"--image-size must be one or two positive sides, got {self.image_size}")
+            raise ConfigError("image_size", f"must be one or two positive sides, got "
+                              f"{self.image_size}")
 
     # -- derived defaults ------------------------------------------------------------
 
@@ -118,15 +235,69 @@ class TrainConfig:
             return self.warmup_epochs
         return 0.3 * self.epochs if self.schedule == "onecycle" else 0.0
 
+    # -- the record ------------------------------------------------------------------
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["milestones"] = list(self.milestones)
-        if not isinstance(self.augment, bool):
-            d["augment"] = list(self.augment)
-        d["image_size"] = list(self.image_size) if self.image_size else None
-        return d
+        """Plain values only (tuples as lists): what a checkpoint stores."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+_HINTS: dict[str, Any] = {}
+
+
+def _hints() -> dict[str, Any]:
+    if not _HINTS:
+        _HINTS.update(typing.get_type_hints(TrainConfig))
+    return _HINTS
+
+
+def _accepts(value: Any, hint: Any) -> bool:
+    if hint is Any:
+        return True
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is tuple:
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return isinstance(value, tuple) and all(_accepts(v, args[0]) for v in value)
+    return isinstance(value, origin or hint)
+
+
+_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+          type(None): "None", dict: "a mapping"}
+
+
+def _type_words(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_words(h) for h in typing.get_args(hint))
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {_type_words(typing.get_args(hint)[0])}s".replace("an ", "")
+    return _WORDS.get(typing.get_origin(hint) or hint, str(hint))
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    if not _accepts(value, hint):
+        raise ConfigError(name, f"must be {_type_words(hint)}, got {value!r}")
+
+
+def config_fields() -> tuple[Any, ...]:
+    """TrainConfig's fields, in order, with their metadata (for the CLI and the docs)."""
+    return fields(TrainConfig)
+
+
+def field_type(name: str) -> Any:
+    """The resolved type annotation of a field (e.g. `int | None`)."""
+    return _hints()[name]

@@ -12,21 +12,23 @@ from torch import nn
 
 from cnnzoo.blocks import is_depthwise
 from cnnzoo.errors import TrainingError
+from cnnzoo.precision import dtype_of, precision_name
 
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+def autocast(device: torch.device, precision: str | torch.dtype
+             ) -> contextlib.AbstractContextManager[Any]:
+    """Autocast to `precision` (any word of cnnzoo.precision); fp32 runs as it is."""
+    precision = precision_name(precision)
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "fp16" and device.type == "cpu":
-        raise TrainingError("--precision fp16 needs a CUDA GPU; on CPU use --precision bf16")
-    return torch.autocast(device_type=device.type, dtype=_DTYPES[precision])
+        raise TrainingError("precision fp16 needs a CUDA GPU; on CPU use bf16")
+    return torch.autocast(device_type=device.type, dtype=dtype_of(precision))
 
 
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
     # fp16 gradients underflow without scaling; bf16 has fp32's range and needs none.
-    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    return torch.amp.GradScaler(device.type, enabled=precision_name(precision) == "fp16")
 
 
 def depthwise_in_fp32(model: nn.Module, device: torch.device, precision: str) -> int:
@@ -36,7 +38,7 @@ def depthwise_in_fp32(model: nn.Module, device: torch.device, precision: str) ->
     trained 2x slower than in fp32 (docs/benchmarks.md). In fp32 those layers are
     memory-bound either way, so nothing is lost. The weights are untouched (same state_dict);
     only the forward is wrapped. CUDA and fp32 runs are left alone."""
-    if precision != "bf16" or device.type != "cpu":
+    if precision_name(precision) != "bf16" or device.type != "cpu":
         return 0
     count = 0
     for module in model.modules():

@@ -15,18 +15,15 @@ import torch
 from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
-from cnnzoo.errors import CheckpointError, TrainingError
+from cnnzoo.errors import ConfigError, TrainingError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
-from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
 from cnnzoo.train.rundir import RunDir
 from cnnzoo.train.transfer import freeze_features
-
-# Options a resumed run may change; any other must match the run being resumed.
-RESUMABLE_OVERRIDES = ("epochs", "device", "out", "threads")
 
 
 def load_data(cfg: TrainConfig) -> ImageDataset:
@@ -114,13 +111,12 @@ def resume_config(out: str | Path, overrides: dict[str, Any] | None = None) -> T
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if key in RESUMABLE_OVERRIDES:
+        if key in RESUMABLE:
             merged[key] = value
         elif _normal(value) != _normal(stored.get(key)):
-            flag = "model NAME" if key == "model" else "--" + key.replace("_", "-")
-            raise CheckpointError(f"{flag} {value!r} differs from the run being resumed "
-                                  f"({stored.get(key)!r}); a resumed run keeps its options "
-                                  f"(only {', '.join(RESUMABLE_OVERRIDES)} may change)")
+            raise ConfigError(key, f"{value!r} differs from the run being resumed "
+                              f"({stored.get(key)!r}); a resumed run keeps its options "
+                              f"(only {', '.join(RESUMABLE)} may change)")
     merged["out"] = str(out)
     return TrainConfig.from_dict(merged)
 
