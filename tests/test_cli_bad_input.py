@@ -42,7 +42,7 @@ BAD_LINES: list[str] = [
     "cost", "cost conv --f x", "cost conv --bogus 1", "cost bottleneck --c-in -1",
     "cost depthwise --f 0", "cost nonsense",
     # train: names and values
-    "train", "train lenet5", "train lenet6 --data mnist", "train lenet5 --data mnits",
+    "train", "train lenet6 --data mnist", "train lenet5 --data mnits",
     "train lenet5 --data mnist --epochs 0", "train lenet5 --data mnist --epochs x",
     "train lenet5 --data mnist --batch-size 0", "train lenet5 --data mnist --lr x",
     "train lenet5 --data mnist --lr -1", "train lenet5 --data mnist --optimizer adam",
