@@ -219,5 +219,6 @@ def test_one_line_on_a_bad_flag_names_help(capsys) -> None:
         main(["train", "lenet5", "--epochs", "x"])
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err == ("cnnzoo train: error: argument --epochs: invalid int value: 'x' "
-                   "(see `cnnzoo train --help`)\n")
+    # the flag comes from TrainConfig, whose int parser words the problem itself
+    assert err.startswith("cnnzoo train: error: argument --epochs: ") and "'x'" in err
+    assert err.endswith("(see `cnnzoo train --help`)\n") and err.count("\n") == 1
