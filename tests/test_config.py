@@ -173,9 +173,8 @@ def test_compare_counts_bytes_at_the_precision_named(capsys: pytest.CaptureFixtu
 
 
 def test_cli_precision_words(tmp_path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["bench", "lenet5", "--precision", "bfloat16", "--batch-sizes", "1",
-                 "--repeats", "1", "--warmup", "0", "--quiet", "--format", "json"]) == 0
-    assert '"bf16"' in capsys.readouterr().out
+    # bench's own precision words are tested in test_bench.py: bench here probes the machine's
+    # bf16 peak first, which took over 9 minutes on a CPU that emulates bf16.
     with pytest.raises(SystemExit) as e:
         main(["eval", "lenet5", "--weights", "x", "--data", "mnist", "--precision", "fp8"])
     assert e.value.code == 2
