@@ -24,6 +24,7 @@ def roofline_plot(report: RooflineReport, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # `--plot docs/x.png` from anywhere
     peak = report.peaks.peak(report.variant.precision)
     bw = report.peaks.bandwidth
     rows = [r for r in report.layers if r.macs > 0 and r.time_s > 0]
