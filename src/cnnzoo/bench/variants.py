@@ -21,7 +21,7 @@ from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
 from cnnzoo.precision import dtype_of, lookup, precision_name
 
-BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime")
+BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime", "openvino")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 _FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
@@ -86,6 +86,16 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
                 "the onnxruntime backend needs onnxruntime, onnx and onnxscript; install them "
                 "with: pip install 'cnnzoo[export]'"
             ) from e
+    if variant.backend == "openvino":
+        if dev.type != "cpu" or variant.precision != "fp32":
+            raise UsageError(
+                "the openvino backend runs fp32 on CPU here; drop --device cuda and use "
+                "--precision fp32 for it (int8 and bf16 paths: `cnnzoo deploy`)"
+            )
+        from cnnzoo.export.openvino import require_openvino
+
+        require_openvino()
+        check_variant(Variant("onnxruntime"), dev)  # it runs the ONNX export
 
 
 def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:
@@ -101,6 +111,12 @@ def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Varia
             import onnxruntime  # noqa: F401
 
             out.append(Variant("onnxruntime", "fp32", "contiguous"))
+        except ImportError:
+            pass
+        try:
+            import openvino  # noqa: F401
+
+            out.append(Variant("openvino", "fp32", "contiguous"))
         except ImportError:
             pass
     return out
@@ -137,8 +153,8 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
     def convert(x: torch.Tensor) -> torch.Tensor:
         return x.to(device=dev, dtype=dtype).contiguous(memory_format=fmt)
 
-    if variant.backend == "onnxruntime":
-        return _prepare_onnxruntime(model, input_size)
+    if variant.backend in ("onnxruntime", "openvino"):
+        return _prepare_onnx(model, input_size, variant.backend)
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
         from cnnzoo.optimize import example_input, fold_batchnorm
@@ -174,17 +190,23 @@ def _no_grad(fn: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], o
     return run
 
 
-def _prepare_onnxruntime(model: nn.Module, input_size: tuple[int, int, int]) -> Prepared:
+def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: str) -> Prepared:
+    """ONNX Runtime or OpenVINO on the same ONNX export of `model`."""
     from cnnzoo.export import export_model, onnx_session
 
     folder = tempfile.TemporaryDirectory(prefix="cnnzoo-bench-")
     path = Path(folder.name) / "model.onnx"
     export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
-    session = onnx_session(path)
-    name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+    if backend == "openvino":
+        from cnnzoo.export.openvino import openvino_runner, read_model
 
-    def run(x: object) -> object:
-        return session.run(None, {name: x})  # type: ignore[attr-defined]
+        run = openvino_runner(read_model(path), torch.get_num_threads())
+    else:
+        session = onnx_session(path)
+        name = session.get_inputs()[0].name  # type: ignore[attr-defined]
+
+        def run(x: object) -> object:
+            return session.run(None, {name: x})  # type: ignore[attr-defined]
 
     def convert(x: torch.Tensor) -> object:
         return x.detach().cpu().float().contiguous().numpy()

@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--memory-format", default="contiguous", metavar="F,...",
                    help="contiguous, channels_last, comma-separated")
     p.add_argument("--backend", default="eager", metavar="B,...",
-                   help="eager, folded (batch norm folded), compile, torchscript, onnxruntime")
+                   help="eager, folded (batch norm folded), compile, torchscript, onnxruntime, "
+                   "openvino")
     p.add_argument("--all", action="store_true",
                    help="run the useful combinations of backend, precision and memory format "
                    "(instead of --backend/--precision/--memory-format); * marks the fastest")
