@@ -120,3 +120,34 @@ def machine_peaks(device: torch.device | str = "cpu", refresh: bool = False) -> 
     except OSError:
         pass  # a read-only home still gets its figures, just not cached
     return peaks
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bf16() -> tuple[bool, str]:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), and what says so.
+
+    PyTorch runs bf16 on any CPU, but without these units it converts to fp32 around every
+    operation: slower than fp32 (4 s vs 0.07 s for a 1024^2 product on an AVX2-only CPU)."""
+    flags = cpu_flags()
+    found = sorted(flags & {"avx512_bf16", "amx_bf16"})
+    if found:
+        return True, f"the CPU reports {', '.join(found)}"
+    if flags:
+        return False, (f"the CPU reports no avx512_bf16/amx_bf16 (PyTorch sees "
+                       f"{torch.backends.cpu.get_cpu_capability()}): bf16 would be emulated")
+    from cnnzoo.export.openvino import openvino_capabilities
+
+    caps = openvino_capabilities()
+    if "BF16" in caps:
+        return True, "OpenVINO's CPU plugin reports BF16"
+    return False, "neither /proc/cpuinfo nor OpenVINO reports native bf16"

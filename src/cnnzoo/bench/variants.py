@@ -127,6 +127,7 @@ class Prepared:
     run: Callable[[torch.Tensor], object]
     convert: Callable[[torch.Tensor], object]
     cleanup: Callable[[], None] = lambda: None
+    module: object = None  # the traced module of a torchscript variant, for saving it
 
 
 @contextlib.contextmanager
@@ -170,7 +171,7 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
             traced = torch.jit.freeze(torch.jit.trace(m, (example,), check_trace=False))
             if dev.type == "cpu":
                 traced = torch.jit.optimize_for_inference(traced)
-        return Prepared(_no_grad(traced), convert)
+        return Prepared(_no_grad(traced), convert, module=traced)
     if variant.backend == "compile":
         compiled = torch.compile(m, dynamic=False)
 
