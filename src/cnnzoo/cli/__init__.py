@@ -19,7 +19,7 @@ from cnnzoo.errors import CnnzooError, UsageError
 # importing cnnzoo.cli.list would bind the name `list` in this package, hiding the builtin.
 COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
     "list_", "show", "train", "eval_", "predict", "summary", "compare", "cost", "data", "bench",
-    "export", "draw", "weights", "study",
+    "export", "deploy", "draw", "weights", "study",
 ))
 
 

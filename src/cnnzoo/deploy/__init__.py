@@ -8,9 +8,9 @@ fp32 on real images, and the fastest that passes written out.
 """
 
 from cnnzoo.deploy.choose import Tolerance, available, deploy
-from cnnzoo.deploy.paths import PATHS, DeployPath, path_names
+from cnnzoo.deploy.paths import PATHS, DeployPath, path_keys
 from cnnzoo.deploy.report import DeployReport, PathResult
 from cnnzoo.deploy.write import load_deployed
 
 __all__ = ["PATHS", "DeployPath", "DeployReport", "PathResult", "Tolerance", "available",
-           "deploy", "load_deployed", "path_names"]
+           "deploy", "load_deployed", "path_keys"]

@@ -69,15 +69,16 @@ def available(paths: Sequence[DeployPath]) -> tuple[list[DeployPath], dict[str, 
     return keep, skipped
 
 
-def select(names: Sequence[str] | None) -> list[DeployPath]:
-    if not names:
+def select(keys: Sequence[str] | None) -> list[DeployPath]:
+    """The paths named by `keys` (all of them for None), in the order given."""
+    if not keys:
         return list(PATHS)
-    by_name = {p.name: p for p in PATHS}
-    unknown = [n for n in names if n not in by_name]
+    by_key = {p.key: p for p in PATHS}
+    unknown = [k for k in keys if k not in by_key]
     if unknown:
         raise UsageError(f"unknown deployment path {', '.join(map(repr, unknown))}; choose "
-                         f"from: {'; '.join(by_name)}")
-    return [by_name[n] for n in names]
+                         f"from {', '.join(by_key)}")
+    return [by_key[k] for k in dict.fromkeys(keys)]
 
 
 def _logits(run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -162,7 +163,22 @@ def deploy(
             winner = next(t for t in timed if t.result.name == report.winner)
             path = next(p for p in chosen if p.name == report.winner)
             report.written = write_deployment(out_dir, report, path, winner.built.files)
+            report.reload_error = reload_error(out_dir, winner.built, images.check)
     return report
+
+
+def reload_error(folder: Path, built: Built, x: torch.Tensor) -> float:
+    """Largest |written file's logit - measured path's logit| over the largest logit, on the
+    first check images: the file that was written is the one that was measured."""
+    from cnnzoo.deploy.write import load_deployed
+
+    run, _ = load_deployed(folder)
+    x = x[:CHECK_BATCH]
+    expected = built.logits(x).double()
+    got = run(x).double()
+    if got.shape != expected.shape:
+        return float("inf")
+    return (got - expected).abs().max().item() / max(expected.abs().max().item(), 1e-12)
 
 
 def _build_and_check(chosen: Sequence[DeployPath], ctx: Context, reference: torch.Tensor,

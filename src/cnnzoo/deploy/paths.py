@@ -70,7 +70,8 @@ class Built:
 
 @dataclass(frozen=True)
 class DeployPath:
-    name: str  # e.g. "openvino int8 (nncf)"
+    key: str  # what --paths takes, e.g. "openvino-int8-nncf"
+    name: str  # what the table shows, e.g. "openvino int8 (nncf)"
     runtime: str  # pytorch, onnxruntime or openvino
     precision: str  # fp32, bf16 or int8
     build: Callable[[Context], tuple[Prepared, list[Path]]]
@@ -136,34 +137,36 @@ def _openvino(precision: str, quantize: bool) -> Callable[[Context], tuple[Prepa
 
 TORCH_LOAD = ("cnnzoo.create_model(NAME, weights='model.safetensors').eval()")
 PATHS: tuple[DeployPath, ...] = (
-    DeployPath("eager fp32", "pytorch", "fp32", _torch_path(Variant("eager")),
+    DeployPath("eager", "eager fp32", "pytorch", "fp32", _torch_path(Variant("eager")),
                TORCH_LOAD, "model.safetensors"),
-    DeployPath("torchscript fp32", "pytorch", "fp32",
+    DeployPath("torchscript", "torchscript fp32", "pytorch", "fp32",
                _torch_path(Variant("torchscript", "fp32", "channels_last")),
                "torch.jit.load('model.pt') on channels_last float32 input", "model.pt"),
-    DeployPath("compile fp32", "pytorch", "fp32",
+    DeployPath("compile", "compile fp32", "pytorch", "fp32",
                _torch_path(Variant("compile", "fp32", "channels_last")),
                f"torch.compile({TORCH_LOAD}.to(memory_format=torch.channels_last)) with "
                "torch._inductor.config.freezing = True", "model.safetensors"),
-    DeployPath("onnxruntime fp32", "onnxruntime", "fp32", _ort(Context.onnx),
+    DeployPath("ort", "onnxruntime fp32", "onnxruntime", "fp32", _ort(Context.onnx),
                "onnxruntime.InferenceSession('model.onnx')", "model.onnx"),
-    DeployPath("openvino fp32", "openvino", "fp32", _openvino("fp32", False),
+    DeployPath("openvino", "openvino fp32", "openvino", "fp32", _openvino("fp32", False),
                "openvino.Core().compile_model('model.xml', 'CPU', "
                "{'INFERENCE_PRECISION_HINT': 'f32'})", "model.xml"),
-    DeployPath("eager bf16", "pytorch", "bf16",
+    DeployPath("eager-bf16", "eager bf16", "pytorch", "bf16",
                _torch_path(Variant("eager", "bf16", "channels_last")),
                f"{TORCH_LOAD}.to(torch.bfloat16, memory_format=torch.channels_last)",
                "model.safetensors"),
-    DeployPath("openvino bf16", "openvino", "bf16", _openvino("bf16", False),
+    DeployPath("openvino-bf16", "openvino bf16", "openvino", "bf16",
+               _openvino("bf16", False),
                "openvino.Core().compile_model('model.xml', 'CPU', "
                "{'INFERENCE_PRECISION_HINT': 'bf16'})", "model.xml"),
-    DeployPath("onnxruntime int8 (ort quantize_static)", "onnxruntime", "int8",
+    DeployPath("ort-int8", "onnxruntime int8 (ort quantize_static)", "onnxruntime", "int8",
                _ort(Context.int8_onnx), "onnxruntime.InferenceSession('model.onnx')",
                "model.onnx"),
-    DeployPath("openvino int8 (ort quantize_static)", "openvino", "int8",
+    DeployPath("openvino-int8-qdq", "openvino int8 (ort quantize_static)", "openvino", "int8",
                lambda ctx: _openvino_file(ctx, ctx.int8_onnx()),
                "openvino.Core().compile_model('model.onnx', 'CPU')", "model.onnx"),
-    DeployPath("openvino int8 (nncf)", "openvino", "int8", _openvino("int8", True),
+    DeployPath("openvino-int8-nncf", "openvino int8 (nncf)", "openvino", "int8",
+               _openvino("int8", True),
                "openvino.Core().compile_model('model.xml', 'CPU')", "model.xml"),
 )
 
@@ -174,5 +177,5 @@ def _openvino_file(ctx: Context, path: Path) -> tuple[Prepared, list[Path]]:
     return Prepared(openvino_runner(read_model(path), ctx.threads, "int8"), _as_numpy), [path]
 
 
-def path_names() -> list[str]:
-    return [p.name for p in PATHS]
+def path_keys() -> list[str]:
+    return [p.key for p in PATHS]

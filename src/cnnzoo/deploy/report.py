@@ -43,12 +43,12 @@ class DeployReport:
     machine: str
     data: str
     skipped: dict[str, str]
-    weights: str | None = None
     when: str = ""
     results: list[PathResult] = field(default_factory=list)
     winner: str | None = None
     reason: str = ""
     written: list[str] = field(default_factory=list)
+    reload_error: float | None = None  # the written file against the measured path
 
     @classmethod
     def start(cls, trained: Trained, batch_size: int, threads: int, data: str,
@@ -59,7 +59,6 @@ class DeployReport:
         return cls(model_name_of(trained.model), tuple(trained.input_size), batch_size,
                    threads, tuple(round(v, 2) for v in load),
                    f"{cpu_name()}, {os.cpu_count()} CPUs", data, dict(skipped),
-                   weights=str(trained.meta.get("weights_file") or "") or None,
                    when=datetime.datetime.now(datetime.timezone.utc).isoformat(
                        timespec="seconds"))
 

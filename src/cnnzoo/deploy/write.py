@@ -16,6 +16,7 @@ import torch
 from cnnzoo.deploy.paths import DeployPath
 from cnnzoo.deploy.report import DeployReport
 from cnnzoo.errors import UsageError
+from cnnzoo.export import umask_mode
 
 RECORD = "deploy.json"
 
@@ -42,6 +43,7 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     os.close(fd)
     try:
         shutil.copyfile(src, tmp)
+        umask_mode(Path(tmp))
         os.replace(tmp, dst)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -51,6 +53,7 @@ def _write_text(dst: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".partial")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    umask_mode(Path(tmp))
     os.replace(tmp, dst)
 
 

@@ -77,7 +77,7 @@ def check_output(path: str | Path, format: str) -> Path:
     return check_writable_file(path, "-o")
 
 
-def _umask_mode(path: Path) -> None:
+def umask_mode(path: Path) -> None:
     # mkstemp creates the file 0600; give it the mode a plain open() would have.
     mask = os.umask(0)
     os.umask(mask)
@@ -146,7 +146,7 @@ def export_model(
                     f"{worst.max_rel:.3g} > tolerance {tolerance:g}; nothing was written "
                     "(--tolerance sets the limit)"
                 )
-        _umask_mode(tmp)
+        umask_mode(tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
