@@ -42,6 +42,13 @@ class Tolerance:
         return ""
 
 
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (nncf takes seconds)."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def available(paths: Sequence[DeployPath]) -> tuple[list[DeployPath], dict[str, str]]:
     """The paths that can run on this machine, and why each other one cannot."""
     from cnnzoo.bench.machine import native_bf16
@@ -50,9 +57,7 @@ def available(paths: Sequence[DeployPath]) -> tuple[list[DeployPath], dict[str, 
     missing = {}
     extras = (("onnxruntime", "export"), ("openvino", "openvino"), ("nncf", "openvino"))
     for module, extra in extras:
-        try:
-            __import__(module)
-        except ImportError:
+        if not installed(module):
             missing[module] = f"{module} is not installed (pip install 'cnnzoo[{extra}]')"
     keep, skipped = [], {}
     for p in paths:
