@@ -36,7 +36,7 @@ NEEDS = (
 )
 # Commands that run for minutes even when shortened: run only in the slow tier.
 SLOW = ("study ", "bench", "--per-layer", "compare", "export", "--data fashion-mnist",
-        "draw", "torchrun")
+        "draw", "torchrun", "deploy")
 
 
 COUNTING_STUDIES = ("params", "vgg-uniform", "one-by-one", "mobilenet-structure",
@@ -101,6 +101,9 @@ def shortened(argv: list[str]) -> list[str]:
         return [*argv, *SHORT_TRAIN]
     if argv[0] == "bench":
         return [*argv, "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--quiet"]
+    if argv[0] == "deploy" and "--list-paths" not in argv:
+        return [*argv, "--rounds", "1", "--repeats", "1", "--calibration", "32", "--check",
+                "100", "--quiet"]
     if argv[:2] == ["study", "run"] and not any(a in STUDY_IDS for a in argv):
         # all studies: only those that count, since the training ones take minutes even in
         # quick mode (tests/test_studies*.py run those on tiny data)

@@ -127,7 +127,6 @@ class Prepared:
     run: Callable[[torch.Tensor], object]
     convert: Callable[[torch.Tensor], object]
     cleanup: Callable[[], None] = lambda: None
-    module: object = None  # the traced module of a torchscript variant, for saving it
 
 
 @contextlib.contextmanager
@@ -171,7 +170,7 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
             traced = torch.jit.freeze(torch.jit.trace(m, (example,), check_trace=False))
             if dev.type == "cpu":
                 traced = torch.jit.optimize_for_inference(traced)
-        return Prepared(_no_grad(traced), convert, module=traced)
+        return Prepared(_no_grad(traced), convert)
     if variant.backend == "compile":
         compiled = torch.compile(m, dynamic=False)
 

@@ -8,7 +8,9 @@ export with batch norm folded, int8 through the quantizers of cnnzoo.deploy.quan
 
 from __future__ import annotations
 
+import copy
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,14 +97,25 @@ def _weights_file(ctx: Context) -> Path:
     return path
 
 
+def _torchscript_file(ctx: Context) -> Path:
+    """The frozen channels_last trace, saved before `optimize_for_inference`: its pre-packed
+    oneDNN weights do not survive torch.jit.save (the file loads with an error), so the
+    loader applies that step again (cnnzoo.deploy.write.load_deployed)."""
+    path = ctx.folder / "model.pt"
+    m = copy.deepcopy(ctx.model).to(memory_format=torch.channels_last)
+    x = torch.randn(2, *ctx.input_size).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.freeze(torch.jit.trace(m, (x,), check_trace=False)), str(path))
+    return path
+
+
 def _torch_path(variant: Variant) -> Callable[[Context], tuple[Prepared, list[Path]]]:
     def build(ctx: Context) -> tuple[Prepared, list[Path]]:
         prepared = prepare(ctx.model, variant, "cpu", ctx.input_size)
         if variant.backend != "torchscript":
             return prepared, [_weights_file(ctx)]
-        path = ctx.folder / f"model-{variant.precision}.pt"
-        torch.jit.save(prepared.module, str(path))
-        return prepared, [path]
+        return prepared, [_torchscript_file(ctx)]
 
     return build
 
@@ -141,7 +154,8 @@ PATHS: tuple[DeployPath, ...] = (
                TORCH_LOAD, "model.safetensors"),
     DeployPath("torchscript", "torchscript fp32", "pytorch", "fp32",
                _torch_path(Variant("torchscript", "fp32", "channels_last")),
-               "torch.jit.load('model.pt') on channels_last float32 input", "model.pt"),
+               "torch.jit.optimize_for_inference(torch.jit.load('model.pt')) on channels_last "
+               "float32 input", "model.pt"),
     DeployPath("compile", "compile fp32", "pytorch", "fp32",
                _torch_path(Variant("compile", "fp32", "channels_last")),
                f"torch.compile({TORCH_LOAD}.to(memory_format=torch.channels_last)) with "

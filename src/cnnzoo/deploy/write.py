@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,7 +111,10 @@ def load_deployed(folder: str | Path) -> tuple[Runner, dict]:
         run = openvino_runner(read_model(file), torch.get_num_threads(), record["precision"])
         return (lambda x: torch.from_numpy(run(_np(x)))), record
     if file.suffix == ".pt":
-        module = torch.jit.load(str(file), map_location="cpu")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.optimize_for_inference(torch.jit.load(str(file),
+                                                                     map_location="cpu"))
         fmt = torch.channels_last
     else:
         from cnnzoo.train.inference import load_trained
