@@ -102,8 +102,11 @@ def shortened(argv: list[str]) -> list[str]:
     if argv[0] == "bench":
         return [*argv, "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--quiet"]
     if argv[0] == "deploy" and "--list-paths" not in argv:
-        return [*argv, "--rounds", "1", "--repeats", "1", "--calibration", "32", "--check",
-                "100", "--quiet"]
+        # three paths (PyTorch, ORT, int8) unless the command names its own: compile alone
+        # takes ~15 s, and tests/test_deploy.py runs every path
+        paths = [] if "--paths" in argv else ["--paths", "eager,ort,ort-int8"]
+        return [*argv, *paths, "--rounds", "1", "--repeats", "1", "--calibration", "16",
+                "--check", "50", "--quiet"]
     if argv[:2] == ["study", "run"] and not any(a in STUDY_IDS for a in argv):
         # all studies: only those that count, since the training ones take minutes even in
         # quick mode (tests/test_studies*.py run those on tiny data)

@@ -23,17 +23,16 @@ RECORD = "deploy.json"
 
 
 def check_out_dir(out: str | Path) -> Path:
-    """The output folder, created if its parent exists; UsageError if it cannot be."""
+    """The output folder, created (with its parents) if need be; UsageError if it cannot be."""
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise UsageError(f"-o {path} is a file; give a folder for the deployed model")
     if not path.exists():
-        if not path.parent.is_dir():
-            raise UsageError(f"-o {path}: folder {path.parent} does not exist; create it first")
         try:
-            path.mkdir()
+            path.mkdir(parents=True)
         except OSError as e:
-            raise UsageError(f"-o {path}: cannot create the folder ({e.strerror})") from None
+            raise UsageError(f"-o {path}: cannot create the folder ({e.strerror}); choose "
+                             "another") from None
     if not os.access(path, os.W_OK):
         raise UsageError(f"-o {path}: the folder is not writable; choose another")
     return path
