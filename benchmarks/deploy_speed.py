@@ -36,7 +36,8 @@ INT8_TARGET = {"resnet50": 2.0, "mobilenet_v2": 2.0}
 
 def summarise(record: dict) -> list[list[str]]:
     """Per batch size (16: images/s at batch 16; 1: 1000 / p50 ms): the chosen fp32 path
-    and the best int8 path against ORT and OpenVINO fp32."""
+    and the best int8 path (passed or not: random weights) against ORT and OpenVINO fp32,
+    and what deploy picked at batch 16 among all paths that passed."""
     by = {r["name"]: r for r in record["results"] if r["images_per_s"]}
     fp32 = [r for r in by.values() if r["precision"] == "fp32" and r["status"] == "passed"]
     int8 = [r for r in by.values() if r["precision"] == "int8"]
@@ -60,6 +61,7 @@ def summarise(record: dict) -> list[list[str]]:
             f"{best8['name']} {speed(best8):.1f}" if best8 else "-",
             f"{speed(best8) / speed(ort):.2f}x" + (f" (target {target8:g}x)" if target8 else "")
             if best8 and ort else "-",
+            record["winner"] if batch == 16 else "-",
             f"{record['load'][0]:.1f} / {record['load_after']:.1f}",
         ])
     return rows
@@ -98,7 +100,8 @@ def main() -> int:
         latest[record["model"]] = record
     headers = ["model", "batch", "chosen fp32 path, img/s", "ORT fp32", "OpenVINO fp32",
                "chosen / best of ORT, OV", "best PyTorch fp32 / best of ORT, OV",
-               "best int8, img/s", "int8 / ORT fp32", "load before / after"]
+               "best int8, img/s", "int8 / ORT fp32", "deploy's pick (any precision that "
+               "passed)", "load before / after"]
     rows = [row for record in latest.values() for row in summarise(record)]
     threads = {r["threads"] for r in latest.values()}
     text = (f"threads {', '.join(map(str, sorted(threads)))}; images/s (batch 1: 1000 / p50 "
