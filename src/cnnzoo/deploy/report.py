@@ -90,9 +90,11 @@ class DeployReport:
         check = f"top-1 agreement with eager fp32 {100 * best.agreement:.1f}%"
         if best.accuracy_delta is not None:
             check += f", accuracy {best.accuracy_delta:+.2f} points"
-        if best.runtime != "pytorch":
-            parts.append(f"PyTorch's fastest path trails it on this CPU, so {best.runtime} "
-                         "is chosen")
+        torch_paths = [r for r in passing if r.runtime == "pytorch"]
+        if best.runtime != "pytorch" and torch_paths:
+            parts.append(f"PyTorch's fastest path ({torch_paths[0].name}) reaches "
+                         f"{torch_paths[0].images_per_s / best.images_per_s:.2f}x of it on "
+                         f"this CPU, so {best.runtime} is chosen")
         self.reason = "; ".join(parts) + f" ({check})."
 
     def record(self) -> dict:
