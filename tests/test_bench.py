@@ -107,10 +107,12 @@ def test_peak_memory_sees_a_large_allocation() -> None:
     "variant, message",
     [
         (Variant("tensorrt"), "unknown backend"),
-        (Variant(precision="int8"), "unknown precision"),
+        (Variant(precision="int4"), "unknown precision"),
+        (Variant(precision="int8"), "onnxruntime and openvino backends"),
         (Variant(precision="fp16"), "CUDA only"),
         (Variant(memory_format="nhwc"), "unknown memory format"),
-        (Variant("onnxruntime", "bf16"), "fp32 on CPU"),
+        (Variant("onnxruntime", "bf16"), "fp32 or int8 on CPU"),
+        (Variant("openvino", "bf16"), "fp32 or int8 on CPU"),
     ],
 )
 def test_bad_variants_are_refused_clearly(variant: Variant, message: str) -> None:

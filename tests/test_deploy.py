@@ -60,8 +60,11 @@ def one_export(lenet: Trained, tmp_path_factory: pytest.TempPathFactory):  # noq
         shutil.copyfile(cached, path)
         return path
 
+    from cnnzoo.deploy import quantize
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(paths, "export_folded", copy)
+        mp.setattr(quantize, "export_folded", copy)  # the bench's int8 variants use this one
         yield cached
 
 
@@ -186,6 +189,19 @@ def test_cli_bad_output_and_path_are_one_line(tmp_path: Path,
     assert main(["deploy", "lenet5", "--paths", "eager,warp-drive"]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 2 and "is a file" in lines[0] and "warp-drive" in lines[1]
+
+
+def test_bench_int8_variant_runs_and_has_no_peak(lenet: Trained, one_export: Path) -> None:
+    from cnnzoo.bench import MachinePeaks, benchmark
+    from cnnzoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="onnxruntime and openvino"):
+        check_variant(Variant("eager", "int8"), "cpu")
+    peaks = MachinePeaks("test machine", "cpu", 1, {"fp32": 1e11, "bf16": 8e11}, 1e10)
+    (r,) = benchmark(lenet.model, variants=[Variant("onnxruntime", "int8")], batch_sizes=[2],
+                     warmup=0, repeats=1, peaks=peaks)
+    assert r.precision == "int8" and r.images_per_s > 0
+    assert r.peak_gflops is None and r.peak_fraction is None
 
 
 @pytest.mark.slow  # an ONNX export of its own (~5 s)

@@ -17,6 +17,9 @@ from cnnzoo.errors import UsageError
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # train, eval, bench, optimize
 ANALYSIS = (*PRECISIONS, "fp64")  # summary, compare and cost.profile also count fp64 bytes
+# Quantized precisions: no torch dtype to cast a model to; bench's ONNX Runtime and OpenVINO
+# backends and `cnnzoo deploy` produce them (cnnzoo.deploy.quantize).
+QUANTIZED = ("int8",)
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,
            "fp64": torch.float64}
@@ -30,7 +33,7 @@ def lookup(value: str | torch.dtype) -> str | None:
     if not isinstance(value, str):
         return None
     key = value.strip().lower().removeprefix("torch.")
-    return key if key in _DTYPES else ALIASES.get(key)
+    return key if key in _DTYPES or key in QUANTIZED else ALIASES.get(key)
 
 
 def words(allowed: Sequence[str] = PRECISIONS) -> str:
@@ -52,8 +55,9 @@ def precision_name(value: str | torch.dtype, allowed: Sequence[str] = PRECISIONS
 
 def dtype_of(value: str | torch.dtype, allowed: Sequence[str] = PRECISIONS,
              what: str = "precision") -> torch.dtype:
-    """The torch dtype of a precision word (or of a dtype, checked against `allowed`)."""
-    return _DTYPES[precision_name(value, allowed, what)]
+    """The torch dtype of a precision word (or of a dtype, checked against `allowed`);
+    float32 for a quantized precision, whose inputs and outputs are float32."""
+    return _DTYPES.get(precision_name(value, allowed, what), torch.float32)
 
 
 def precision_arg(allowed: Sequence[str] = PRECISIONS) -> Callable[[str], str]:

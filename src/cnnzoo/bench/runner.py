@@ -39,7 +39,7 @@ class BenchResult:
     ms_per_image: float
     macs_per_image: int | None
     gflops: float | None  # achieved: 2 x MACs x images/s
-    peak_gflops: float  # this machine's measured matrix-product peak at this precision
+    peak_gflops: float | None  # this machine's measured matrix-product peak (None: int8)
     peak_fraction: float | None
     peak_memory_bytes: int | None
     memory_kind: str  # "rss" (CPU process) or "allocated" (CUDA)
@@ -148,13 +148,14 @@ def _result(name: str, v: Variant, dev: torch.device, b: int, size: tuple[int, i
             t: Timing, macs: int | None, peaks: MachinePeaks, pm: PeakMemory) -> BenchResult:
     ips = b / t.median
     gflops = 2 * macs * ips / 1e9 if macs else None
-    peak = peaks.peak(v.precision) / 1e9
+    # No int8 peak is measured (torch has no CPU int8 matrix product to time).
+    peak = peaks.peak(v.precision) / 1e9 if v.precision in peaks.flops else None
     return BenchResult(
         model=name, backend=v.backend, precision=v.precision, memory_format=v.memory_format,
         device=str(dev), batch_size=b, input_size=size, median_s=t.median, p90_s=t.p90,
         calls=len(t.times), images_per_s=ips, ms_per_image=1e3 * t.median / b,
         macs_per_image=macs, gflops=gflops, peak_gflops=peak,
-        peak_fraction=gflops / peak if gflops is not None else None,
+        peak_fraction=gflops / peak if gflops is not None and peak else None,
         peak_memory_bytes=pm.peak_bytes, memory_kind=pm.kind, machine=peaks.description,
         threads=torch.get_num_threads(),
         when=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -19,10 +19,11 @@ from torch import nn
 
 from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
-from cnnzoo.precision import dtype_of, lookup, precision_name
+from cnnzoo.precision import PRECISIONS, QUANTIZED, dtype_of, lookup, precision_name
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime", "openvino")
 MEMORY_FORMATS = ("contiguous", "channels_last")
+BENCH_CALIBRATION = 100  # int8 calibration images: speed does not depend on the ranges
 _FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
 
@@ -62,8 +63,15 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         raise UsageError(
             f"unknown backend {variant.backend!r}; choose from {', '.join(BACKENDS)}"
         )
-    precision_name(variant.precision)
-    if variant.precision not in precisions_for(dev):
+    precision_name(variant.precision, (*PRECISIONS, *QUANTIZED))
+    if variant.precision in QUANTIZED:
+        if variant.backend not in ("onnxruntime", "openvino"):
+            raise UsageError(
+                f"precision {variant.precision} runs on the onnxruntime and openvino backends "
+                "(quantized by ONNX Runtime's quantize_static); use --backend onnxruntime or "
+                "openvino for it"
+            )
+    elif variant.precision not in precisions_for(dev):
         raise UsageError(
             f"precision {variant.precision} is offered on CUDA only (CPUs have no fast fp16 "
             "matrix units); use bf16 on CPU"
@@ -74,10 +82,10 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
             f"{', '.join(MEMORY_FORMATS)}"
         )
     if variant.backend == "onnxruntime":
-        if dev.type != "cpu" or variant.precision != "fp32":
+        if dev.type != "cpu" or variant.precision not in ("fp32", "int8"):
             raise UsageError(
-                "the onnxruntime backend runs fp32 on CPU here (its CPU execution provider); "
-                "drop --device cuda and use --precision fp32 for it"
+                "the onnxruntime backend runs fp32 or int8 on CPU here (its CPU execution "
+                "provider); drop --device cuda and use --precision fp32 or int8 for it"
             )
         try:
             import onnxruntime  # noqa: F401
@@ -87,10 +95,10 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
                 "with: pip install 'cnnzoo[export]'"
             ) from e
     if variant.backend == "openvino":
-        if dev.type != "cpu" or variant.precision != "fp32":
+        if dev.type != "cpu" or variant.precision not in ("fp32", "int8"):
             raise UsageError(
-                "the openvino backend runs fp32 on CPU here; drop --device cuda and use "
-                "--precision fp32 for it (int8 and bf16 paths: `cnnzoo deploy`)"
+                "the openvino backend runs fp32 or int8 on CPU here; drop --device cuda and use "
+                "--precision fp32 or int8 for it (bf16 where the CPU has it: `cnnzoo deploy`)"
             )
         from cnnzoo.export.openvino import require_openvino
 
@@ -147,14 +155,14 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
     """A copy of `model` set up to run as `variant` describes; `model` is not changed."""
     dev = torch.device(device)
     check_variant(variant, dev)
+    if variant.backend in ("onnxruntime", "openvino"):
+        return _prepare_onnx(model, input_size, variant.backend, variant.precision)
     dtype = dtype_of(variant.precision)
     fmt = _FORMATS[variant.memory_format]
 
     def convert(x: torch.Tensor) -> torch.Tensor:
         return x.to(device=dev, dtype=dtype).contiguous(memory_format=fmt)
 
-    if variant.backend in ("onnxruntime", "openvino"):
-        return _prepare_onnx(model, input_size, variant.backend)
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
         from cnnzoo.optimize import example_input, fold_batchnorm
@@ -190,17 +198,34 @@ def _no_grad(fn: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], o
     return run
 
 
-def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: str) -> Prepared:
-    """ONNX Runtime or OpenVINO on the same ONNX export of `model`."""
+def _int8_onnx(model: nn.Module, input_size: tuple[int, int, int], folder: Path) -> Path:
+    """The int8 file `cnnzoo deploy` builds, calibrated on the real images it would use
+    (a model without weights metadata: the embedded MNIST digits fitted to its input)."""
+    from cnnzoo.deploy.data import deploy_data
+    from cnnzoo.deploy.quantize import export_folded, quantize_onnxruntime
+    from cnnzoo.train.inference import Trained
+
+    images = deploy_data(Trained(model, {}, input_size), calibration=BENCH_CALIBRATION, check=1)
+    fp32 = export_folded(model, input_size, folder / "fp32.onnx")
+    return quantize_onnxruntime(fp32, images.calibration, folder / "int8.onnx")
+
+
+def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: str,
+                  precision: str = "fp32") -> Prepared:
+    """ONNX Runtime or OpenVINO on the same ONNX export of `model`; for int8, that export
+    with batch norm folded, quantized by ONNX Runtime's quantize_static (cnnzoo.deploy)."""
     from cnnzoo.export import export_model, onnx_session
 
     folder = tempfile.TemporaryDirectory(prefix="cnnzoo-bench-")
     path = Path(folder.name) / "model.onnx"
-    export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
+    if precision == "int8":
+        path = _int8_onnx(model, input_size, Path(folder.name))
+    else:
+        export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
     if backend == "openvino":
         from cnnzoo.export.openvino import openvino_runner, read_model
 
-        run = openvino_runner(read_model(path), torch.get_num_threads())
+        run = openvino_runner(read_model(path), torch.get_num_threads(), precision)
     else:
         session = onnx_session(path)
         name = session.get_inputs()[0].name  # type: ignore[attr-defined]

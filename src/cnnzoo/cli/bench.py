@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-sizes", default=None, metavar="B,B,...",
                    help="batch sizes (default 1,8,32 on CPU; 1,8,32,128,256 on CUDA)")
     p.add_argument("--precision", default="fp32", metavar="P,...",
-                   help="fp32, bf16 (and fp16 on CUDA), comma-separated")
+                   help="fp32, bf16 (and fp16 on CUDA), comma-separated; int8 with the "
+                   "onnxruntime and openvino backends")
     p.add_argument("--memory-format", default="contiguous", metavar="F,...",
                    help="contiguous, channels_last, comma-separated")
     p.add_argument("--backend", default="eager", metavar="B,...",
