@@ -140,36 +140,40 @@ def deploy(
         raise UsageError("--threads must be >= 1")
     out_dir = check_out_dir(out) if out is not None else None
     say = progress or (lambda _: None)
+    before = torch.get_num_threads()  # restored on return: the caller's setting
     if threads:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
-    chosen, skipped = available(select(paths))
-    chosen += list(extra_paths)
-    model = trained.model.cpu().float().eval()
-    say("reading real images")
-    images = deploy_data(trained, data, root, calibration, check)
-    with torch.no_grad():
-        reference = _logits(model, images.check)
-    ref_acc = None
-    if images.labels is not None:
-        ref_acc = (reference.argmax(1) == images.labels).double().mean().item()
-    report = DeployReport.start(trained, batch_size, threads, images.describe(), skipped)
-    with tempfile.TemporaryDirectory(prefix="cnnzoo-deploy-") as tmp:
-        ctx = Context(model, trained.input_size, threads, Path(tmp), images, dict(trained.meta))
-        timed = _build_and_check(chosen, ctx, reference, images.labels, ref_acc, tolerance,
-                                 report, say)
-        try:
-            _time_side_by_side(timed, trained.input_size, batch_size, rounds, repeats, say)
-        finally:
-            for t in timed:
-                t.built.prepared.cleanup()
-        report.choose()
-        if out_dir is not None and report.winner is not None:
-            winner = next(t for t in timed if t.result.name == report.winner)
-            path = next(p for p in chosen if p.name == report.winner)
-            report.written = write_deployment(out_dir, report, path, winner.built.files)
-            report.reload_error = reload_error(out_dir, winner.built, images.check)
-    return report
+    try:
+        chosen, skipped = available(select(paths))
+        chosen += list(extra_paths)
+        model = trained.model.cpu().float().eval()
+        say("reading real images")
+        images = deploy_data(trained, data, root, calibration, check)
+        with torch.no_grad():
+            reference = _logits(model, images.check)
+        ref_acc = None
+        if images.labels is not None:
+            ref_acc = (reference.argmax(1) == images.labels).double().mean().item()
+        report = DeployReport.start(trained, batch_size, threads, images.describe(), skipped)
+        with tempfile.TemporaryDirectory(prefix="cnnzoo-deploy-") as tmp:
+            ctx = Context(model, trained.input_size, threads, Path(tmp), images, dict(trained.meta))
+            timed = _build_and_check(chosen, ctx, reference, images.labels, ref_acc, tolerance,
+                                     report, say)
+            try:
+                _time_side_by_side(timed, trained.input_size, batch_size, rounds, repeats, say)
+            finally:
+                for t in timed:
+                    t.built.prepared.cleanup()
+            report.choose()
+            if out_dir is not None and report.winner is not None:
+                winner = next(t for t in timed if t.result.name == report.winner)
+                path = next(p for p in chosen if p.name == report.winner)
+                report.written = write_deployment(out_dir, report, path, winner.built.files)
+                report.reload_error = reload_error(out_dir, winner.built, images.check)
+        return report
+    finally:
+        torch.set_num_threads(before)
 
 
 def reload_error(folder: Path, built: Built, x: torch.Tensor) -> float:
