@@ -214,3 +214,25 @@ def test_bench_openvino_backend_runs() -> None:
     (r,) = benchmark(create_model("lenet5"), variants=[Variant("openvino")], batch_sizes=[2],
                      warmup=0, repeats=1, peaks=peaks)
     assert r.backend == "openvino" and r.images_per_s > 0
+
+
+def test_imagenet_validation_calibrates_on_images_it_does_not_check(tmp_path: Path) -> None:
+    """ImageNet validation has no training split here: calibration takes later test images,
+    disjoint from the checked ones, and the labels are kept (the model has 1000 classes)."""
+    import numpy as np
+    from PIL import Image
+
+    from cnnzoo.deploy.data import deploy_data
+
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        path = tmp_path / "val" / str(10 * i) / f"{i}.png"
+        path.parent.mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(path)
+    model = create_model("lenet5", num_classes=1000, in_chans=3).eval()
+    data = deploy_data(Trained(model, {}, (3, 32, 32)), "imagenet", str(tmp_path),
+                       calibration=2, check=3)
+    assert data.check.shape == (3, 3, 32, 32) and data.calibration.shape == (2, 3, 32, 32)
+    assert data.labels is not None and len(data.labels) == 3
+    checked = {tuple(x.flatten()[:8].tolist()) for x in data.check}
+    assert not checked & {tuple(x.flatten()[:8].tolist()) for x in data.calibration}
