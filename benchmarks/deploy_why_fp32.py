@@ -37,6 +37,7 @@ def ort_profile(path: Path, x: np.ndarray) -> tuple[float, dict[str, float]]:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.enable_profiling = True
+    so.profile_file_prefix = str(path.parent / "ort_profile")  # beside the model: a temp dir
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     for _ in range(RUNS):
