@@ -108,7 +108,9 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
 
 def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:
     """What `--all` runs: each backend in its best layout, every precision, plus the
-    plain contiguous eager baseline and ONNX Runtime (when installed)."""
+    plain contiguous eager baseline and ONNX Runtime (when installed). OpenVINO and int8
+    are asked for by name (`--backend openvino`, `--precision int8`): each adds an ONNX
+    export (and int8 a calibration) per model, and `cnnzoo deploy` compares them all."""
     out = []
     for p in precisions_for(device):
         out.append(Variant("eager", p, "contiguous"))
@@ -119,12 +121,6 @@ def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Varia
             import onnxruntime  # noqa: F401
 
             out.append(Variant("onnxruntime", "fp32", "contiguous"))
-        except ImportError:
-            pass
-        try:
-            import openvino  # noqa: F401
-
-            out.append(Variant("openvino", "fp32", "contiguous"))
         except ImportError:
             pass
     return out
