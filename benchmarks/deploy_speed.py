@@ -9,8 +9,8 @@ Targets: the chosen path >= 1.0x the fastest of ORT fp32 and OpenVINO fp32 (at b
 16), and int8 >= 2x ORT fp32 on resnet50 and mobilenet_v2. The models have random weights
 (no ImageNet here), so top-1 agreement of int8 with fp32 is not a measure of its accuracy:
 the chosen path is taken among the fp32 paths that pass, and int8's accuracy is measured on
-trained models instead (benchmarks/deploy_accuracy.py). `torch.compile` is left out: it
-compiles for minutes per model on 2 busy cores (measure it with `cnnzoo deploy NAME`).
+trained models instead (benchmarks/deploy_accuracy.py). `torch.compile` is left out: its
+compilation adds tens of seconds per model (measure it with `cnnzoo deploy NAME`).
 Writes benchmarks/results/deploy_speed.jsonl (every path) and deploy_speed.md (the summary).
 """
 
