@@ -241,3 +241,14 @@ def test_cli_bench_bad_input_exits_2(capsys, argv: list[str], message: str) -> N
     code, out, err = _cli(capsys, "bench", "lenet5", *argv)
     assert code == 2 and err.startswith("cnnzoo: error:") and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_all_leaves_out_bf16_only_where_the_cpu_emulates_it(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    import cnnzoo.bench.variants as variants
+
+    monkeypatch.setattr(variants, "native_bf16", lambda: native)
+    chosen = {v.precision for v in variants.useful_variants("cpu", onnx=False)}
+    assert chosen == ({"fp32", "bf16"} if native else {"fp32"})

@@ -19,7 +19,7 @@ from torch import nn
 
 from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
-from cnnzoo.precision import dtype_of, lookup, precision_name
+from cnnzoo.precision import dtype_of, lookup, native_bf16, precision_name
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime")
 MEMORY_FORMATS = ("contiguous", "channels_last")
@@ -88,11 +88,19 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
             ) from e
 
 
+def bf16_emulated(device: torch.device | str) -> bool:
+    """bf16 on a CPU without bf16 units: PyTorch emulates it, ~40x slower than fp32 here."""
+    return torch.device(device).type == "cpu" and not native_bf16()
+
+
 def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:
-    """What `--all` runs: each backend in its best layout, every precision, plus the
-    plain contiguous eager baseline and ONNX Runtime (when installed)."""
+    """What `--all` runs: each backend in its best layout, every precision this device
+    runs natively (not bf16 on a CPU that emulates it), plus the plain contiguous eager
+    baseline and ONNX Runtime (when installed)."""
     out = []
     for p in precisions_for(device):
+        if p == "bf16" and bf16_emulated(device):
+            continue
         out.append(Variant("eager", p, "contiguous"))
         for backend in ("eager", "folded", "torchscript", "compile"):
             out.append(Variant(backend, p, "channels_last"))

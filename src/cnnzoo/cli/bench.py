@@ -93,6 +93,12 @@ def _variants(args: argparse.Namespace) -> list:
 
     check_device(args.device)
     if args.all:
+        from cnnzoo.bench.variants import bf16_emulated
+
+        if bf16_emulated(args.device):
+            print("note: --all leaves out bf16: this CPU has no bf16 units, so PyTorch "
+                  "emulates it (~40x slower than fp32); ask for it with --precision bf16",
+                  file=sys.stderr)
         return useful_variants(args.device)
     out = []
     for b in _list(args.backend, "backend"):

@@ -188,7 +188,8 @@ def describe(cfg: TrainConfig, chosen: Recipe | None, given: Mapping[str, Any] =
     shown = chosen.text(flag, skip=tuple(overridden)) or "nothing left"
     note = f"; overridden: {', '.join(flag(k) if flag else k for k in overridden)}" \
         if overridden else ""
-    if chosen.settings.get("precision") != cfg.precision and "precision" not in given:
+    if chosen.settings.get("precision", cfg.precision) != cfg.precision \
+            and "precision" not in given:
         note += (f"; precision {cfg.precision}, not the recipe's "
                  f"{chosen.settings['precision']}: this CPU has no bf16 units (emulated "
                  "bf16 is slower than fp32)")
