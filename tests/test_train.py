@@ -217,7 +217,8 @@ def test_bf16_autocast_and_channels_last_train_close_to_fp32(tmp_path: Path) -> 
 
 def test_auxiliary_heads_are_trained_by_their_weighted_losses(tmp_path: Path) -> None:
     cfg = TrainConfig(**{**QUICK, "model": "googlenet", "limit_train": 64, "limit_test": 32,
-                         "batch_size": 32}, epochs=1, model_options={"aux_logits": True},
+                         "batch_size": 32, "image_size": (32, 32)}, epochs=1,
+                      model_options={"aux_logits": True},
                       weight_decay=0.0, out=str(tmp_path))  # decay alone would move them
     s = prepare(cfg, DistContext(), log=quiet, progress=False)
     model = s.trainer.raw
