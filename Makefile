@@ -56,12 +56,14 @@ fashion-mnist:
 lint: install
 	$(BIN)/ruff check .
 
+# One worker per core; a file's tests stay on one worker (they share module fixtures).
+PYTEST_JOBS ?= -n auto --dist loadfile
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_JOBS)
 
 # The edit-test loop: everything but the slow tests and those needing installed data.
 test-fast: install
-	$(BIN)/pytest -m "not slow and not data"
+	$(BIN)/pytest $(PYTEST_JOBS) -m "not slow and not data"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
