@@ -167,6 +167,7 @@ def test_benchmark_results_hold_together() -> None:
     assert [d for d, _ in steps] == sorted(d for d, _ in steps)
 
 
+@pytest.mark.slow  # torch.compile and an ONNX export: ~15 s idle
 def test_compile_and_onnxruntime_backends_run() -> None:
     pytest.importorskip("onnxruntime")
     model = cnnzoo.create_model("lenet5_modern")

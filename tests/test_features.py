@@ -98,6 +98,7 @@ def test_features_only_drops_what_the_chosen_stages_do_not_need() -> None:
     assert any(n.startswith("model.layer1") for n in names)
 
 
+@pytest.mark.slow  # every subset of stages of four nets: ~15 s
 @pytest.mark.parametrize("name", ["googlenet", "inception_v3", "mobilenet_v2", "lenet5",
                                   "alexnet_paper"])
 def test_every_subset_of_stages_agrees_with_the_whole_model(name: str) -> None:

@@ -204,6 +204,7 @@ def test_evaluate_counts_a_constant_predictor() -> None:
     assert not math.isnan(result.loss)
 
 
+@pytest.mark.slow  # emulated bf16 on CPUs without bf16 units
 def test_bf16_autocast_and_channels_last_train_close_to_fp32(tmp_path: Path) -> None:
     losses = {}
     for name, extra in (("fp32", {}), ("bf16", {"precision": "bf16", "channels_last": True})):
@@ -215,6 +216,7 @@ def test_bf16_autocast_and_channels_last_train_close_to_fp32(tmp_path: Path) -> 
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
 
 
+@pytest.mark.slow
 def test_auxiliary_heads_are_trained_by_their_weighted_losses(tmp_path: Path) -> None:
     cfg = TrainConfig(**{**QUICK, "model": "googlenet", "limit_train": 64, "limit_test": 32,
                          "batch_size": 32, "image_size": (32, 32)}, epochs=1,

@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# Real subprocesses training real runs: tens of seconds; the full suite (`make test`) only.
+pytestmark = pytest.mark.slow
+
 # Small enough for CI (each run is seconds), with 8 steps an epoch for a signal to land in.
 EPOCHS = 3
 RUN = ["mobilenet_v2", "--width", "0.25", "--dropout", "0.2", "--data", "mnist",
