@@ -101,7 +101,7 @@ def test_predict_refuses_a_file_that_is_not_an_image(
     bogus.write_text("not an image")
     assert main(["predict", "lenet5_modern", "--weights", str(run / "best.safetensors"),
                  str(bogus)]) == 2
-    assert "not a readable image" in capsys.readouterr().err
+    assert "notes.png: cannot decode the image" in capsys.readouterr().err
 
 
 def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture) -> None:

@@ -26,6 +26,7 @@ import torch
 
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.folder import EXTENSIONS
+from cnnzoo.data.imagefile import open_image
 from cnnzoo.data.specs import DatasetSpec
 from cnnzoo.errors import DatasetError
 from cnnzoo.pretrained import IMAGENET_224, Preset, preset_for
@@ -54,27 +55,20 @@ def preset_decode(path: str | Path, preset: Preset) -> np.ndarray:
     """One image as uint8 (3, crop, crop), as torchvision evaluates: the shorter side resized
     to preset.resize (bilinear, antialiased), the longer one in proportion (truncated), then
     the centre crop (offsets rounded)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            if w <= h:
-                size = (preset.resize, int(preset.resize * h / w))
-            else:
-                size = (int(preset.resize * w / h), preset.resize)
-            im = im.resize(size, Image.Resampling.BILINEAR)
-            left = int(round((size[0] - preset.crop) / 2.0))
-            top = int(round((size[1] - preset.crop) / 2.0))
-            im = im.crop((left, top, left + preset.crop, top + preset.crop))
-            return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
-    except FileNotFoundError:
-        raise DatasetError(f"image not found: {path}") from None
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
-            Image.DecompressionBombError) as e:
-        raise DatasetError(f"{path}: cannot decode the image ({e}); remove or replace the "
-                           "file") from None
+    with open_image(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        if w <= h:
+            size = (preset.resize, int(preset.resize * h / w))
+        else:
+            size = (int(preset.resize * w / h), preset.resize)
+        im = im.resize(size, Image.Resampling.BILINEAR)
+        left = int(round((size[0] - preset.crop) / 2.0))
+        top = int(round((size[1] - preset.crop) / 2.0))
+        im = im.crop((left, top, left + preset.crop, top + preset.crop))
+        return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
 class PresetSplit(Split):

@@ -28,6 +28,10 @@ AUGMENTATIONS = ("crop", "flip")
 # a typo, and is refused before anything is allocated for it.
 MAX_INPUT_SIDE = 4096
 MAX_INPUT_VALUES = 3 * MAX_INPUT_SIDE**2
+# The largest image file cnnzoo decodes (folder trees, predict): 8192x8192 pixels, 192 MiB
+# as RGB, more than a 48-megapixel camera gives and under Pillow's own warning (89M). A
+# header declaring more is refused before a pixel is decoded (data/imagefile.py).
+MAX_IMAGE_PIXELS = 8192 * 8192
 FITS = ("pad", "resize", "crop")
 
 
