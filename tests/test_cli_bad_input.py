@@ -46,6 +46,12 @@ BAD_LINES: list[str] = [
     "train lenet5 --data mnist --epochs 0", "train lenet5 --data mnist --epochs x",
     "train lenet5 --data mnist --batch-size 0", "train lenet5 --data mnist --lr x",
     "train lenet5 --data mnist --lr -1", "train lenet5 --data mnist --optimizer adam",
+    # absurd but finite numbers: the config's bounds (train/config.py)
+    "train lenet5 --data mnist --lr 1e37", "train lenet5 --data mnist --lr 11",
+    "train lenet5 --data mnist --weight-decay 1", "train lenet5 --data mnist --weight-decay 1e30",
+    "train lenet5 --data mnist --momentum 1.5", "train lenet5 --data mnist --momentum -0.1",
+    "train lenet5 --data mnist --gamma 2", "train lenet5 --data mnist --label-smoothing 3",
+    "train lenet5 --data mnist --aux-weight 1e30",
     "train lenet5 --data mnist --schedule linear", "train lenet5 --data mnist --precision fp8",
     "train lenet5 --data mnist --image-size 30000", "train lenet5 --data mnist --image-size 0",
     "train lenet5 --data mnist --image-size x", "train lenet5 --data mnist --image-size 8",
