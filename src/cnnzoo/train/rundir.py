@@ -49,11 +49,13 @@ def check_writable_file(path: str | Path, flag: str) -> Path:
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder; give a file name inside it")
     parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), parent)
+    if not existing.is_dir():  # the path runs through a file
+        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; choose another "
+                         "path")
     if not parent.exists():
         raise UsageError(f"{flag} {path}: folder {parent} does not exist; create it or choose "
                          "another path")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
     try:
         fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
         os.close(fd)
