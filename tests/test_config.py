@@ -78,6 +78,8 @@ def test_help_text_comes_from_the_dataclass() -> None:
         ("--batch-size", "0", "--batch-size must be >= 1"),
         ("--threads", "0", "--threads must be >= 1"),
         ("--recipe", "nosuch", "--recipe 'nosuch' is not a recipe"),
+        # checked by the library once the model is known: named as a field, shown as a flag
+        ("--image-size", "8", "--image-size is 8x8, but lenet5 needs images of at least 32x32"),
     ],
 )
 def test_bad_numbers_are_one_line_and_exit_2(flag: str, value: str, message: str, tmp_path,

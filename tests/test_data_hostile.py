@@ -140,7 +140,7 @@ def test_image_headers_are_checked_before_decoding(tmp_path: Path) -> None:
 
     # Over cnnzoo's cap, under Pillow's bomb error: refused from the header alone.
     big = _png_declaring(tmp_path / "big.png", 8193, 8192)
-    assert 8193 * 8192 > MAX_IMAGE_PIXELS
+    assert MAX_IMAGE_PIXELS < 8193 * 8192
     with pytest.raises(DatasetError, match="big.png: refused, its header declares 8193x8192"):
         decode(big, 32)
     with pytest.raises(UsageError, match="big.png: refused, its header declares"):

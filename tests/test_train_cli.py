@@ -79,7 +79,7 @@ def test_predict_agrees_with_the_evaluation_pipeline(
     ("argv", "message"),
     [
         (["train", "--data", "mnist"], "name a model"),
-        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be > 0"),
+        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be in (0, 10]"),
         (["train", "lenet5", "--data", "nosuchdata", "--out", "/tmp/x-cnnzoo-none"], "nosuchdata"),
         (["eval", "lenet5", "--data", "mnist"], "--weights FILE"),
         (["train", "--resume", "/nonexistent/run"], "no checkpoint"),
