@@ -160,10 +160,18 @@ def test_image_headers_are_checked_before_decoding(tmp_path: Path) -> None:
 
 
 def test_input_side_is_bounded_before_allocation() -> None:
-    from cnnzoo.data.pipeline import MAX_INPUT_SIDE, check_input_size
+    from cnnzoo.errors import UsageError
+    from cnnzoo.registry import MAX_INPUT_SIDE, check_input_size, create_model, default_input_size
 
-    check_input_size((3, MAX_INPUT_SIDE, MAX_INPUT_SIDE))
-    with pytest.raises(DatasetError, match="30000x30000 is too large.*up to 4096"):
-        check_input_size((30000, 30000))
-    with pytest.raises(DatasetError, match="too large"):
+    assert check_input_size(MAX_INPUT_SIDE, 3) == (3, MAX_INPUT_SIDE, MAX_INPUT_SIDE)
+    assert check_input_size((28, 32), 1) == (1, 28, 32)
+    with pytest.raises(UsageError, match="3x30000x30000 is too large.*up to 4096"):
+        check_input_size((30000, 30000), 3)
+    with pytest.raises(UsageError, match=r"\(2.5, 3\) is not a size"):
+        check_input_size((2.5, 3), 3)
+    # The same check wherever a size comes in: a model's, the data pipeline's, a folder's.
+    with pytest.raises(UsageError, match="input_size 1x30000x30000 is too large"):
+        default_input_size(create_model("lenet5"), 30000)
+    assert default_input_size(create_model("lenet5"), 40) == (1, 40, 40)
+    with pytest.raises(DatasetError, match="image size 3x30000x30000 is too large"):
         load_dataset("folder:/nonexistent", image_size=30000)

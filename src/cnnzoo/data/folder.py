@@ -123,9 +123,9 @@ def load_folder(path: str | Path, image_size: int = 224, *, in_memory: bool | No
                 progress: bool = True) -> ImageDataset:
     """An ImageNet-style tree. `in_memory` None decodes it all up front when it fits in
     IN_MEMORY_BYTES (undecodable images then fail at load, not mid-training)."""
-    from cnnzoo.data.pipeline import check_input_size
+    from cnnzoo.registry import check_input_size
 
-    check_input_size((image_size, image_size), "image size")
+    check_input_size(image_size, 3, what="image size", error=DatasetError)
     root = Path(path).expanduser()
     train_dir = root / "train"
     test_dir = next((root / d for d in TEST_DIRS if (root / d).is_dir()), None)
