@@ -69,9 +69,14 @@ def test_best_weights_rebuild_the_model_and_reproduce_its_accuracy(trained_run: 
     assert result.confusion.diagonal().sum() / 512 == pytest.approx(result.top1)
 
 
-def test_an_existing_run_is_not_overwritten(trained_run: Path) -> None:
-    with pytest.raises(TrainingError, match="--resume"):
+def test_an_existing_run_is_not_overwritten(trained_run: Path, capsys) -> None:
+    from cnnzoo.cli import main
+
+    with pytest.raises(ConfigError, match=r"already holds a run .*continue it \(resume=True\)"):
         train(TrainConfig(**QUICK, epochs=1, out=str(trained_run)), log=quiet, progress=False)
+    # The CLI words the same refusal with its own flags.
+    assert main(["train", "lenet5", "--data", "mnist", "--out", str(trained_run)]) == 2
+    assert f"continue it with --resume {trained_run}" in capsys.readouterr().err
 
 
 def test_resume_keeps_the_runs_options(trained_run: Path) -> None:
