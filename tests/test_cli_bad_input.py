@@ -51,7 +51,7 @@ BAD_LINES: list[str] = [
     "train lenet5 --data mnist --weight-decay 1", "train lenet5 --data mnist --weight-decay 1e30",
     "train lenet5 --data mnist --momentum 1.5", "train lenet5 --data mnist --momentum -0.1",
     "train lenet5 --data mnist --gamma 2", "train lenet5 --data mnist --label-smoothing 3",
-    "train lenet5 --data mnist --aux-weight 1e30",
+    "train lenet5 --data mnist --aux-weight 1e30", "train lenet5 --data mnist --threads 100000",
     "train lenet5 --data mnist --schedule linear", "train lenet5 --data mnist --precision fp8",
     "train lenet5 --data mnist --image-size 30000", "train lenet5 --data mnist --image-size 0",
     "train lenet5 --data mnist --image-size x", "train lenet5 --data mnist --image-size 8",
@@ -98,6 +98,7 @@ BAD_LINES: list[str] = [
     "bench lenet5 --append {txt}/b.jsonl", "bench lenet5 --repeats x",
     "bench lenet5 --memory-format x", "bench lenet5 --backend x",
     "bench lenet5 --input-size 30000", "bench lenet5 --weights {missing}",
+    "bench lenet5 --threads 100000",
     # export
     "export", "export lenet5", "export lenet5 --format onnx", "export lenet5 --format tflite -o m",
     "export lenet5 --format onnx -o {missing}/m.onnx", "export lenet5 --format onnx -o {empty}",

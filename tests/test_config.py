@@ -76,7 +76,8 @@ def test_help_text_comes_from_the_dataclass() -> None:
         ("--milestones", "0", "--milestones must lie strictly"),
         ("--epochs", "0", "--epochs must be >= 1, got 0"),
         ("--batch-size", "0", "--batch-size must be >= 1"),
-        ("--threads", "0", "--threads must be >= 1"),
+        ("--threads", "0", "--threads must be in [1, 1024]"),
+        ("--threads", "100000", "--threads must be in [1, 1024], got 100000"),
         ("--recipe", "nosuch", "--recipe 'nosuch' is not a recipe"),
         # checked by the library once the model is known: named as a field, shown as a flag
         ("--image-size", "8", "--image-size is 8x8, but lenet5 needs images of at least 32x32"),

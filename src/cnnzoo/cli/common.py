@@ -43,6 +43,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_threads(threads: int | None) -> None:
+    """--threads within TrainConfig's bound (the one that `cnnzoo train` applies too)."""
+    from cnnzoo.train.config import MAX_THREADS
+
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"--threads must be in [1, {MAX_THREADS}], got {threads}")
+
+
 def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
     """'3,160,160' -> (3, 160, 160); '160,128' -> (C, 160, 128); '160' -> (C, 160, 160)."""
     parts = text.replace("x", ",").split(",")

@@ -63,6 +63,8 @@ UNIT = Bound(0, 1, high_open=True)  # [0, 1): momentum, weight decay, label smoo
 # losses a weight of 1.
 MAX_LR = 10.0
 MAX_AUX_WEIGHT = 10.0
+# torch.set_num_threads(100000) then hangs the first parallel op; no machine has 1024 cores.
+MAX_THREADS = 1024
 
 
 def setting(default: Any = MISSING, help: str = "", *, factory: Any = MISSING,
@@ -170,7 +172,7 @@ class TrainConfig:
                                      metavar="N")
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)")
     threads: int | None = setting(None, "CPU threads (default: one per core)",
-                                  bound=AT_LEAST_1)
+                                  bound=Bound(1, MAX_THREADS))
     model_options: dict[str, Any] = setting(
         factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "
         "NAME` lists them)")
