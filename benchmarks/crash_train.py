@@ -5,9 +5,9 @@
 Each trial starts `cnnzoo train lenet5` on the embedded MNIST sample in a fresh folder, its
 stderr a pseudo terminal so that it draws its progress bar, and follows that bar: the signal
 (SIGKILL or SIGTERM) goes at a random moment of training, drawn from the run's progress
-rather than the clock (80%: after a random step of a random epoch, plus a random part of
-the next step; 20%: just after an epoch's last step, while it evaluates and writes its
-checkpoints), so every signal meets a live trainer under any load. It then inspects the
+rather than the clock (80% of the trials: a random moment inside a random epoch, extrapolated
+from the bar's last redraw; 20%: just after an epoch's last step, while it evaluates and
+writes its checkpoints), so every signal meets a live trainer under any load. It then inspects the
 folder (does last.pt load? does best.safetensors match the epoch
 last.pt calls best, or is it legitimately ahead? which temporary files were left?), then
 resumes (or restarts when no checkpoint was written yet) to the end and compares the final
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pty
 import random
@@ -185,13 +186,34 @@ def step_seconds(progress: Progress) -> float:
     return sorted(rates)[len(rates) // 2] if rates else 0.05
 
 
-def target(rng: random.Random, epochs: int, steps: int) -> dict:
+def target(rng: random.Random, epochs: int, steps: int, mid: bool, step_s: float) -> dict:
     """A moment of training: after step `step` of `epoch` and a random part of the next
-    step, or (step None) a random moment of the evaluation and writes after `epoch`."""
+    step, or (step None) a random moment of the evaluation and writes after `epoch`. Steps
+    stop short of the epoch's end by the bar's redraw interval (0.2 s) and a step: a target
+    there would be passed before the watcher sees it."""
     epoch = rng.randint(1, epochs)
-    if rng.random() < MID_EPOCH_SHARE:
-        return {"epoch": epoch, "step": rng.randint(1, steps - 1), "within_step": rng.random()}
+    if mid:
+        margin = math.ceil(0.2 / step_s) + 1
+        return {"epoch": epoch, "step": rng.randint(1, max(1, steps - margin)),
+                "within_step": rng.random()}
     return {"epoch": epoch, "step": None, "after_close_s": rng.uniform(0, 0.3)}
+
+
+def wait_for_step(progress: Progress, aim: dict, step_s: float,
+                  proc: subprocess.Popen) -> None:
+    """Until the run is `within_step` into the step after `step` of `epoch`: extrapolated
+    from the bar's last redraw, which comes only every 0.2 s (or until the epoch closes)."""
+    e = aim["epoch"]
+    with progress.changed:
+        while proc.poll() is None:
+            if progress.epoch > e or (progress.epoch == e and progress.closed):
+                return
+            if progress.epoch == e and progress.marks:
+                t, _, k, _ = progress.marks[-1]
+                ahead = max(0.0, aim["step"] - k + aim["within_step"]) * step_s
+                if time.monotonic() >= t + ahead:
+                    return
+            progress.changed.wait(0.005)
 
 
 def trial(ref: Path, root: Path, sig: int, aim: dict, step_s: float, i: int) -> dict:
@@ -203,9 +225,7 @@ def trial(ref: Path, root: Path, sig: int, aim: dict, step_s: float, i: int) -> 
         progress.wait(lambda p: p.epoch > e or (p.epoch == e and p.closed), proc)
         time.sleep(aim["after_close_s"])
     else:
-        progress.wait(lambda p: p.epoch > e or (p.epoch == e and (p.step >= aim["step"]
-                                                                  or p.closed)), proc)
-        time.sleep(aim["within_step"] * step_s)
+        wait_for_step(progress, aim, step_s, proc)
     alive = proc.poll() is None
     at_signal = progress.snapshot()
     if alive:
@@ -285,12 +305,16 @@ def main() -> None:
               f"{steps} steps, {1000 * step_s:.0f} ms a step", flush=True)
         signals = [signal.SIGKILL] * args.kills + [signal.SIGTERM] * args.terms
         rng.shuffle(signals)
+        mids = round(MID_EPOCH_SHARE * len(signals))  # exactly this share, in random order
+        mid_aims = [True] * mids + [False] * (len(signals) - mids)
+        rng.shuffle(mid_aims)
         records: list[dict] = []
         t_all = time.monotonic()
         run = {"reference_training_s": round(span, 1), "reference_step_ms": round(
             1000 * step_s, 1), "threads": 1, "load_at_start": round(load0, 2)}
         for i, sig in enumerate(signals):
-            r = trial(ref, root, sig, target(rng, epochs, steps), step_s, i)
+            r = trial(ref, root, sig, target(rng, epochs, steps, mid_aims[i], step_s), step_s,
+                      i)
             records.append(r)
             last = r["last"] or {}
             bar = r["last_bar"] if r["signal"] == "SIGKILL" else r["at_signal"]
