@@ -212,10 +212,10 @@ def imagenet_root(root: str | Path | None) -> Path:
 
     folder = locate("imagenet", root)
     if folder is None:
-        where = f"in {root}" if root is not None else "(no --data-root given)"
-        raise DatasetError(f"imagenet: no validation images found {where}; pass --data-root "
-                           "DIR with the ImageNet validation images (docs/weights.md says what "
-                           "to download)")
+        where = f"in {root}" if root is not None else "(no root given)"
+        raise DatasetError(f"imagenet: no validation images found {where}; pass root=DIR (the "
+                           "CLI's --data-root) with the ImageNet validation images "
+                           "(docs/weights.md says what to download)")
     return folder
 
 
@@ -224,8 +224,8 @@ def load_imagenet_val(root: str | Path, preset: Preset = IMAGENET_224) -> ImageD
     decoded per batch with `preset`; the train split is empty."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DatasetError(f"{root}: not a folder; pass --data-root DIR with the ImageNet "
-                           "validation images (see docs/weights.md)")
+        raise DatasetError(f"{root}: not a folder; pass root=DIR (the CLI's --data-root) with "
+                           "the ImageNet validation images (see docs/weights.md)")
     if (root / "val").is_dir():
         root = root / "val"
     label_file = _find(root, _LABEL_FILES)

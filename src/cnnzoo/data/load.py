@@ -83,8 +83,8 @@ def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
         files += f" (from {', '.join(d.filename for d in spec.downloads)})"
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
     return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
-                        f"(or pass --data-root DIR){extra}, or run `cnnzoo data download "
-                        f"{spec.name}` where a network is available")
+                        f"(or pass root=DIR, the CLI's --data-root){extra}, or run `cnnzoo "
+                        f"data download {spec.name}` where a network is available")
 
 
 def download_files(name: str, root: str | Path | None = None, progress: bool = True) -> Path:
