@@ -27,6 +27,7 @@ import json
 import pickle
 import random
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -164,7 +165,7 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
 
     allowed = (DatasetError, UsageError, CheckpointError)
     cases = inputs(reader, n, seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f"fuzz-{reader}-"))
+    tmp = progress.parent  # the parent's folder: removed by it, even after a crash
     path = tmp / ("input.gz" if reader == "idx" else "input")
 
     def read(i: int, data: bytes) -> None:
@@ -227,7 +228,7 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
 # -- the parent -----------------------------------------------------------------------------
 
 def run_reader(reader: str, n: int, seed: int, hang: float) -> dict:
-    progress = Path(tempfile.mkdtemp()) / "progress.log"
+    progress = Path(tempfile.mkdtemp(prefix=f"fuzz-{reader}-")) / "progress.log"
     results: dict[int, str] = {}
     start, t0 = 0, time.monotonic()
     while start < n:
@@ -259,6 +260,7 @@ def run_reader(reader: str, n: int, seed: int, hang: float) -> dict:
         if proc.returncode not in (0, None) and last not in results:
             results[last] = f"crash signal/exit {proc.returncode}: {err.strip()[-200:]}"
         start = max(results) + 1 if results else n
+    shutil.rmtree(progress.parent, ignore_errors=True)
     outcomes = list(results.values())
     worst = [line.split() for line in lines if line.startswith("over ")]
     top = max(worst, key=lambda w: float(w[2])) if worst else None
