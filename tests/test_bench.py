@@ -38,10 +38,23 @@ def test_time_callable_warms_up_then_times_each_repeat() -> None:
 
 
 def test_time_callable_keeps_timing_until_min_seconds() -> None:
-    import time
+    # A fake clock that each call advances by `step` seconds: the loop's decisions, not
+    # this machine's load, decide the outcome (steps are powers of two: exact sums).
+    def run(step: float, **kw) -> tuple[tuple[float, ...], int]:
+        now, calls = [0.0], []
 
-    t = time_callable(lambda: time.sleep(0.01), warmup=0, repeats=1, min_seconds=0.05)
-    assert len(t.times) >= 5 and sum(t.times) >= 0.05
+        def fn() -> None:
+            calls.append(1)
+            now[0] += step
+
+        t = time_callable(fn, clock=lambda: now[0], **kw)
+        return t.times, len(calls)
+
+    # Short calls: timed past `repeats` until min_seconds are covered, not one call more.
+    assert run(0.25, warmup=0, repeats=1, min_seconds=1.0) == ((0.25,) * 4, 4)
+    # Long calls: `repeats` is the floor; warm-up calls run but are not timed.
+    assert run(2.0, warmup=2, repeats=3, min_seconds=1.0) == ((2.0,) * 3, 5)
+    assert run(0.5, warmup=1, repeats=2) == ((0.5,) * 2, 3)  # no min_seconds: repeats
 
 
 class _FakeEvent:

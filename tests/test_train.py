@@ -69,9 +69,14 @@ def test_best_weights_rebuild_the_model_and_reproduce_its_accuracy(trained_run: 
     assert result.confusion.diagonal().sum() / 512 == pytest.approx(result.top1)
 
 
-def test_an_existing_run_is_not_overwritten(trained_run: Path) -> None:
-    with pytest.raises(TrainingError, match="--resume"):
+def test_an_existing_run_is_not_overwritten(trained_run: Path, capsys) -> None:
+    from cnnzoo.cli import main
+
+    with pytest.raises(ConfigError, match=r"already holds a run .*continue it \(resume=True\)"):
         train(TrainConfig(**QUICK, epochs=1, out=str(trained_run)), log=quiet, progress=False)
+    # The CLI words the same refusal with its own flags.
+    assert main(["train", "lenet5", "--data", "mnist", "--out", str(trained_run)]) == 2
+    assert f"continue it with --resume {trained_run}" in capsys.readouterr().err
 
 
 def test_resume_keeps_the_runs_options(trained_run: Path) -> None:
@@ -80,7 +85,7 @@ def test_resume_keeps_the_runs_options(trained_run: Path) -> None:
     assert e.value.field == "batch_size"
     cfg = resume_config(trained_run, {"epochs": 5, "lr": 0.05, "model": "lenet5_modern"})
     assert cfg.epochs == 5 and cfg.lr == 0.05  # lr may change: a lower rate after a NaN stop
-    with pytest.raises(ConfigError, match="lr must be > 0"):
+    with pytest.raises(ConfigError, match=r"lr must be in \(0, 10\]"):
         resume_config(trained_run, {"lr": float("nan")})
 
 
@@ -124,9 +129,12 @@ def test_bad_options_are_clear_errors() -> None:
         TrainConfig(model="lenet5", epochs=0)
     with pytest.raises(TrainingError, match="optimizer"):
         TrainConfig(model="lenet5", optimizer="lbfgs")
-    with pytest.raises(TrainingError, match="--image-size"):
+    # The library names the field (the CLI maps it to --image-size).
+    with pytest.raises(ConfigError, match="image_size is 28x28, but lenet5 needs images of "
+                                          "at least 32x32") as e:
         train(TrainConfig(model="lenet5", image_size=(28, 28), out="/nonexistent/x"),
               log=quiet, progress=False)
+    assert e.value.field == "image_size"
 
 
 class _PoisonAfter(nn.Module):

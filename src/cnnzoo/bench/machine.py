@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from cnnzoo.bench.timing import time_callable
+from cnnzoo.home import cnnzoo_home
 from cnnzoo.precision import dtype_of, native_bf16, precision_name
 
 
@@ -50,10 +51,10 @@ def describe(device: torch.device | str = "cpu") -> str:
 
 
 def cache_path() -> Path:
-    root = os.environ.get("CNNZOO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cnnzoo"
-    )
-    return Path(root) / "machine_peaks.json"
+    """$CNNZOO_HOME/machine_peaks.json (the one cache root, home.py); $CNNZOO_CACHE, the
+    older variable, still moves it."""
+    env = os.environ.get("CNNZOO_CACHE")
+    return (Path(env) if env else cnnzoo_home()) / "machine_peaks.json"
 
 
 def precisions_for(device: torch.device | str) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ def check_device(device: torch.device | str) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"device {dev.type} is not supported by the benchmark; use cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+        raise UsageError("device cuda asked for, but PyTorch sees no CUDA GPU; use cpu")
     return dev
 
 
@@ -77,7 +77,7 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         if dev.type != "cpu" or variant.precision != "fp32":
             raise UsageError(
                 "the onnxruntime backend runs fp32 on CPU here (its CPU execution provider); "
-                "drop --device cuda and use --precision fp32 for it"
+                "use device cpu and precision fp32 for it"
             )
         try:
             import onnxruntime  # noqa: F401

@@ -7,7 +7,7 @@ import copy
 import json
 import sys
 
-from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.cli.common import add_model_arguments, check_threads, model_from_args
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, human, render
 
@@ -115,9 +115,8 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
 
     from cnnzoo.bench import benchmark, machine_peaks
 
+    check_threads(args.threads)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
     if args.plot and not args.per_layer:
         raise UsageError("--plot draws the per-layer roofline; add --per-layer")
