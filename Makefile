@@ -19,20 +19,26 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 install: $(VENV)/.installed
 
-# The main job: LeNet-5 on the embedded MNIST sample (8k train / 2k test real digits) and
-# its test evaluation, then the case studies in quick mode with their HTML report. One
-# thread for LeNet: on a small shared machine threads fighting over cores cost far more
+# The main job: LeNet-5 on the embedded MNIST sample (8k train / 2k test real digits) with
+# its recipe (`cnnzoo show lenet5`) and its test evaluation, then the case studies in quick
+# mode with their HTML report. One thread for LeNet: on a small shared machine threads fighting over cores cost far more
 # than they gain for a network this small. Finished studies are reused on a rerun.
 DEMO_OUT ?= runs/demo
 STUDIES_OUT ?= runs/studies
 demo: install fashion-mnist
+	@echo "make demo: rerunning it replaces $(DEMO_OUT)/ (finished studies in $(STUDIES_OUT)/ are reused)"
 	rm -rf $(DEMO_OUT)
-	$(BIN)/cnnzoo train lenet5 --data mnist --epochs 20 --batch-size 64 --lr 0.1 \
-		--threads 1 --out $(DEMO_OUT)
+	$(BIN)/cnnzoo train lenet5 --data mnist --threads 1 --out $(DEMO_OUT)
 	$(BIN)/cnnzoo eval lenet5 --weights $(DEMO_OUT)/best.safetensors --data mnist \
 		--confusion-png $(DEMO_OUT)/confusion.png
 	@echo "LeNet-5 done: weights, checkpoints, metrics.jsonl, curves.png and confusion.png in $(DEMO_OUT)/"
 	$(BIN)/cnnzoo study run --quick --out $(STUDIES_OUT)
+	@echo ""
+	@echo "Next, try (the files exist now):"
+	@echo "  $(BIN)/cnnzoo predict lenet5 --weights $(DEMO_OUT)/best.safetensors examples/seven_on_paper.png"
+	@echo "  $(BIN)/cnnzoo summary resnet50 --stages"
+	@echo "  $(BIN)/cnnzoo study run degradation --quick --out $(STUDIES_OUT)   # one study, cached"
+	@echo "Rerunning make demo replaces $(DEMO_OUT)/; the studies' report is $(STUDIES_OUT)/report.html."
 
 # The training studies use Fashion-MNIST (Debian dataset-fashion-mnist) where apt-get can
 # install it; elsewhere they fall back to the embedded digits and say so.
@@ -50,12 +56,14 @@ fashion-mnist:
 lint: install
 	$(BIN)/ruff check .
 
+# One worker per core; a file's tests stay on one worker (they share module fixtures).
+PYTEST_JOBS ?= -n auto --dist loadfile
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_JOBS)
 
 # The edit-test loop: everything but the slow tests and those needing installed data.
 test-fast: install
-	$(BIN)/pytest -m "not slow and not data"
+	$(BIN)/pytest $(PYTEST_JOBS) -m "not slow and not data"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

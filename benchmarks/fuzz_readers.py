@@ -8,9 +8,11 @@ process reads them one by one; the parent watches it:
 - crash: the worker died (a signal such as SIGSEGV) or the reader raised anything but the
   reader's own clear error (DatasetError, UsageError, CheckpointError);
 - hang: one input took more than --hang seconds;
-- balloon: the worker's peak RSS grew by more than 100 MiB beyond what the input could
-  honestly need (the size its header declares, bounded by the dataset's spec, or 4x its
-  own length).
+- balloon: the worker's peak RSS while reading one input (Linux's VmHWM, reset before each
+  input through /proc/self/clear_refs) rose by more than 100 MiB above its RSS before it,
+  beyond what the input could honestly need: the size its header declares, bounded by the
+  dataset's spec (IDX) or cnnzoo's image cap (8 bytes a pixel: Pillow's decoded canvas and
+  its RGB copy, 4 bytes a pixel each), or else 4x its own length.
 A crashed or hung worker is restarted after the input that broke it. Results are printed and
 written to benchmarks/results/fuzz_readers.json.
 """
@@ -25,6 +27,7 @@ import json
 import pickle
 import random
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -124,7 +127,37 @@ def _honest(reader: str, data: bytes) -> int:
         if len(raw) >= 8 and raw[3] in (1, 3):
             return min(int.from_bytes(raw[4:8], "big"), 60000) * (784 if raw[3] == 3 else 1)
         return 0
+    if reader == "image":
+        import warnings
+
+        from PIL import Image
+
+        from cnnzoo.data.pipeline import MAX_IMAGE_PIXELS
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                w, h = Image.open(io.BytesIO(data)).size
+        except Exception:  # noqa: BLE001 - no readable header: it declares nothing
+            return 4 * len(data)
+        return max(4 * len(data), 8 * w * h if w * h <= MAX_IMAGE_PIXELS else 0)
     return 4 * len(data)
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0), so each input is measured alone."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_bytes(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
 
 
 def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
@@ -132,7 +165,7 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
 
     allowed = (DatasetError, UsageError, CheckpointError)
     cases = inputs(reader, n, seed)
-    tmp = Path(tempfile.mkdtemp(prefix=f"fuzz-{reader}-"))
+    tmp = progress.parent  # the parent's folder: removed by it, even after a crash
     path = tmp / ("input.gz" if reader == "idx" else "input")
 
     def read(i: int, data: bytes) -> None:
@@ -162,11 +195,16 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
 
     with contextlib.suppress(allowed):
         read(0, _valid_files()[reader][0])  # warm the imports before the baseline
+    worst = float("-inf")
+    per_input = _reset_peak()  # else: the process's peak since start, as a fallback
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     with open(progress, "a") as log:
         for i in range(start, n):
             log.write(f"start {i}\n")
             log.flush()
+            if per_input:
+                _reset_peak()
+                base = _status_bytes("VmRSS")
             outcome = "ok"
             try:
                 read(i, cases[i])
@@ -174,11 +212,15 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
                 outcome = "error"
             except Exception as e:  # noqa: BLE001 - exactly what the benchmark counts
                 outcome = f"crash {type(e).__name__}: {str(e)[:120]}"
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            peak = (_status_bytes("VmHWM") if per_input
+                    else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
             over = peak - base - len(cases[i]) - _honest(reader, cases[i])
             if over > SLACK:
-                outcome = f"balloon {over // MIB} MiB"
+                outcome = f"balloon {over // MIB} MiB (input {i})"
                 base = peak  # report each jump once
+            if over > worst:
+                worst = over
+                log.write(f"over {i} {over / MIB:.1f}\n")  # the largest rise so far
             log.write(f"done {i} {outcome}\n")
             log.flush()
 
@@ -186,7 +228,7 @@ def worker(reader: str, n: int, seed: int, start: int, progress: Path) -> None:
 # -- the parent -----------------------------------------------------------------------------
 
 def run_reader(reader: str, n: int, seed: int, hang: float) -> dict:
-    progress = Path(tempfile.mkdtemp()) / "progress.log"
+    progress = Path(tempfile.mkdtemp(prefix=f"fuzz-{reader}-")) / "progress.log"
     results: dict[int, str] = {}
     start, t0 = 0, time.monotonic()
     while start < n:
@@ -218,7 +260,10 @@ def run_reader(reader: str, n: int, seed: int, hang: float) -> dict:
         if proc.returncode not in (0, None) and last not in results:
             results[last] = f"crash signal/exit {proc.returncode}: {err.strip()[-200:]}"
         start = max(results) + 1 if results else n
+    shutil.rmtree(progress.parent, ignore_errors=True)
     outcomes = list(results.values())
+    worst = [line.split() for line in lines if line.startswith("over ")]
+    top = max(worst, key=lambda w: float(w[2])) if worst else None
     return {
         "reader": reader, "inputs": len(results),
         "read_ok": outcomes.count("ok"), "clear_error": outcomes.count("error"),
@@ -226,6 +271,8 @@ def run_reader(reader: str, n: int, seed: int, hang: float) -> dict:
         "hangs": outcomes.count("hang"),
         "balloons": sum(o.startswith("balloon") for o in outcomes),
         "seconds": round(time.monotonic() - t0, 1),
+        "largest_rise_beyond_honest_mib": float(top[2]) if top else None,
+        "largest_rise_input": int(top[1]) if top else None,
         "examples": sorted({o for o in outcomes if o not in ("ok", "error")})[:10],
     }
 

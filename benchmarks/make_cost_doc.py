@@ -1,6 +1,7 @@
 """Write docs/cost.md: the counting rules, with every example produced by its command.
 
-    .venv/bin/python benchmarks/make_cost_doc.py
+    .venv/bin/python benchmarks/make_cost_doc.py            # rewrite it
+    .venv/bin/python benchmarks/make_cost_doc.py --check    # exit 1 if it is stale
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -110,14 +112,21 @@ def build() -> str:
     return template
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
     text = build()
+    if "--check" in argv:
+        if DOC.read_text() == text:
+            print(f"{DOC} is current")
+            return 0
+        print(f"{DOC} is stale: run .venv/bin/python benchmarks/make_cost_doc.py", file=sys.stderr)
+        return 1
     fd, tmp = tempfile.mkstemp(dir=DOC.parent, prefix=".cost.md.")
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, DOC)
     print(f"wrote {DOC}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

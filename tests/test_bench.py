@@ -38,10 +38,23 @@ def test_time_callable_warms_up_then_times_each_repeat() -> None:
 
 
 def test_time_callable_keeps_timing_until_min_seconds() -> None:
-    import time
+    # A fake clock that each call advances by `step` seconds: the loop's decisions, not
+    # this machine's load, decide the outcome (steps are powers of two: exact sums).
+    def run(step: float, **kw) -> tuple[tuple[float, ...], int]:
+        now, calls = [0.0], []
 
-    t = time_callable(lambda: time.sleep(0.01), warmup=0, repeats=1, min_seconds=0.05)
-    assert len(t.times) >= 5 and sum(t.times) >= 0.05
+        def fn() -> None:
+            calls.append(1)
+            now[0] += step
+
+        t = time_callable(fn, clock=lambda: now[0], **kw)
+        return t.times, len(calls)
+
+    # Short calls: timed past `repeats` until min_seconds are covered, not one call more.
+    assert run(0.25, warmup=0, repeats=1, min_seconds=1.0) == ((0.25,) * 4, 4)
+    # Long calls: `repeats` is the floor; warm-up calls run but are not timed.
+    assert run(2.0, warmup=2, repeats=3, min_seconds=1.0) == ((2.0,) * 3, 5)
+    assert run(0.5, warmup=1, repeats=2) == ((0.5,) * 2, 3)  # no min_seconds: repeats
 
 
 class _FakeEvent:
@@ -169,6 +182,7 @@ def test_benchmark_results_hold_together() -> None:
     assert [d for d, _ in steps] == sorted(d for d, _ in steps)
 
 
+@pytest.mark.slow  # torch.compile and an ONNX export: ~15 s idle
 def test_compile_and_onnxruntime_backends_run() -> None:
     pytest.importorskip("onnxruntime")
     model = cnnzoo.create_model("lenet5_modern")
@@ -243,3 +257,14 @@ def test_cli_bench_bad_input_exits_2(capsys, argv: list[str], message: str) -> N
     code, out, err = _cli(capsys, "bench", "lenet5", *argv)
     assert code == 2 and err.startswith("cnnzoo: error:") and message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_all_leaves_out_bf16_only_where_the_cpu_emulates_it(
+    monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    import cnnzoo.bench.variants as variants
+
+    monkeypatch.setattr(variants, "native_bf16", lambda: native)
+    chosen = {v.precision for v in variants.useful_variants("cpu", onnx=False)}
+    assert chosen == ({"fp32", "bf16"} if native else {"fp32"})

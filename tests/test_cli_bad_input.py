@@ -46,6 +46,12 @@ BAD_LINES: list[str] = [
     "train lenet5 --data mnist --epochs 0", "train lenet5 --data mnist --epochs x",
     "train lenet5 --data mnist --batch-size 0", "train lenet5 --data mnist --lr x",
     "train lenet5 --data mnist --lr -1", "train lenet5 --data mnist --optimizer adam",
+    # absurd but finite numbers: the config's bounds (train/config.py)
+    "train lenet5 --data mnist --lr 1e37", "train lenet5 --data mnist --lr 11",
+    "train lenet5 --data mnist --weight-decay 1", "train lenet5 --data mnist --weight-decay 1e30",
+    "train lenet5 --data mnist --momentum 1.5", "train lenet5 --data mnist --momentum -0.1",
+    "train lenet5 --data mnist --gamma 2", "train lenet5 --data mnist --label-smoothing 3",
+    "train lenet5 --data mnist --aux-weight 1e30", "train lenet5 --data mnist --threads 100000",
     "train lenet5 --data mnist --schedule linear", "train lenet5 --data mnist --precision fp8",
     "train lenet5 --data mnist --image-size 30000", "train lenet5 --data mnist --image-size 0",
     "train lenet5 --data mnist --image-size x", "train lenet5 --data mnist --image-size 8",
@@ -92,6 +98,7 @@ BAD_LINES: list[str] = [
     "bench lenet5 --append {txt}/b.jsonl", "bench lenet5 --repeats x",
     "bench lenet5 --memory-format x", "bench lenet5 --backend x",
     "bench lenet5 --input-size 30000", "bench lenet5 --weights {missing}",
+    "bench lenet5 --threads 100000",
     # export
     "export", "export lenet5", "export lenet5 --format onnx", "export lenet5 --format tflite -o m",
     "export lenet5 --format onnx -o {missing}/m.onnx", "export lenet5 --format onnx -o {empty}",
@@ -189,6 +196,23 @@ def test_bad_command_line(line: str, files: dict[str, str], tmp_path: Path, monk
     assert _tree(inputs) == before, "changed the inputs"
 
 
+def _refuse_output_into(folder: Path, problem: str, capsys) -> None:
+    """train --out, export -o and bench --append into `folder`: each one line naming
+    `problem`, exit 2, nothing created."""
+    for line in (f"train lenet5 --data mnist --out {folder}/cnnzoo-run",
+                 f"export lenet5 --format onnx -o {folder}/cnnzoo-m.onnx",
+                 f"bench lenet5 --append {folder}/cnnzoo-b.jsonl"):
+        try:
+            code = main(shlex.split(line))
+        except SystemExit as e:
+            code = e.code
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, (line, err)
+        assert problem in err, err
+    for place in (folder, folder.parent):
+        assert not place.is_dir() or not any(place.glob("cnnzoo-*")), f"left in {place}"
+
+
 def test_read_only_output_folders(files: dict[str, str], tmp_path: Path, capsys) -> None:
     """A real read-only mount (root can write through chmod 0): skipped where mounting is
     not allowed."""
@@ -200,18 +224,19 @@ def test_read_only_output_folders(files: dict[str, str], tmp_path: Path, capsys)
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a read-only tmpfs here")
     try:
-        for line in (f"train lenet5 --data mnist --out {ro}/run",
-                     f"export lenet5 --format onnx -o {ro}/m.onnx",
-                     f"bench lenet5 --append {ro}/b.jsonl"):
-            try:
-                code = main(shlex.split(line))
-            except SystemExit as e:
-                code = e.code
-            err = capsys.readouterr().err
-            assert code == 2 and len(err.strip().splitlines()) == 1, (line, err)
-            assert "read-only" in err, err
+        _refuse_output_into(ro, "read-only", capsys)
     finally:
         subprocess.run(["umount", str(ro)], check=False)
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux's sysfs")
+def test_unwritable_output_folders_even_for_root(files: dict[str, str], capsys) -> None:
+    """Folders no one may write into, root included (root writes through chmod 0, so a
+    chmod test proves nothing where CI runs as root): sysfs refuses new files to every
+    user, and a path under a file cannot be created at all."""
+    _refuse_output_into(Path("/sys/kernel"), "permission denied (read-only or immutable?)",
+                        capsys)
+    _refuse_output_into(Path(files["txt"]) / "sub", "is a file, not a folder", capsys)
 
 
 def test_one_line_on_a_bad_flag_names_help(capsys) -> None:

@@ -45,6 +45,7 @@ def test_show_passes_model_options_through(capsys: pytest.CaptureFixture) -> Non
     assert stages[-3]["output_shape"] == [512, 5, 5]
 
 
+@pytest.mark.slow  # four fresh interpreters importing torch
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -32,7 +32,10 @@ def test_state_dict_keys_and_shapes(name: str) -> None:
     assert ours == FIXTURE[name]["keys"]
 
 
-@pytest.mark.parametrize("name", sorted(FIXTURE))
+# The float64 forward of AlexNet and the VGGs at 224x224 takes 5-8 s each: slow tier.
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.slow) if n.startswith(("alexnet", "vgg")) else n
+    for n in sorted(FIXTURE)])
 def test_float64_logits_match_torchvision(name: str) -> None:
     case = FIXTURE[name]
     model = build(name, "meta")

@@ -69,6 +69,7 @@ def test_resnet20_is_within_10_percent_of_measured(optimizer: str) -> None:
     assert abs(_ratio(cnnzoo.create_model("resnet20"), (3, 32, 32), optimizer) - 1) < 0.1
 
 
+@pytest.mark.slow
 def test_training_memory_grows_with_batch_and_optimizer() -> None:
     model = cnnzoo.create_model("mobilenet_v2", device="meta")
     small = training_memory(model, (3, 224, 224), 8, "sgd")

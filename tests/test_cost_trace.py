@@ -155,6 +155,7 @@ def test_fast_meta_outputs_match_torchs_kernels(conv: nn.Module, channels_last: 
     assert (fast_bn[0].shape, fast_bn[0].stride()) == (real_bn[0].shape, real_bn[0].stride())
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch
 def test_a_summary_imports_neither_dynamo_nor_sympy() -> None:
     import subprocess
     import sys

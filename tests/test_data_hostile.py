@@ -112,17 +112,66 @@ def test_image_bombs_are_one_clear_line(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / "bomb.png"
     Image.new("L", (100, 100)).save(path)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
-    with pytest.raises(DatasetError, match="bomb.png: cannot decode .*decompression bomb"):
+    with pytest.raises(DatasetError, match="bomb.png: refused, too many pixels .*decompression"):
         decode(path, 32)
     with pytest.raises(UsageError, match="bomb.png: refused, too many pixels"):
         read_for_training_data(path, Expected(1, (28, 28), "mnist"))
 
 
-def test_input_side_is_bounded_before_allocation() -> None:
-    from cnnzoo.data.pipeline import MAX_INPUT_SIDE, check_input_size
+def _png_declaring(path: Path, width: int, height: int) -> Path:
+    """A 4x4 PNG whose IHDR (CRC fixed) declares width x height pixels."""
+    from PIL import Image
 
-    check_input_size((3, MAX_INPUT_SIDE, MAX_INPUT_SIDE))
-    with pytest.raises(DatasetError, match="30000x30000 is too large.*up to 4096"):
-        check_input_size((30000, 30000))
-    with pytest.raises(DatasetError, match="too large"):
+    Image.new("RGB", (4, 4)).save(path)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_image_headers_are_checked_before_decoding(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from cnnzoo.data.folder import decode
+    from cnnzoo.data.pipeline import MAX_IMAGE_PIXELS
+    from cnnzoo.errors import UsageError
+    from cnnzoo.train.images import Expected, read_for_training_data
+
+    # Over cnnzoo's cap, under Pillow's bomb error: refused from the header alone.
+    big = _png_declaring(tmp_path / "big.png", 8193, 8192)
+    assert MAX_IMAGE_PIXELS < 8193 * 8192
+    with pytest.raises(DatasetError, match="big.png: refused, its header declares 8193x8192"):
+        decode(big, 32)
+    with pytest.raises(UsageError, match="big.png: refused, its header declares"):
+        read_for_training_data(big, Expected(3, (32, 32), "fuzz"))
+    # An uncompressed BMP declaring more rows than its bytes hold (the fuzz benchmark's
+    # 1.5 KB file that declared 24x5,636,116 pixels and grew memory by 108 MiB).
+    bmp = tmp_path / "tall.bmp"
+    Image.new("RGB", (24, 20)).save(bmp)
+    data = bytearray(bmp.read_bytes())
+    data[22:26] = struct.pack("<i", 27412)
+    bmp.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="tall.bmp: truncated, its header declares 24x27412 "
+                                           "pixels of uncompressed data"):
+        decode(bmp, 32)
+    Image.new("RGB", (24, 20)).save(bmp)  # the honest file still reads
+    assert decode(bmp, 16).shape == (3, 16, 16)
+
+
+def test_input_side_is_bounded_before_allocation() -> None:
+    from cnnzoo.errors import UsageError
+    from cnnzoo.registry import MAX_INPUT_SIDE, check_input_size, create_model, default_input_size
+
+    assert check_input_size(MAX_INPUT_SIDE, 3) == (3, MAX_INPUT_SIDE, MAX_INPUT_SIDE)
+    assert check_input_size((28, 32), 1) == (1, 28, 32)
+    with pytest.raises(UsageError, match="3x30000x30000 is too large.*up to 4096"):
+        check_input_size((30000, 30000), 3)
+    with pytest.raises(UsageError, match=r"\(2.5, 3\) is not a size"):
+        check_input_size((2.5, 3), 3)
+    # The same check wherever a size comes in: a model's, the data pipeline's, a folder's.
+    with pytest.raises(UsageError, match="input_size 1x30000x30000 is too large"):
+        default_input_size(create_model("lenet5"), 30000)
+    assert default_input_size(create_model("lenet5"), 40) == (1, 40, 40)
+    with pytest.raises(DatasetError, match="image size 3x30000x30000 is too large"):
         load_dataset("folder:/nonexistent", image_size=30000)

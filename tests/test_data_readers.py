@@ -108,6 +108,25 @@ def test_mnist_full_never_falls_back_to_the_sample(tmp_path: Path, monkeypatch) 
     assert len(load_dataset("mnist").train) == 8000  # plain "mnist" stays the sample
 
 
+def test_one_cache_root_for_data_and_weights(tmp_path: Path, monkeypatch) -> None:
+    from cnnzoo.data import data_home
+    from cnnzoo.hub import weights_dir
+
+    monkeypatch.delenv("CNNZOO_DATA", raising=False)
+    monkeypatch.setenv("CNNZOO_HOME", str(tmp_path))
+    assert data_home() == tmp_path / "data" and weights_dir() == tmp_path / "weights"
+    write_idx_dataset(tmp_path / "data" / "mnist")
+    assert len(load_dataset("mnist-full").train) == 30
+    # A dataset fetched before HOME/data existed (straight under the root) is still found.
+    (tmp_path / "data" / "mnist").rename(tmp_path / "mnist")
+    assert len(load_dataset("mnist-full").train) == 30
+    # $CNNZOO_DATA still overrides the data folder alone.
+    monkeypatch.setenv("CNNZOO_DATA", str(tmp_path / "elsewhere"))
+    assert data_home() == tmp_path / "elsewhere" and weights_dir() == tmp_path / "weights"
+    with pytest.raises(DatasetError, match="files not found"):
+        load_dataset("mnist-full")
+
+
 def test_missing_files_say_where_to_put_them(tmp_path: Path) -> None:
     expected = f"files not found in {tmp_path}.*cnnzoo data download cifar10"
     with pytest.raises(DatasetError, match=expected):

@@ -101,15 +101,13 @@ def test_missing_openvino_is_one_line_exit_2(monkeypatch: pytest.MonkeyPatch,
     assert len(err.splitlines()) == 1 and "pip install 'cnnzoo[openvino]'" in err
 
 
-def test_bf16_paths_follow_the_cpu_flags(monkeypatch: pytest.MonkeyPatch) -> None:
-    from cnnzoo.bench import machine
+def test_bf16_paths_follow_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnnzoo.deploy import choose
 
-    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx2", "fma"})
-    ok, why = machine.native_bf16()
-    assert not ok and "emulated" in why
-    assert "eager bf16" in available(PATHS)[1]
-    monkeypatch.setattr(machine, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
-    assert machine.native_bf16()[0]
+    monkeypatch.setattr(choose, "native_bf16", lambda: False)
+    skipped = available(PATHS)[1]
+    assert "emulated" in skipped["eager bf16"] and "emulated" in skipped["openvino bf16"]
+    monkeypatch.setattr(choose, "native_bf16", lambda: True)
     assert "eager bf16" not in available(PATHS)[1]
 
 

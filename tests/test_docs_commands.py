@@ -100,6 +100,11 @@ def shortened(argv: list[str]) -> list[str]:
             return [*argv, "--epochs", "2", "--threads", "1", "--no-progress"]
         return [*argv, *SHORT_TRAIN]
     if argv[0] == "bench":
+        if "--all" in argv or any("bf16" in a for a in argv):
+            # torch.compile of a big net, or bf16 on a CPU that emulates it, takes minutes
+            # even for one call: the same flags run on LeNet-5, which is what CI can afford.
+            first_flag = next(i for i, a in enumerate(argv) if a.startswith("-"))
+            argv = ["bench", "lenet5", *argv[first_flag:]]
         return [*argv, "--batch-sizes", "1", "--warmup", "0", "--repeats", "1", "--quiet"]
     if argv[0] == "deploy" and "--list-paths" not in argv:
         # three paths (PyTorch, ORT, int8) unless the command names its own: compile alone

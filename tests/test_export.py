@@ -39,6 +39,7 @@ CASES = [(fmt, *case) for case in SUBSET for fmt in ("onnx",)] + [
 ]
 
 
+@pytest.mark.slow  # every format on several nets: a minute
 @pytest.mark.parametrize("fmt, name, options, size", CASES,
                          ids=[f"{c[1]}-{c[0]}" for c in CASES])
 def test_export_passes_parity_with_a_dynamic_batch(tmp_path, fmt, name, options, size) -> None:
@@ -70,6 +71,7 @@ def test_static_batch_export_checks_at_its_batch(tmp_path) -> None:
         run(torch.randn(3, 1, 32, 32))
 
 
+@pytest.mark.slow
 def test_exported_onnx_computes_the_loaded_weights(tmp_path) -> None:
     _needs_onnx()
     model = cnnzoo.create_model("resnet20", num_classes=7)

@@ -89,6 +89,7 @@ def test_optimized_model_takes_float32_nchw_and_returns_float32() -> None:
         cnnzoo.optimize(model, dtype="int4")
 
 
+@pytest.mark.slow  # trains LeNet-5, then bf16, which CPUs without bf16 units emulate
 def test_bf16_keeps_the_argmax_of_a_trained_model_on_real_digits() -> None:
     """A LeNet-5 trained briefly on the embedded MNIST digits, then optimised to bf16: the
     predicted class agrees on at least 99% of the 2,000 real test digits."""

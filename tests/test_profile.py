@@ -162,3 +162,13 @@ def test_stages_follow_the_case_studies() -> None:
     cifar = {s.name: s for s in _profile("resnet20").stages()}
     # Each strided stage doubles the jump (conv stride and the shortcut's strided slice).
     assert [cifar[f"layer{i}"].jump for i in (1, 2, 3)] == [(1, 1), (2, 2), (4, 4)]
+
+
+def test_a_meta_model_is_traced_as_it_is_and_left_as_it_was() -> None:
+    on_meta = cnnzoo.create_model("resnet18", device="meta").train()
+    on_cpu = cnnzoo.create_model("resnet18").train()
+    a, b = cnnzoo.profile(on_meta, (3, 64, 64)), cnnzoo.profile(on_cpu, (3, 64, 64))
+    assert [(r.name, r.macs, r.output_shape) for r in a.layers] == \
+        [(r.name, r.macs, r.output_shape) for r in b.layers]
+    assert all(m.training for m in on_meta.modules())  # its train mode is put back
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in on_meta.modules())

@@ -11,6 +11,7 @@ import torch
 
 from cnnzoo.cli import main
 from cnnzoo.errors import ConfigError, TrainingError
+from cnnzoo.precision import native_bf16
 from cnnzoo.registry import model_card
 from cnnzoo.train import TrainConfig, prepare
 from cnnzoo.train.checkpoint import load_checkpoint
@@ -24,7 +25,7 @@ TINY = ["--limit-train", "256", "--limit-test", "128", "--epochs", "1", "--threa
 def test_every_declared_recipe_is_a_valid_partial_config() -> None:
     assert len({r.name for r in RECIPES}) == len(RECIPES)
     for r in RECIPES:
-        assert r.source.startswith(("paper:", "measured here:")), r.name
+        assert r.source.startswith(("paper:", "measured here:", "measured elsewhere")), r.name
         cfg = TrainConfig(model="x", data=r.data, **r.settings)
         assert all(getattr(cfg, k) == v for k, v in r.settings.items())
 
@@ -34,7 +35,7 @@ def test_a_recipe_only_sets_existing_training_fields() -> None:
         Recipe("bad", ("lenet",), "mnist", "measured here: -", {"epochz": 3})
     with pytest.raises(ConfigError, match="threads cannot be set"):
         Recipe("bad", ("lenet",), "mnist", "measured here: -", {"threads": 2})
-    with pytest.raises(ConfigError, match="lr must be > 0"):
+    with pytest.raises(ConfigError, match=r"lr must be in \(0, 10\]"):
         Recipe("bad", ("lenet",), "mnist", "measured here: -", {"lr": -1.0})
 
 
@@ -53,7 +54,11 @@ def test_the_models_recipe_or_the_nearest_one() -> None:
 def test_configure_recipe_then_fields() -> None:
     cfg, r = configure("resnet20", "fashion-mnist", epochs=2)
     assert r is not None and cfg.recipe == r.name
-    assert cfg.epochs == 2 and cfg.lr == 0.2 and cfg.precision == "bf16"
+    assert cfg.epochs == 2 and cfg.lr == 0.2
+    assert cfg.precision == ("bf16" if native_bf16() else "fp32")  # emulated bf16 is slower
+    forced, _ = configure("resnet20", "fashion-mnist", precision="bf16", device="cpu")
+    assert forced.precision == "bf16"  # a flag always wins
+    assert configure("resnet20", "fashion-mnist", device="cuda")[0].precision == "bf16"
     bare, none = configure("resnet20", "fashion-mnist", recipe="none")
     assert none is None and bare.recipe is None and bare == TrainConfig(
         model="resnet20", data="fashion-mnist")
@@ -111,10 +116,10 @@ def test_resume_after_a_nan_stop_at_a_lower_lr(tmp_path: Path,
         return out * float("nan") if module.training and sum(calls) > steps else None
 
     s.trainer.raw.register_forward_hook(diverge)
-    with pytest.raises(TrainingError, match="lower --lr"):
+    with pytest.raises(TrainingError, match="lower lr"):
         s.trainer.fit()  # NaN in epoch 2; last.pt is epoch 1's
     assert main(["train", "--resume", str(tmp_path), "--lr", "inf"]) == 2
-    assert capsys.readouterr().err.startswith("cnnzoo: error: --lr must be > 0, got inf")
+    assert capsys.readouterr().err.startswith("cnnzoo: error: --lr must be in (0, 10], got inf")
     assert main(["train", "--resume", str(tmp_path), "--lr", "0.02", "--no-progress"]) == 0
     state = load_checkpoint(tmp_path / "last.pt")
     assert state["epoch"] == 2 and state["config"]["lr"] == 0.02

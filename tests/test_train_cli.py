@@ -79,7 +79,7 @@ def test_predict_agrees_with_the_evaluation_pipeline(
     ("argv", "message"),
     [
         (["train", "--data", "mnist"], "name a model"),
-        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be > 0"),
+        (["train", "lenet5", "--data", "mnist", "--lr", "-1"], "--lr must be in (0, 10]"),
         (["train", "lenet5", "--data", "nosuchdata", "--out", "/tmp/x-cnnzoo-none"], "nosuchdata"),
         (["eval", "lenet5", "--data", "mnist"], "--weights FILE"),
         (["train", "--resume", "/nonexistent/run"], "no checkpoint"),
@@ -101,7 +101,7 @@ def test_predict_refuses_a_file_that_is_not_an_image(
     bogus.write_text("not an image")
     assert main(["predict", "lenet5_modern", "--weights", str(run / "best.safetensors"),
                  str(bogus)]) == 2
-    assert "not a readable image" in capsys.readouterr().err
+    assert "notes.png: cannot decode the image" in capsys.readouterr().err
 
 
 def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture) -> None:

@@ -13,6 +13,9 @@ import torch
 
 from cnnzoo.train import TrainConfig, train
 
+# Real subprocesses training real runs: tens of seconds; the full suite (`make test`) only.
+pytestmark = pytest.mark.slow
+
 WORKER = Path(__file__).with_name("train_ddp_worker.py")
 
 

@@ -17,9 +17,14 @@ from pathlib import Path
 import pytest
 import torch
 
+# Real subprocesses training real runs: tens of seconds; the full suite (`make test`) only.
+pytestmark = pytest.mark.slow
+
+# Small enough for CI (each run is seconds), with 8 steps an epoch for a signal to land in.
+EPOCHS = 3
 RUN = ["mobilenet_v2", "--width", "0.25", "--dropout", "0.2", "--data", "mnist",
-       "--image-size", "32", "--limit-train", "768", "--limit-test", "128", "--epochs", "5",
-       "--batch-size", "32", "--lr", "0.05", "--threads", "1", "--seed", "7"]
+       "--image-size", "32", "--limit-train", "256", "--limit-test", "64", "--epochs",
+       str(EPOCHS), "--batch-size", "32", "--lr", "0.05", "--threads", "1", "--seed", "7"]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
@@ -48,7 +53,7 @@ def wait_for_epochs(run: Path, n: int, proc: subprocess.Popen, timeout: float = 
 def assert_same_state(a: Path, b: Path) -> None:
     sa = torch.load(a / "last.pt", weights_only=True)
     sb = torch.load(b / "last.pt", weights_only=True)
-    assert sa["epoch"] == sb["epoch"] == 5
+    assert sa["epoch"] == sb["epoch"] == EPOCHS
     for k, v in sa["model"].items():
         assert torch.equal(v, sb["model"][k]), f"weights differ in {k}"
     for i, state in sa["optimizer"]["state"].items():
@@ -56,7 +61,7 @@ def assert_same_state(a: Path, b: Path) -> None:
     assert [r["test_top1"] for r in sa["history"]] == [r["test_top1"] for r in sb["history"]]
     assert [r["train_loss"] for r in sa["history"]] == [r["train_loss"] for r in sb["history"]]
     lines_b = (b / "metrics.jsonl").read_text().splitlines()
-    assert len(lines_b) == 5  # no epoch logged twice after the resume
+    assert len(lines_b) == EPOCHS  # no epoch logged twice after the resume
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +80,7 @@ def test_sigkill_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     killed_at = torch.load(out / "last.pt", weights_only=True)["epoch"]
-    assert 1 <= killed_at < 5, "the kill must land before the run ends"
+    assert 1 <= killed_at < EPOCHS, "the kill must land before the run ends"
     resumed = cnnzoo("train", "--resume", str(out), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resumed from {out / 'last.pt'}" in resumed.stdout

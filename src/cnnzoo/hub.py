@@ -1,8 +1,9 @@
 """The pretrained-weights cache: where files live, fetching them once, verifying them.
 
-Files go to `$CNNZOO_HOME/weights` (default: the platform cache folder, ~/.cache/cnnzoo on
-Linux). A file is verified by SHA-256 when it arrives and whenever it changes; a stamp
-beside it (`.NAME.sha256`: digest, size, mtime) spares re-hashing 500 MB on every load.
+Files go to `$CNNZOO_HOME/weights` (the cache root of home.py: default the platform cache
+folder, ~/.cache/cnnzoo on Linux). A file is verified by SHA-256 when it arrives and
+whenever it changes; a stamp beside it (`.NAME.sha256`: digest, size, mtime) spares
+re-hashing 500 MB on every load.
 `CNNZOO_WEIGHTS_URL` replaces the base URL of every entry (a mirror, or a test server).
 """
 
@@ -10,27 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnzoo.errors import WeightsError
 from cnnzoo.fetch import Checksum, ChecksumError, FetchError, NetworkError, fetch_url, file_digest
+from cnnzoo.home import cnnzoo_home
 from cnnzoo.pretrained import DEFAULT_TAG, PRETRAINED, TAGS, PretrainedWeights, pretrained_names
-
-
-def cnnzoo_home() -> Path:
-    """$CNNZOO_HOME, else the platform's cache folder + cnnzoo."""
-    env = os.environ.get("CNNZOO_HOME")
-    if env:
-        return Path(env).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "cnnzoo"
 
 
 def weights_dir() -> Path:

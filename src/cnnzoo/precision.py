@@ -9,7 +9,9 @@ says which of the names it supports (training: PRECISIONS; cost analysis: ANALYS
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import torch
 
@@ -69,3 +71,15 @@ def precision_arg(allowed: Sequence[str] = PRECISIONS) -> Callable[[str], str]:
             raise argparse.ArgumentTypeError(str(e)) from None
     parse.__name__ = "precision"  # argparse names the type in its messages
     return parse
+
+
+@functools.cache
+def native_bf16() -> bool:
+    """Whether this CPU has bf16 matrix units (AVX512-BF16 or AMX). Without them PyTorch
+    emulates bf16 on the CPU, tens of times slower than fp32 (measured on an AVX2 EPYC:
+    a 1024^2 matmul 4 s in bf16, 0.07 s in fp32)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

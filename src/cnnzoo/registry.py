@@ -7,6 +7,8 @@ import difflib
 import fnmatch
 import importlib
 import inspect
+import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnzoo.errors import ModelOptionError, UnknownModelError, UsageError
+from cnnzoo.errors import CnnzooError, ModelOptionError, UnknownModelError, UsageError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureList
 
@@ -238,19 +240,51 @@ def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | 
     return int(weight.shape[0]) if weight is not None and weight.ndim == 2 else None
 
 
+# The largest model input cnnzoo accepts: sides up to 16x ImageNet's 224 (7x Inception-v3's
+# 600) and as many values as a 3x4096x4096 image (192 MiB as floats); anything larger is
+# a typo, and is refused before anything is allocated for it.
+MAX_INPUT_SIDE = 4096
+MAX_INPUT_VALUES = 3 * MAX_INPUT_SIDE**2
+
+
+def check_input_size(size: int | Sequence[int], channels: int | None = None, *,
+                     what: str = "input_size", error: type[CnnzooError] = UsageError
+                     ) -> tuple[int, int, int]:
+    """A model input size as (C, H, W): from one side, (H, W) (with `channels`) or
+    (C, H, W); positive and within MAX_INPUT_SIDE and MAX_INPUT_VALUES, else `error` naming
+    `what`. The one place a model input size is checked (the CLI, the data pipeline,
+    default_input_size and the folder reader all come here)."""
+    sides = (size,) if isinstance(size, int) else tuple(size)
+    if len(sides) == 1:
+        sides = (sides[0], sides[0])
+    if len(sides) == 2 and channels is not None:
+        sides = (channels, *sides)
+    try:  # ints only (numpy's too): 2.5 is a typo, not a side
+        sides = tuple(operator.index(s) for s in sides)
+    except TypeError:
+        sides = ()
+    if len(sides) != 3 or min(sides) < 1:
+        raise error(f"{what} {size!r} is not a size: give (C, H, W), (H, W) or one side, as "
+                    "positive integers")
+    if max(sides[1:]) > MAX_INPUT_SIDE or math.prod(sides) > MAX_INPUT_VALUES:
+        raise error(f"{what} {'x'.join(map(str, sides))} is too large: cnnzoo takes sides up "
+                    f"to {MAX_INPUT_SIDE} and up to {MAX_INPUT_VALUES:,} values "
+                    f"(3x{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}); give a smaller size")
+    return sides  # type: ignore[return-value]
+
+
 def default_input_size(
-    model: nn.Module, input_size: Sequence[int] | None = None, *, smallest: bool = False
+    model: nn.Module, input_size: int | Sequence[int] | None = None, *, smallest: bool = False
 ) -> tuple[int, int, int]:
     """The (C, H, W) to run `model` at, resolved and checked in one place.
 
-    `input_size` when given; else the model's channels at its card's H x W, or with
-    `smallest` at its smallest accepted side (at least 32: a quick example input).
+    `input_size` when given (checked by check_input_size; one side or (H, W) take the
+    model's channels); else the model's channels at its card's H x W, or with `smallest`
+    at its smallest accepted side (at least 32: a quick example input).
     """
     if input_size is not None:
-        size = tuple(int(s) for s in input_size)
-        if len(size) != 3 or min(size) < 1:
-            raise UsageError(f"input_size must be (C, H, W) with positive sides, got {size}")
-        return size  # type: ignore[return-value]
+        channels = model.in_chans if isinstance(model, ZooModel) else None
+        return check_input_size(input_size, channels)
     if not isinstance(model, ZooModel) or not (model.model_name or smallest):
         raise UsageError("give input_size=(C, H, W) for a model that is not from create_model")
     if smallest:

@@ -12,7 +12,8 @@ from pathlib import Path
 import torch
 
 from cnnzoo.bench.timing import time_callable
-from cnnzoo.precision import dtype_of, precision_name
+from cnnzoo.home import cnnzoo_home
+from cnnzoo.precision import dtype_of, native_bf16, precision_name
 
 
 @dataclass
@@ -50,10 +51,10 @@ def describe(device: torch.device | str = "cpu") -> str:
 
 
 def cache_path() -> Path:
-    root = os.environ.get("CNNZOO_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "cnnzoo"
-    )
-    return Path(root) / "machine_peaks.json"
+    """$CNNZOO_HOME/machine_peaks.json (the one cache root, home.py); $CNNZOO_CACHE, the
+    older variable, still moves it."""
+    env = os.environ.get("CNNZOO_CACHE")
+    return (Path(env) if env else cnnzoo_home()) / "machine_peaks.json"
 
 
 def precisions_for(device: torch.device | str) -> tuple[str, ...]:
@@ -64,10 +65,14 @@ def precisions_for(device: torch.device | str) -> tuple[str, ...]:
 def measure_matmul_flops(dtype: torch.dtype, device: torch.device | str, n: int = 0) -> float:
     """FLOP/s of an n x n matrix product (2 n^3 FLOPs), best of a few repeats."""
     dev = torch.device(device)
-    n = n or (8192 if dev.type == "cuda" else 2048)
+    emulated = dev.type == "cpu" and dtype == torch.bfloat16 and not native_bf16()
+    # Emulated bf16 runs ~50x slower than fp32: 2048^2 would take ~30 s a call, and the
+    # probe minutes. A smaller product, timed fewer times, finds the same (low) rate.
+    n = n or (8192 if dev.type == "cuda" else 512 if emulated else 2048)
     a = torch.randn(n, n, device=dev).to(dtype)
     b = torch.randn(n, n, device=dev).to(dtype)
-    timing = time_callable(lambda: torch.mm(a, b), dev, warmup=2, repeats=15)
+    warmup, repeats = (1, 3) if emulated else (2, 15)
+    timing = time_callable(lambda: torch.mm(a, b), dev, warmup=warmup, repeats=repeats)
     return 2 * n**3 / timing.best
 
 
@@ -120,34 +125,3 @@ def machine_peaks(device: torch.device | str = "cpu", refresh: bool = False) -> 
     except OSError:
         pass  # a read-only home still gets its figures, just not cached
     return peaks
-
-
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def native_bf16() -> tuple[bool, str]:
-    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX), and what says so.
-
-    PyTorch runs bf16 on any CPU, but without these units it converts to fp32 around every
-    operation: slower than fp32 (4 s vs 0.07 s for a 1024^2 product on an AVX2-only CPU)."""
-    flags = cpu_flags()
-    found = sorted(flags & {"avx512_bf16", "amx_bf16"})
-    if found:
-        return True, f"the CPU reports {', '.join(found)}"
-    if flags:
-        return False, (f"the CPU reports no avx512_bf16/amx_bf16 (PyTorch sees "
-                       f"{torch.backends.cpu.get_cpu_capability()}): bf16 would be emulated")
-    from cnnzoo.export.openvino import openvino_capabilities
-
-    caps = openvino_capabilities()
-    if "BF16" in caps:
-        return True, "OpenVINO's CPU plugin reports BF16"
-    return False, "neither /proc/cpuinfo nor OpenVINO reports native bf16"

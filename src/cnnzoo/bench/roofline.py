@@ -186,8 +186,8 @@ def per_layer(
     check_variant(variant, dev)
     if variant.backend not in ("eager", "folded"):
         raise UsageError(
-            f"--per-layer times the layers of an eager model; backend {variant.backend} "
-            "fuses them away. Use --backend eager or folded"
+            f"per-layer timing times the layers of an eager model; backend "
+            f"{variant.backend} fuses them away. Use backend eager or folded"
         )
     if batch_size < 1 or repeats < 1:
         raise UsageError("per-layer batch size and repeats must be >= 1")

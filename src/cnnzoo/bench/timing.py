@@ -43,8 +43,9 @@ def is_cuda(device: torch.device | str) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def time_once(fn: Callable[[], object], device: torch.device | str = "cpu") -> float:
-    """Seconds one call of `fn` takes on `device`.
+def time_once(fn: Callable[[], object], device: torch.device | str = "cpu", *,
+              clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds one call of `fn` takes on `device` (on CPU by `clock`, a stand-in in tests).
 
     On CUDA the kernels run asynchronously, so the wall clock would time only the launch:
     we synchronise first (so earlier work is not billed to this call), record events
@@ -59,9 +60,9 @@ def time_once(fn: Callable[[], object], device: torch.device | str = "cpu") -> f
         end.record()
         end.synchronize()
         return start.elapsed_time(end) / 1e3
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def time_callable(
@@ -70,9 +71,12 @@ def time_callable(
     warmup: int = 2,
     repeats: int = 10,
     min_seconds: float = 0.0,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Timing:
     """Run `fn` `warmup` times untimed (caches, lazy init, compilation), then time
-    `repeats` calls; keep going past `repeats` until `min_seconds` have been timed."""
+    `repeats` calls; keep going past `repeats` until `min_seconds` have been timed (CPU
+    calls by `clock`)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
     for _ in range(warmup):
@@ -82,7 +86,7 @@ def time_callable(
     times: list[float] = []
     total = 0.0
     while len(times) < repeats or total < min_seconds:
-        t = time_once(fn, device)
+        t = time_once(fn, device, clock=clock)
         times.append(t)
         total += t
     return Timing(tuple(times))

@@ -19,7 +19,14 @@ from torch import nn
 
 from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
-from cnnzoo.precision import PRECISIONS, QUANTIZED, dtype_of, lookup, precision_name
+from cnnzoo.precision import (
+    PRECISIONS,
+    QUANTIZED,
+    dtype_of,
+    lookup,
+    native_bf16,
+    precision_name,
+)
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime", "openvino")
 MEMORY_FORMATS = ("contiguous", "channels_last")
@@ -52,7 +59,7 @@ def check_device(device: torch.device | str) -> torch.device:
     if dev.type not in ("cpu", "cuda"):
         raise UsageError(f"device {dev.type} is not supported by the benchmark; use cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu")
+        raise UsageError("device cuda asked for, but PyTorch sees no CUDA GPU; use cpu")
     return dev
 
 
@@ -85,7 +92,7 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         if dev.type != "cpu" or variant.precision not in ("fp32", "int8"):
             raise UsageError(
                 "the onnxruntime backend runs fp32 or int8 on CPU here (its CPU execution "
-                "provider); drop --device cuda and use --precision fp32 or int8 for it"
+                "provider); use device cpu and precision fp32 or int8 for it"
             )
         try:
             import onnxruntime  # noqa: F401
@@ -97,8 +104,8 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
     if variant.backend == "openvino":
         if dev.type != "cpu" or variant.precision not in ("fp32", "int8"):
             raise UsageError(
-                "the openvino backend runs fp32 or int8 on CPU here; drop --device cuda and use "
-                "--precision fp32 or int8 for it (bf16 where the CPU has it: `cnnzoo deploy`)"
+                "the openvino backend runs fp32 or int8 on CPU here; use device cpu and "
+                "precision fp32 or int8 for it (bf16 where the CPU has it: `cnnzoo deploy`)"
             )
         from cnnzoo.export.openvino import require_openvino
 
@@ -106,13 +113,21 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         check_variant(Variant("onnxruntime"), dev)  # it runs the ONNX export
 
 
+def bf16_emulated(device: torch.device | str) -> bool:
+    """bf16 on a CPU without bf16 units: PyTorch emulates it, ~40x slower than fp32 here."""
+    return torch.device(device).type == "cpu" and not native_bf16()
+
+
 def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:
-    """What `--all` runs: each backend in its best layout, every precision, plus the
-    plain contiguous eager baseline and ONNX Runtime (when installed). OpenVINO and int8
-    are asked for by name (`--backend openvino`, `--precision int8`): each adds an ONNX
-    export (and int8 a calibration) per model, and `cnnzoo deploy` compares them all."""
+    """What `--all` runs: each backend in its best layout, every precision this device
+    runs natively (not bf16 on a CPU that emulates it), plus the plain contiguous eager
+    baseline and ONNX Runtime (when installed). OpenVINO and int8 are asked for by name
+    (`--backend openvino`, `--precision int8`): each adds an ONNX export (and int8 a
+    calibration) per model, and `cnnzoo deploy` compares them all."""
     out = []
     for p in precisions_for(device):
+        if p == "bf16" and bf16_emulated(device):
+            continue
         out.append(Variant("eager", p, "contiguous"))
         for backend in ("eager", "folded", "torchscript", "compile"):
             out.append(Variant(backend, p, "channels_last"))

@@ -7,7 +7,7 @@ import copy
 import json
 import sys
 
-from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.cli.common import add_model_arguments, check_threads, model_from_args
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, human, render
 
@@ -95,6 +95,12 @@ def _variants(args: argparse.Namespace) -> list:
 
     check_device(args.device)
     if args.all:
+        from cnnzoo.bench.variants import bf16_emulated
+
+        if bf16_emulated(args.device):
+            print("note: --all leaves out bf16: this CPU has no bf16 units, so PyTorch "
+                  "emulates it (~40x slower than fp32); ask for it with --precision bf16",
+                  file=sys.stderr)
         return useful_variants(args.device)
     out = []
     for b in _list(args.backend, "backend"):
@@ -111,9 +117,8 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
 
     from cnnzoo.bench import benchmark, machine_peaks
 
+    check_threads(args.threads)
     if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
         torch.set_num_threads(args.threads)
     if args.plot and not args.per_layer:
         raise UsageError("--plot draws the per-layer roofline; add --per-layer")

@@ -10,7 +10,7 @@ from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import ANALYSIS, precision_arg, words
-from cnnzoo.registry import create_model, default_input_size, model_card
+from cnnzoo.registry import check_input_size, create_model, default_input_size, model_card
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -43,6 +43,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def check_threads(threads: int | None) -> None:
+    """--threads within TrainConfig's bound (the one that `cnnzoo train` applies too)."""
+    from cnnzoo.train.config import MAX_THREADS
+
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"--threads must be in [1, {MAX_THREADS}], got {threads}")
+
+
 def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
     """'3,160,160' -> (3, 160, 160); '160,128' -> (C, 160, 128); '160' -> (C, 160, 160)."""
     parts = text.replace("x", ",").split(",")
@@ -50,18 +58,10 @@ def parse_input_size(text: str, default_channels: int) -> tuple[int, int, int]:
         values = [int(p) for p in parts]
     except ValueError:
         values = []
-    if len(values) not in (1, 2, 3) or any(v <= 0 for v in values):
-        raise UsageError(
-            f"--input-size {text!r} is not a size: give C,H,W (e.g. 3,224,224), H,W or one "
-            "side, as positive integers"
-        )
-    from cnnzoo.data.pipeline import check_input_size
-
-    if len(values) == 1:
-        values = [values[0], values[0]]
-    size = (default_channels, *values) if len(values) == 2 else tuple(values)
-    check_input_size(size, flag=f"--input-size {text!r}:")
-    return size  # type: ignore[return-value]
+    if not values:
+        raise UsageError(f"--input-size {text!r} is not a size: give C,H,W (e.g. 3,224,224), "
+                         "H,W or one side, as positive integers")
+    return check_input_size(values, default_channels, what="--input-size")
 
 
 def _convert(value: str) -> Any:

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     data_sub.required = True
     q = data_sub.add_parser("list", help="each dataset, where it was found, sizes and classes")
     q.add_argument("--root", "--data-root", dest="root", default=None, metavar="DIR",
-                   help="folder to look in (default: $CNNZOO_DATA or ~/.cache/cnnzoo, and "
+                   help="folder to look in (default: $CNNZOO_HOME/data, ~/.cache/cnnzoo/data, or "
+                        "$CNNZOO_DATA where set; and "
                         "system folders such as /usr/share/datasets)")
     q.add_argument("--format", choices=FORMATS, default="table")
     q.set_defaults(run=run_list)
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("name", choices=dataset_names(folder=False),
                    help="mnist and mnist-full: the full MNIST")
     q.add_argument("--root", "--data-root", dest="root", default=None, metavar="DIR",
-                   help="where to put them (default: $CNNZOO_DATA or ~/.cache/cnnzoo, /NAME)")
+                   help="where to put them (default: $CNNZOO_HOME/data/NAME, "
+                        "~/.cache/cnnzoo/data/NAME; $CNNZOO_DATA/NAME where set)")
     q.set_defaults(run=run_download)
 
 

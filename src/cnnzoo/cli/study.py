@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from cnnzoo.cli.common import check_threads
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.fmt import render
 
@@ -76,8 +77,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies.registry import available, get
     from cnnzoo.studies.runner import FAILED
 
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    check_threads(args.threads)
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()

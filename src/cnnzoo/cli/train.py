@@ -136,6 +136,7 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.train import TrainConfig, resume_config, train
+    from cnnzoo.train.loop import LAST
     from cnnzoo.train.recipes import configure, describe
 
     given = _given(args, extra)
@@ -150,6 +151,9 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         given.setdefault("data", TrainConfig.data)
         given.setdefault("out", _default_out(args.model, given["data"]))
         cfg, recipe = configure(**given)
+        if (Path(cfg.out) / LAST).exists():  # the library's words are resume=True
+            raise UsageError(f"--out {cfg.out} already holds a run; continue it with --resume "
+                             f"{cfg.out} or choose another --out")
         print(describe(cfg, recipe, given, flag=flag_of))
     result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
     if not result.is_main:

@@ -21,7 +21,8 @@ from cnnzoo.data.safepickle import PickleRefused, loads
 from cnnzoo.data.specs import DatasetSpec
 from cnnzoo.errors import DatasetError
 
-_FIX = "re-download the official archive (or pass --download) and unpack it again"
+_FIX = ("fetch the official archive again (`cnnzoo data download`, or cnnzoo.data."
+        "download_files) and unpack it")
 # Per image, what a batch holds besides the pixels: a label or two and a file name.
 _PER_IMAGE_EXTRA = 256
 _META_BYTES = 1 << 20

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from cnnzoo.data.dataset import ImageDataset, Split
+from cnnzoo.data.imagefile import open_image
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import DatasetError
 
@@ -24,30 +25,19 @@ TEST_DIRS = ("val", "test")
 IN_MEMORY_BYTES = 1 << 30
 
 
-def _pil():
-    try:
-        from PIL import Image
-    except ImportError:
-        raise DatasetError("folder datasets need Pillow: pip install Pillow") from None
-    return Image
-
-
 def decode(path: Path, load_size: int) -> np.ndarray:
     """One image as uint8 (3, S, S): RGB, shorter side resized to S, centre-cropped."""
-    image_mod = _pil()
-    try:
-        with image_mod.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            scale = load_size / min(w, h)
-            size = (max(load_size, round(w * scale)), max(load_size, round(h * scale)))
-            im = im.resize(size, image_mod.Resampling.BILINEAR)
-            left, top = (size[0] - load_size) // 2, (size[1] - load_size) // 2
-            im = im.crop((left, top, left + load_size, top + load_size))
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
-    except (OSError, ValueError, SyntaxError, image_mod.DecompressionBombError) as e:
-        raise DatasetError(f"{path}: cannot decode the image ({e}); remove or replace "
-                           "the file") from None
+    from PIL import Image
+
+    with open_image(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        scale = load_size / min(w, h)
+        size = (max(load_size, round(w * scale)), max(load_size, round(h * scale)))
+        im = im.resize(size, Image.Resampling.BILINEAR)
+        left, top = (size[0] - load_size) // 2, (size[1] - load_size) // 2
+        im = im.crop((left, top, left + load_size, top + load_size))
+        return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
 class FolderSplit(Split):
@@ -133,9 +123,9 @@ def load_folder(path: str | Path, image_size: int = 224, *, in_memory: bool | No
                 progress: bool = True) -> ImageDataset:
     """An ImageNet-style tree. `in_memory` None decodes it all up front when it fits in
     IN_MEMORY_BYTES (undecodable images then fail at load, not mid-training)."""
-    from cnnzoo.data.pipeline import check_input_size
+    from cnnzoo.registry import check_input_size
 
-    check_input_size((image_size, image_size), "image size")
+    check_input_size(image_size, 3, what="image size", error=DatasetError)
     root = Path(path).expanduser()
     train_dir = root / "train"
     test_dir = next((root / d for d in TEST_DIRS if (root / d).is_dir()), None)

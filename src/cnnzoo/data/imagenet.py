@@ -26,6 +26,7 @@ import torch
 
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.folder import EXTENSIONS
+from cnnzoo.data.imagefile import open_image
 from cnnzoo.data.specs import DatasetSpec
 from cnnzoo.errors import DatasetError
 from cnnzoo.pretrained import IMAGENET_224, Preset, preset_for
@@ -54,27 +55,20 @@ def preset_decode(path: str | Path, preset: Preset) -> np.ndarray:
     """One image as uint8 (3, crop, crop), as torchvision evaluates: the shorter side resized
     to preset.resize (bilinear, antialiased), the longer one in proportion (truncated), then
     the centre crop (offsets rounded)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            if w <= h:
-                size = (preset.resize, int(preset.resize * h / w))
-            else:
-                size = (int(preset.resize * w / h), preset.resize)
-            im = im.resize(size, Image.Resampling.BILINEAR)
-            left = int(round((size[0] - preset.crop) / 2.0))
-            top = int(round((size[1] - preset.crop) / 2.0))
-            im = im.crop((left, top, left + preset.crop, top + preset.crop))
-            return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
-    except FileNotFoundError:
-        raise DatasetError(f"image not found: {path}") from None
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError,
-            Image.DecompressionBombError) as e:
-        raise DatasetError(f"{path}: cannot decode the image ({e}); remove or replace the "
-                           "file") from None
+    with open_image(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        if w <= h:
+            size = (preset.resize, int(preset.resize * h / w))
+        else:
+            size = (int(preset.resize * w / h), preset.resize)
+        im = im.resize(size, Image.Resampling.BILINEAR)
+        left = int(round((size[0] - preset.crop) / 2.0))
+        top = int(round((size[1] - preset.crop) / 2.0))
+        im = im.crop((left, top, left + preset.crop, top + preset.crop))
+        return np.array(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
 class PresetSplit(Split):
@@ -218,10 +212,10 @@ def imagenet_root(root: str | Path | None) -> Path:
 
     folder = locate("imagenet", root)
     if folder is None:
-        where = f"in {root}" if root is not None else "(no --data-root given)"
-        raise DatasetError(f"imagenet: no validation images found {where}; pass --data-root "
-                           "DIR with the ImageNet validation images (docs/weights.md says what "
-                           "to download)")
+        where = f"in {root}" if root is not None else "(no root given)"
+        raise DatasetError(f"imagenet: no validation images found {where}; pass root=DIR (the "
+                           "CLI's --data-root) with the ImageNet validation images "
+                           "(docs/weights.md says what to download)")
     return folder
 
 
@@ -230,8 +224,8 @@ def load_imagenet_val(root: str | Path, preset: Preset = IMAGENET_224) -> ImageD
     decoded per batch with `preset`; the train split is empty."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise DatasetError(f"{root}: not a folder; pass --data-root DIR with the ImageNet "
-                           "validation images (see docs/weights.md)")
+        raise DatasetError(f"{root}: not a folder; pass root=DIR (the CLI's --data-root) with "
+                           "the ImageNet validation images (see docs/weights.md)")
     if (root / "val").is_dir():
         root = root / "val"
     label_file = _find(root, _LABEL_FILES)

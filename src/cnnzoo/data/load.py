@@ -10,6 +10,7 @@ from types import ModuleType
 from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
 from cnnzoo.errors import DatasetError
+from cnnzoo.home import cnnzoo_home
 
 FOLDER_PREFIX = "folder:"
 # The readers a spec may name: each module has has_files(spec, folder) and
@@ -18,9 +19,16 @@ READERS = ("idx", "cifar", "imagenet")
 
 
 def data_home() -> Path:
-    """Where downloads go and datasets are looked for: $CNNZOO_DATA or ~/.cache/cnnzoo."""
+    """Where downloads go and datasets are looked for: $CNNZOO_HOME/data (the one cache
+    root, home.py), or $CNNZOO_DATA where set (the older variable, still honoured)."""
     env = os.environ.get("CNNZOO_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "cnnzoo"
+    return Path(env).expanduser() if env else cnnzoo_home() / "data"
+
+
+def _legacy_home() -> Path | None:
+    """Where downloads went before HOME/data (straight under the cache root): still
+    searched, so a dataset fetched then is found without moving it."""
+    return None if os.environ.get("CNNZOO_DATA") else cnnzoo_home()
 
 
 # The full MNIST by name: never the embedded sample, even without a root.
@@ -47,8 +55,9 @@ def candidate_dirs(name: str, root: str | Path | None) -> list[Path]:
         base = Path(root).expanduser()
         return [base, *(base / sub for sub in spec.subdirs)]
     # Not data_home() itself: MNIST and Fashion-MNIST files have the same names.
-    base = data_home()
-    return [*(base / sub for sub in spec.subdirs), *map(Path, spec.system_dirs)]
+    bases = [data_home(), *filter(None, [_legacy_home()])]
+    return [*(base / sub for base in bases for sub in spec.subdirs),
+            *map(Path, spec.system_dirs)]
 
 
 def reader(spec: DatasetSpec) -> ModuleType:
@@ -74,8 +83,8 @@ def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
         files += f" (from {', '.join(d.filename for d in spec.downloads)})"
     extra = " or `apt-get install dataset-fashion-mnist`" if spec.system_dirs else ""
     return DatasetError(f"{spec.name}: files not found in {dirs}; put {files} in one of them "
-                        f"(or pass --data-root DIR){extra}, or run `cnnzoo data download "
-                        f"{spec.name}` where a network is available")
+                        f"(or pass root=DIR, the CLI's --data-root){extra}, or run `cnnzoo "
+                        f"data download {spec.name}` where a network is available")
 
 
 def download_files(name: str, root: str | Path | None = None, progress: bool = True) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from cnnzoo.data.dataset import ImageDataset
@@ -21,13 +20,14 @@ from cnnzoo.data.transforms import (
     convert_stats,
 )
 from cnnzoo.errors import CnnzooError, DatasetError
+from cnnzoo.registry import check_input_size
 
 AUGMENTATIONS = ("crop", "flip")
-# The largest model input cnnzoo accepts: sides up to 16x ImageNet's 224 (7x Inception-v3's
-# 600) and as many values as a 3x4096x4096 image (192 MiB as floats); anything larger is
-# a typo, and is refused before anything is allocated for it.
-MAX_INPUT_SIDE = 4096
-MAX_INPUT_VALUES = 3 * MAX_INPUT_SIDE**2
+# (The model-input caps, MAX_INPUT_SIDE and MAX_INPUT_VALUES, are registry.py's.)
+# The largest image file cnnzoo decodes (folder trees, predict): 8192x8192 pixels, 192 MiB
+# as RGB, more than a 48-megapixel camera gives and under Pillow's own warning (89M). A
+# header declaring more is refused before a pixel is decoded (data/imagefile.py).
+MAX_IMAGE_PIXELS = 8192 * 8192
 FITS = ("pad", "resize", "crop")
 
 
@@ -35,25 +35,7 @@ def _target(dataset: ImageDataset, input_size: int | Sequence[int] | None) -> tu
     c0, (h0, w0) = dataset.channels, dataset.image_size
     if input_size is None:
         return (c0, h0, w0)
-    size = (int(input_size),) if isinstance(input_size, int) else tuple(int(s) for s in input_size)
-    if len(size) == 1:
-        size = (c0, size[0], size[0])
-    elif len(size) == 2:
-        size = (c0, *size)
-    if len(size) != 3 or min(size) <= 0:
-        raise DatasetError(f"input size {input_size!r} is not (C, H, W), (H, W) or one side")
-    check_input_size(size)
-    return size  # type: ignore[return-value]
-
-
-def check_input_size(size: Sequence[int], flag: str = "input size") -> None:
-    """Refuse a (C,) H, W above MAX_INPUT_SIDE or MAX_INPUT_VALUES before anything is
-    allocated for it: the one place the bound lives."""
-    *channels, h, w = size
-    if max(h, w) > MAX_INPUT_SIDE or math.prod(size) > MAX_INPUT_VALUES:
-        raise DatasetError(f"{flag} {'x'.join(map(str, size))} is too large: cnnzoo takes "
-                           f"sides up to {MAX_INPUT_SIDE} and up to {MAX_INPUT_VALUES:,} values "
-                           f"(3x{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}); give a smaller size")
+    return check_input_size(input_size, c0, what="input size", error=DatasetError)
 
 
 def _augmentations(dataset: ImageDataset, train: bool,

@@ -15,6 +15,7 @@ from cnnzoo.deploy.data import CALIBRATION_IMAGES, CHECK_IMAGES, deploy_data
 from cnnzoo.deploy.paths import PATHS, Built, Context, DeployPath
 from cnnzoo.deploy.report import DeployReport, PathResult
 from cnnzoo.errors import CnnzooError, UsageError
+from cnnzoo.precision import native_bf16
 from cnnzoo.train.inference import Trained
 
 Progress = Callable[[str], None]
@@ -51,9 +52,9 @@ def installed(module: str) -> bool:
 
 def available(paths: Sequence[DeployPath]) -> tuple[list[DeployPath], dict[str, str]]:
     """The paths that can run on this machine, and why each other one cannot."""
-    from cnnzoo.bench.machine import native_bf16
-
-    bf16, why = native_bf16()
+    bf16 = native_bf16()
+    why = (f"no avx512_bf16/amx_bf16 (PyTorch sees {torch.backends.cpu.get_cpu_capability()}): "
+           "bf16 would be emulated, slower than fp32")
     missing = {}
     extras = (("onnxruntime", "export"), ("openvino", "openvino"), ("nncf", "openvino"))
     for module, extra in extras:

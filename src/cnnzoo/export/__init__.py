@@ -122,7 +122,7 @@ def export_model(
             reason = _first_line(e)
             raise ExportError(
                 f"exporting {model_name_of(model)} to "
-                f"{format} failed: {reason}; try another --format, or report it"
+                f"{format} failed: {reason}; try another format, or report it"
             ) from e
         if check:
             # A fixed-batch file only takes the traced batch of 2, real images included.
@@ -144,7 +144,7 @@ def export_model(
                     f"the exported {format} file disagrees with eager PyTorch on "
                     f"{worst.inputs}: max abs err {worst.max_abs:.3g}, max rel err "
                     f"{worst.max_rel:.3g} > tolerance {tolerance:g}; nothing was written "
-                    "(--tolerance sets the limit)"
+                    "(`tolerance` sets the limit)"
                 )
         umask_mode(tmp)
         tmp.replace(path)

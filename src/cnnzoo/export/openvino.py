@@ -28,16 +28,6 @@ def require_openvino(purpose: str = "the openvino backend") -> object:
     return openvino
 
 
-def openvino_capabilities() -> tuple[str, ...]:
-    """What OpenVINO's CPU plugin says this CPU runs natively ('FP32', 'INT8', 'BF16', ...);
-    empty when OpenVINO is not installed."""
-    try:
-        ov = require_openvino()
-    except MissingDependencyError:
-        return ()
-    return tuple(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))  # type: ignore[attr-defined]
-
-
 def read_model(path: str | Path) -> object:
     """An OpenVINO model from an ONNX file or an OpenVINO IR (.xml beside its .bin)."""
     ov = require_openvino()

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from cnnzoo.bench.machine import machine_peaks
 from cnnzoo.cost import profile
-from cnnzoo.precision import dtype_of
+from cnnzoo.precision import dtype_of, native_bf16
 from cnnzoo.studies.stats import ratio_summary, seconds_of, time_side_by_side
 
 
@@ -35,16 +34,6 @@ def traffic(module: nn.Module, input_shape: tuple[int, int, int], batch: int,
         n_out = batch * math.prod(r.output_shape)
         moved += (r.params + n_in + n_out) * elem
     return {"macs": p.macs, "bytes": moved}
-
-
-def native_bf16() -> bool:
-    """Whether this CPU has bf16 matrix units (AVX512-BF16 or AMX); without them PyTorch
-    emulates bf16 and it runs tens of times slower than fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def timing_precisions(quick: bool) -> tuple[str, ...]:

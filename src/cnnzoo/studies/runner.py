@@ -42,7 +42,7 @@ def default_seeds(module: StudyModule, mode: str, seeds: int | None) -> tuple[in
     studies where chance matters, one for the counting ones."""
     if seeds is not None:
         if seeds < 1:
-            raise StudyError(f"--seeds must be >= 1, got {seeds}")
+            raise StudyError(f"seeds must be >= 1, got {seeds}")
         return tuple(range(seeds))
     return (0, 1, 2) if mode == "full" and module.study.seeded else (0,)
 

@@ -54,9 +54,17 @@ class Bound:
                 f"{')' if self.high_open else ']'}")
 
 
-POSITIVE = Bound(0, low_open=True)
 AT_LEAST_1 = Bound(1)
 NON_NEGATIVE = Bound(0)
+UNIT = Bound(0, 1, high_open=True)  # [0, 1): momentum, weight decay, label smoothing
+# The sane ranges of the optimiser's numbers: finite is not enough (`--lr 1e37` would
+# "train" straight to NaN). No published recipe goes near these ends: SGD's peak rates reach
+# about 1 (large-batch ImageNet: 0.1 x batch/256), weight decay 0.1 (AdamW), auxiliary
+# losses a weight of 1.
+MAX_LR = 10.0
+MAX_AUX_WEIGHT = 10.0
+# torch.set_num_threads(100000) then hangs the first parallel op; no machine has 1024 cores.
+MAX_THREADS = 1024
 
 
 def setting(default: Any = MISSING, help: str = "", *, factory: Any = MISSING,
@@ -119,12 +127,12 @@ class TrainConfig:
                               "torchrun", bound=AT_LEAST_1)
     optimizer: str = setting("sgd", "SGD with momentum, or AdamW", choices=OPTIMIZERS)
     lr: float | None = setting(None, "peak learning rate (default: 0.1 x batch/256 for SGD, "
-                               "1e-3 for AdamW)", bound=POSITIVE)
-    momentum: float = setting(0.9, "SGD momentum", bound=Bound(0, 1, high_open=True))
+                               "1e-3 for AdamW)", bound=Bound(0, MAX_LR, low_open=True))
+    momentum: float = setting(0.9, "SGD momentum", bound=UNIT)
     nesterov: bool = setting(False, "Nesterov momentum (SGD)")
     weight_decay: float | None = setting(
         None, "weight decay, never on norms and biases (default: 5e-4 for SGD, 0.05 for "
-        "AdamW)", bound=NON_NEGATIVE)
+        "AdamW)", bound=UNIT)
     schedule: str = setting("cosine", "learning-rate schedule over the run", choices=SCHEDULES)
     warmup_epochs: float | None = setting(
         None, "linear warm-up in epochs, within the run (default: 0; 30% of the run for "
@@ -135,8 +143,7 @@ class TrainConfig:
         metavar="E,E")
     gamma: float = setting(0.1, "step schedule: factor at each milestone",
                            bound=Bound(0, 1, low_open=True))
-    label_smoothing: float = setting(0.0, "label smoothing of the loss",
-                                     bound=Bound(0, 1, high_open=True))
+    label_smoothing: float = setting(0.0, "label smoothing of the loss", bound=UNIT)
     precision: str = setting("fp32", f"{words()}: bf16 autocasts on CPU (AMX) or CUDA, fp16 "
                              "on CUDA only", parse=precision_arg(), metavar="P")
     channels_last: bool = setting(False, "channels_last memory format (oneDNN's "
@@ -158,14 +165,14 @@ class TrainConfig:
                                        "cnnzoo .safetensors)", metavar="FILE")
     freeze: str = setting("none", "features: train only the classifier", choices=FREEZE)
     aux_weight: float = setting(0.3, "weight of the auxiliary losses (GoogLeNet paper: 0.3)",
-                                bound=NON_NEGATIVE)
+                                bound=Bound(0, MAX_AUX_WEIGHT))
     limit_train: int | None = setting(None, "train on a seeded random N images only",
                                       bound=AT_LEAST_1, metavar="N")
     limit_test: int | None = setting(None, "test on N images only", bound=AT_LEAST_1,
                                      metavar="N")
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)")
     threads: int | None = setting(None, "CPU threads (default: one per core)",
-                                  bound=AT_LEAST_1)
+                                  bound=Bound(1, MAX_THREADS))
     model_options: dict[str, Any] = setting(
         factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "
         "NAME` lists them)")

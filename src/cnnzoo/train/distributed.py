@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from cnnzoo.errors import TrainingError
+from cnnzoo.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,12 @@ def choose_device(requested: str | None, local_rank: int = 0) -> torch.device:
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise TrainingError(f"--device {requested!r} is not a device; use cpu, cuda or "
-                            "cuda:N") from None
+        raise ConfigError("device", f"{requested!r} is not a device; use cpu, cuda or "
+                          "cuda:N") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise TrainingError("--device cuda asked for, but no CUDA GPU is available; "
-                                "use --device cpu")
+            raise ConfigError("device", "cuda asked for, but no CUDA GPU is available; use "
+                              "cpu")
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device

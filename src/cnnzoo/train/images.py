@@ -35,19 +35,9 @@ class Expected:
 
 
 def _open(path: str | Path):  # noqa: ANN202
-    from PIL import Image, UnidentifiedImageError
+    from cnnzoo.data.imagefile import open_image
 
-    try:
-        im = Image.open(path)
-        im.load()
-        return im
-    except FileNotFoundError:
-        raise UsageError(f"image not found: {path}") from None
-    except Image.DecompressionBombError as e:
-        raise UsageError(f"{path}: refused, too many pixels for an image to classify ({e})") \
-            from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise UsageError(f"{path}: not a readable image ({e})") from None
+    return open_image(path, UsageError, fix="give a PNG, JPEG, BMP, GIF or TIFF file")
 
 
 def _background_is_light(grey: np.ndarray) -> bool:

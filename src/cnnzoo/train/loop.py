@@ -142,7 +142,7 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as e:
             raise CheckpointError(
                 f"the checkpoint does not fit this model and optimizer ({str(e)[:200]}); "
-                "resume with the same model, options and --optimizer"
+                "resume with the same model, options and optimizer"
             ) from None
         self.schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -191,7 +191,7 @@ class Trainer:
             raise TrainingError(
                 f"the weights became non-finite ({', '.join(bad[:3])}"
                 f"{', ...' if len(bad) > 3 else ''}) by {where}; stopped without saving. "
-                f"{self._last_good()} (or try a lower --lr, --precision fp32, or warm-up)")
+                f"{self._last_good()} (or try a lower lr, precision fp32, or warm-up)")
         return state
 
     def _export_best(self, epoch: int, top1: float) -> None:
@@ -202,7 +202,7 @@ class Trainer:
         last = self.out / LAST
         if not last.is_file():
             return "No checkpoint was saved yet"
-        return f"The last good checkpoint is {last}, left intact; resume from it with --resume"
+        return f"The last good checkpoint is {last}, left intact; resume from it"
 
     def _write(self, write: Callable[[], Any]) -> Any:
         try:
@@ -210,7 +210,7 @@ class Trainer:
         except OSError as e:
             raise TrainingError(f"cannot write into {self.out} ({os_problem(e)}); the previous "
                                 f"checkpoint is intact: free space or fix the folder, then "
-                                f"--resume {self.out}") from None
+                                "resume the run") from None
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -330,7 +330,7 @@ class Trainer:
     def _diverged(self, value: float, step: int, steps: int) -> None:
         raise TrainingError(
             f"loss became {value} at epoch {self.epoch + 1}, step {step + 1}/{steps}; "
-            f"stopped. {self._last_good()} (or try --precision fp32, a lower --lr, or warm-up)"
+            f"stopped. {self._last_good()} (or try precision fp32, a lower lr, or warm-up)"
         )
 
     def _sync_buffers(self) -> None:

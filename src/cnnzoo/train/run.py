@@ -15,7 +15,7 @@ import torch
 from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
-from cnnzoo.errors import ConfigError, TrainingError
+from cnnzoo.errors import ConfigError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.registry import create_model, default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
@@ -39,8 +39,8 @@ def input_size_for(cfg: TrainConfig, model: ZooModel) -> tuple[int, int, int]:
     size = default_input_size(model, (model.in_chans, *cfg.image_size) if cfg.image_size else None)
     low, (h, w) = model.min_input_size, size[1:]
     if min(h, w) < low:
-        raise TrainingError(f"{cfg.model} needs images of at least {low}x{low}, --image-size "
-                            f"is {h}x{w}; give a larger --image-size")
+        raise ConfigError("image_size", f"is {h}x{w}, but {cfg.model} needs images of at "
+                          f"least {low}x{low}; give a larger one")
     return size
 
 
@@ -68,8 +68,8 @@ class Setup:
 def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = print,
             progress: bool = True) -> Setup:
     if cfg.batch_size % ctx.world_size:
-        raise TrainingError(f"--batch-size {cfg.batch_size} is the global batch: it must "
-                            f"divide evenly over the {ctx.world_size} processes")
+        raise ConfigError("batch_size", f"is the global batch: it must divide evenly over "
+                          f"the {ctx.world_size} processes, got {cfg.batch_size}")
     dataset = load_data(cfg)
     model = build_model(cfg, dataset)
     size = input_size_for(cfg, model)
@@ -130,8 +130,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     """Train as `cfg` says; with resume=True continue the run in cfg.out from last.pt."""
     last = Path(cfg.out) / LAST
     if not resume and last.exists():
-        raise TrainingError(f"{cfg.out} already holds a run ({last}); continue it with "
-                            f"--resume {cfg.out} or choose another --out")
+        raise ConfigError("out", f"{cfg.out} already holds a run ({last}); continue it "
+                          "(resume=True) or choose another folder")
     if cfg.threads:
         # On a busy machine one thread per process beats threads fighting over cores.
         torch.set_num_threads(cfg.threads)

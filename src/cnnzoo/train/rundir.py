@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cnnzoo.errors import TrainingError
+from cnnzoo.errors import ConfigError, TrainingError
 
 LOCK = ".lock"
 # Temporary files the run's atomic writes leave when a kill lands mid-write:
@@ -49,11 +49,13 @@ def check_writable_file(path: str | Path, flag: str) -> Path:
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder; give a file name inside it")
     parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), parent)
+    if not existing.is_dir():  # the path runs through a file
+        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; choose another "
+                         "path")
     if not parent.exists():
         raise UsageError(f"{flag} {path}: folder {parent} does not exist; create it or choose "
                          "another path")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
     try:
         fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
         os.close(fd)
@@ -83,12 +85,12 @@ class RunDir:
     def _fail(self, what: str, e: OSError | None = None) -> TrainingError:
         self.release()
         why = f" ({os_problem(e)})" if e is not None else ""
-        return TrainingError(f"{what}{why}; choose another --out")
+        return ConfigError("out", f"{what}{why}; choose another folder")
 
     def acquire(self) -> RunDir:
         out = self.out
         if out.exists() and not out.is_dir():
-            raise TrainingError(f"--out {out} is a file, not a folder; choose another --out")
+            raise ConfigError("out", f"{out} is a file, not a folder; choose another folder")
         try:
             missing = [p for p in (out, *out.parents) if not p.exists()]
             out.mkdir(parents=True, exist_ok=True)
@@ -104,9 +106,9 @@ class RunDir:
                 owner = self._owner(lock)
                 if owner is not None:
                     self.created = []  # not ours to remove
-                    raise TrainingError(
-                        f"{out} is in use by another trainer (PID {owner}); wait for it to "
-                        "finish, stop it, or choose another --out") from None
+                    raise ConfigError(
+                        "out", f"{out} is in use by another trainer (PID {owner}); wait for "
+                        "it to finish, stop it, or choose another folder") from None
                 lock.unlink(missing_ok=True)  # a dead trainer's: take it over
                 continue
             except OSError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnzoo.errors import TrainingError
+from cnnzoo.errors import ConfigError
 from cnnzoo.models.base import ZooModel
 
 
@@ -24,8 +24,8 @@ def freeze_features(model: ZooModel) -> int:
         p.requires_grad_(keep)
         trainable += p.numel() if keep else 0
     if trainable == 0:
-        raise TrainingError(f"--freeze features left nothing to train in {model.model_name}; "
-                            "its classifier has no parameters")
+        raise ConfigError("freeze", f"features left nothing to train in {model.model_name}: "
+                          "its classifier has no parameters")
     model.freeze_norms([
         name for name, m in model.named_modules()
         if isinstance(m, nn.modules.batchnorm._BatchNorm)
