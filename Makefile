@@ -12,9 +12,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The export and openvino extras too, so that ONNX, OpenVINO and int8 paths are tested.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[test,export]"
+	$(BIN)/pip install -q -e ".[test,export,openvino]"
 	touch $@
 
 install: $(VENV)/.installed
