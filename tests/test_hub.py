@@ -77,7 +77,7 @@ def test_download_succeeds_and_is_cached(server: str, home: Path, monkeypatch) -
     entry = _entry("good")
     path = download(entry, progress=False)
     assert path == home / "weights" / entry.filename and path.read_bytes() == PAYLOAD
-    assert sorted(p.name for p in path.parent.iterdir()) == [f".{path.name}.sha256", path.name]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no partial file left
     before = len(_Files.requests)
     assert download(entry, progress=False) == path  # verified from the cache, not fetched
     assert len(_Files.requests) == before
@@ -114,6 +114,26 @@ def test_corrupt_cached_file_is_detected_and_fetched_again(server: str, home: Pa
     assert "CORRUPT" in capsys.readouterr().out
     assert download(entry, progress=False).read_bytes() == PAYLOAD
     assert path.with_name(path.name + ".bad").is_file()  # kept aside, never silently deleted
+
+
+def test_the_stamp_spares_a_rehash_only_for_files_older_than_a_clock_tick(
+        server: str, home: Path, monkeypatch) -> None:
+    import cnnzoo.hub as hub
+
+    monkeypatch.setenv("CNNZOO_WEIGHTS_URL", server)
+    entry = _entry("stamped")
+    path = download(entry, progress=False)
+    stamp = path.with_name(f".{path.name}.sha256")
+    assert not stamp.exists()  # just written: a same-size rewrite could keep its mtime
+    old = path.stat().st_mtime - 10
+    os.utime(path, (old, old))
+    assert verify(entry).state == "ok" and stamp.is_file()
+
+    def no_hashing(*_: object) -> str:
+        raise AssertionError("hashed although the stamp is current")
+
+    monkeypatch.setattr(hub, "file_digest", no_hashing)
+    assert verify(entry).state == "ok"
 
 
 def test_wrong_hash_is_refused_and_leaves_nothing(server: str, home: Path,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def _stamp(path: Path) -> Path:
     return path.with_name(f".{path.name}.sha256")
 
 
+_STAMP_AFTER_NS = 2_000_000_000
+
+
 def _stat_key(path: Path) -> str:
     st = path.stat()
     return f"{st.st_size} {st.st_mtime_ns}"
@@ -93,8 +97,11 @@ def verify(entry: PretrainedWeights, rehash: bool = False) -> Status:
     digest = file_digest(path, "sha256")
     if not checksum(entry).matches(digest):
         return Status(entry, path, "corrupt", digest)
-    with contextlib.suppress(OSError):  # a read-only cache works; it is hashed each time
-        stamp.write_text(f"{digest} {_stat_key(path)}\n")
+    # A file written within a clock tick of the hash could change again without its size or
+    # mtime changing (coarse file-system timestamps): stamp only files older than that.
+    if time.time_ns() - path.stat().st_mtime_ns > _STAMP_AFTER_NS:
+        with contextlib.suppress(OSError):  # a read-only cache works; it is hashed each time
+            stamp.write_text(f"{digest} {_stat_key(path)}\n")
     return Status(entry, path, "ok", digest)
 
 
