@@ -16,6 +16,7 @@ from cnnzoo.blocks import Bottleneck, InvertedResidual, Residual, ResidualBlock
 from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.train.transfer import freeze_features
+from tests.zoo import every_model
 
 ALL = cnnzoo.list_models()
 
@@ -24,7 +25,7 @@ def meta_model(name: str, **options) -> ZooModel:
     return cnnzoo.create_model(name, device="meta", **options).eval()
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", every_model())
 def test_feature_info_matches_a_forward_pass(name: str) -> None:
     model = meta_model(name)
     info = model.feature_info

@@ -6,6 +6,7 @@ import torch
 
 from cnnzoo import InputShapeError, create_model, list_models, model_card
 from cnnzoo.models.base import AuxOutputs
+from tests.zoo import every_model
 
 ALL = list_models()
 # Small enough to run for real on the CPU in a test; the rest run on the meta device.
@@ -13,7 +14,7 @@ SMALL = ["lenet5", "lenet5_modern", "resnet20", "plain20", "mobilenet_v1", "mobi
          "googlenet", "googlenet_paper", "resnet18"]
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", every_model())
 def test_interface_on_meta(name: str) -> None:
     card = model_card(name)
     model = create_model(name, num_classes=7, in_chans=2, device="meta").eval()
@@ -30,7 +31,7 @@ def test_interface_on_meta(name: str) -> None:
     assert model(x).shape == (2, model.num_features)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", every_model())
 def test_minimum_and_larger_input_sizes(name: str) -> None:
     card = model_card(name)
     model = create_model(name, device="meta").eval()
