@@ -264,7 +264,8 @@ def test_all_leaves_out_bf16_only_where_the_cpu_emulates_it(
     monkeypatch: pytest.MonkeyPatch, native: bool
 ) -> None:
     import cnnzoo.bench.variants as variants
+    import cnnzoo.precision
 
-    monkeypatch.setattr(variants, "native_bf16", lambda: native)
+    monkeypatch.setattr(cnnzoo.precision, "native_bf16", lambda: native)
     chosen = {v.precision for v in variants.useful_variants("cpu", onnx=False)}
     assert chosen == ({"fp32", "bf16"} if native else {"fp32"})

@@ -83,3 +83,12 @@ def native_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_emulated(device: torch.device | str | None = None) -> bool:
+    """bf16 on a CPU without bf16 units, where it is slower than fp32. `device` None: where
+    cnnzoo would run (CUDA when available)."""
+    # str, not torch.device: an unknown device name is for the caller's validation to word
+    on_cpu = str(device).startswith("cpu") if device is not None else \
+        not torch.cuda.is_available()
+    return on_cpu and not native_bf16()

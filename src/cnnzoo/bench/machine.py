@@ -13,7 +13,7 @@ import torch
 
 from cnnzoo.bench.timing import time_callable
 from cnnzoo.home import cnnzoo_home
-from cnnzoo.precision import dtype_of, native_bf16, precision_name
+from cnnzoo.precision import bf16_emulated, dtype_of, precision_name
 
 
 @dataclass
@@ -65,7 +65,7 @@ def precisions_for(device: torch.device | str) -> tuple[str, ...]:
 def measure_matmul_flops(dtype: torch.dtype, device: torch.device | str, n: int = 0) -> float:
     """FLOP/s of an n x n matrix product (2 n^3 FLOPs), best of a few repeats."""
     dev = torch.device(device)
-    emulated = dev.type == "cpu" and dtype == torch.bfloat16 and not native_bf16()
+    emulated = dtype == torch.bfloat16 and bf16_emulated(dev)
     # Emulated bf16 runs ~50x slower than fp32: 2048^2 would take ~30 s a call, and the
     # probe minutes. A smaller product, timed fewer times, finds the same (low) rate.
     n = n or (8192 if dev.type == "cuda" else 512 if emulated else 2048)

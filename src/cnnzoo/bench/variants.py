@@ -22,9 +22,9 @@ from cnnzoo.errors import MissingDependencyError, UsageError
 from cnnzoo.precision import (
     PRECISIONS,
     QUANTIZED,
+    bf16_emulated,
     dtype_of,
     lookup,
-    native_bf16,
     precision_name,
 )
 
@@ -111,11 +111,6 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
 
         require_openvino()
         check_variant(Variant("onnxruntime"), dev)  # it runs the ONNX export
-
-
-def bf16_emulated(device: torch.device | str) -> bool:
-    """bf16 on a CPU without bf16 units: PyTorch emulates it, ~40x slower than fp32 here."""
-    return torch.device(device).type == "cpu" and not native_bf16()
 
 
 def useful_variants(device: torch.device | str, onnx: bool = True) -> list[Variant]:

@@ -95,7 +95,7 @@ def _variants(args: argparse.Namespace) -> list:
 
     check_device(args.device)
     if args.all:
-        from cnnzoo.bench.variants import bf16_emulated
+        from cnnzoo.precision import bf16_emulated
 
         if bf16_emulated(args.device):
             print("note: --all leaves out bf16: this CPU has no bf16 units, so PyTorch "

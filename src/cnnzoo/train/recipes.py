@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnzoo.errors import ConfigError
+from cnnzoo.precision import bf16_emulated
 from cnnzoo.train.config import TrainConfig
 
 # What a recipe may not set: which run, where, and on what hardware are not the recipe.
@@ -159,22 +160,11 @@ def configure(model: str, data: str, recipe: str | None = None, **given: Any
         chosen = find_recipe(model, data)
     settings = dict(chosen.settings) if chosen else {}
     if settings.get("precision") == "bf16" and "precision" not in given \
-            and _bf16_emulated(given.get("device")):
+            and bf16_emulated(given.get("device")):
         settings["precision"] = "fp32"
     cfg = TrainConfig(**{**settings, **given, "model": model, "data": data,
                          "recipe": chosen.name if chosen else None})
     return cfg, chosen
-
-
-def _bf16_emulated(device: str | None) -> bool:
-    """A recipe's bf16 was measured on CPUs with bf16 units (or CUDA); on a CPU without
-    them bf16 is emulated and slower than fp32, so the recipe runs in fp32 there."""
-    import torch
-
-    from cnnzoo.precision import native_bf16
-
-    on_cpu = str(device).startswith("cpu") if device else not torch.cuda.is_available()
-    return on_cpu and not native_bf16()
 
 
 def describe(cfg: TrainConfig, chosen: Recipe | None, given: Mapping[str, Any] = (),
