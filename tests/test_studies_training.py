@@ -195,7 +195,10 @@ def test_lrn_every_verdict_and_the_time_share(tmp_path: Path) -> None:
     m = _arm_measured(tmp_path, {"LRN": [0.90, 0.93], "no LRN": [0.90, 0.901]}, lrn)
     assert lrn.verdict(m).verdict == INCONCLUSIVE
     m = _arm_measured(tmp_path, {"LRN": [0.10, 0.11], "no LRN": [0.09, 0.10]}, lrn)
-    assert "no arm learned" in lrn.verdict(m).reason
+    assert "LRN and no LRN did not learn" in lrn.verdict(m).reason
+    m = _arm_measured(tmp_path, {"LRN": [0.70, 0.71], "no LRN": [0.10, 0.11]}, lrn)
+    v = lrn.verdict(m)  # one arm at chance: a failed recipe, not a refutation
+    assert v.verdict == INCONCLUSIVE and v.reason.startswith("no LRN did not learn")
 
 
 def test_inception_aux_verdicts(tmp_path: Path) -> None:
@@ -306,3 +309,11 @@ def test_data_falls_back_to_the_embedded_digits_or_says_what_is_missing(
     monkeypatch.setattr(load, "locate", lambda name, root=None: None)
     data, note = choose_data(_ctx(tmp_path))
     assert data == "mnist" and "dataset-fashion-mnist" in note
+
+
+def test_quick_mode_deviations_are_recorded_only_in_quick_mode() -> None:
+    from cnnzoo.studies import degradation as deg
+
+    quick, full = deg.STUDY.deviations_in("quick"), deg.STUDY.deviations_in("full")
+    assert quick.startswith(full) and "Quick mode: 4,000 training images" in quick
+    assert "Quick mode" not in full

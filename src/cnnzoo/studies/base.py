@@ -60,7 +60,14 @@ class Study:
     quick_cost: str = ""  # e.g. "< 1 s", "~2 min on 2 cores"
     full_cost: str = ""
     deviations: str = ""  # where the experiment departs from the paper, and why
+    quick_deviations: str = ""  # what --quick shortens further, beyond `deviations`
     seeded: bool = False  # True where chance matters (training); then >= 3 seeds in full mode
+
+    def deviations_in(self, mode: str) -> str:
+        """The deviations of a run in `mode`: quick mode adds its own shortening."""
+        if mode == "quick" and self.quick_deviations:
+            return f"{self.deviations} Quick mode: {self.quick_deviations}".strip()
+        return self.deviations
 
 
 @dataclass(frozen=True)

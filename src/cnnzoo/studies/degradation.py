@@ -29,6 +29,7 @@ from cnnzoo.studies.training import (
     final_by,
     pct,
     pts,
+    quick_run,
     read_meta,
     seeds_note,
     too_few,
@@ -60,7 +61,7 @@ STUDY = Study(
               "cifar10 the test errors are set beside Table 6 (resnet-20 8.75%, resnet-56 "
               "6.97%), within 1.5 points.",
     data=("fashion-mnist",),
-    quick_cost="~1 min (2 idle cores)",
+    quick_cost="~3.2 min (2 idle cores)",
     full_cost="~4 h (2 idle cores)",
     deviations="Fashion-MNIST (28x28 grey, no published figure for these nets) instead of "
                "CIFAR-10, which is not on this machine; 10 epochs instead of 64k iterations "
@@ -68,6 +69,9 @@ STUDY = Study(
                "2-pixel pad-and-crop for 28x28 images; fp32. With --data cifar10 the paper's "
                "recipe is used in full mode (164 epochs, drops at 82 and 123, all 50k "
                "training images where the paper held out 5k for validation).",
+    quick_deviations="4,000 training images x 4 epochs, halved to 14x14, batch 32 at lr "
+                     "0.05 with a quarter-epoch warm-up, no augmentation; 1,000 test images; "
+                     "1 seed.",
     seeded=True,
 )
 
@@ -78,8 +82,14 @@ def recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
                                   weight_decay=1e-4, schedule="step", precision="fp32")
     cifar = data.startswith("cifar")
     if ctx.quick:
-        common.update(epochs=4, limit_train=3000, limit_test=2000)
-    elif cifar:
+        # Measured here (2 AVX2 cores): 3,000 images x 4 epochs at batch 128 and 28x28 left
+        # resnet-56 at 85% training error. Half-size images (3.3x cheaper), batch 32 (4x the
+        # steps), a short warm-up and no augmentation (the claim is about training error)
+        # bring all four nets to where depth can be judged, in ~3 minutes.
+        common.update(quick_run(common, 4, 4000, batch_size=32), lr=0.05, warmup_epochs=0.25,
+                      augment=False, image_size=(14, 14))
+        return common
+    if cifar:
         # 64k iterations at 390 steps an epoch; lr / 10 at 32k and 48k iterations.
         common.update(epochs=164, milestones=(82, 123))
     else:

@@ -51,7 +51,7 @@ STUDY = Study(
     tolerance=f"Counts equal 2,160 and 672 exactly; counted ratios equal 1/n_c + 1/f^2 to "
               f"1e-9; 'about 10x' holds if the saving at n_c = 512 is within {ABOUT:.0%} of "
               "10x. The time ratio is reported, not judged.",
-    quick_cost="~20 s", full_cost="~1 min",
+    quick_cost="~1 s", full_cost="~1 min",
     deviations="Bare convolutions: no bias, batch norm or ReLU between depthwise and "
                "pointwise (MobileNet has them; they add no multiplications the formula counts).",
 )

@@ -75,7 +75,7 @@ STUDY = Study(
               "the residual insertion changes the outputs, or that fine-tuning check fails. "
               "Otherwise inconclusive (full mode: >= 2 seeds for the fine-tuning part).",
     data=("fashion-mnist",),
-    quick_cost="~15 s (2 idle cores)",
+    quick_cost="~35 s (2 idle cores, after degradation)",
     full_cost="~30 min (2 idle cores)",
     deviations="Fashion-MNIST and the degradation study's recipe instead of CIFAR-10. The "
                "paper argues from the construction; here it is tested on a trained net. The "

@@ -210,7 +210,7 @@ def run_study(
         "id": study.id, "claim": study.claim, "source": study.source,
         "experiment": study.experiment, "mode": mode, "seeds": list(seed_tuple), "data": data,
         "data_needed": list(study.data), "tolerance": study.tolerance,
-        "deviations": study.deviations, "measured": measured, "verdict": verdict.verdict,
+        "deviations": study.deviations_in(mode), "measured": measured, "verdict": verdict.verdict,
         "key": verdict.key, "reason": verdict.reason, "elapsed_s": round(elapsed, 3),
         "commands": [command, *ctx.commands], "environment": env,
         "created": env["date"],
