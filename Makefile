@@ -29,7 +29,7 @@ STUDIES_OUT ?= runs/studies
 demo: install fashion-mnist
 	@echo "make demo: rerunning it replaces $(DEMO_OUT)/ (finished studies in $(STUDIES_OUT)/ are reused)"
 	rm -rf $(DEMO_OUT)
-	$(BIN)/cnnzoo train lenet5 --data mnist --threads 1 --out $(DEMO_OUT)
+	$(BIN)/cnnzoo train lenet5 --data mnist --out $(DEMO_OUT)
 	$(BIN)/cnnzoo eval lenet5 --weights $(DEMO_OUT)/best.safetensors --data mnist \
 		--confusion-png $(DEMO_OUT)/confusion.png
 	@echo "LeNet-5 done: weights, checkpoints, metrics.jsonl, curves.png and confusion.png in $(DEMO_OUT)/"

@@ -63,7 +63,7 @@ def test_configure_recipe_then_fields() -> None:
     assert none is None and bare.recipe is None and bare == TrainConfig(
         model="resnet20", data="fashion-mnist")
     chosen, r = configure("lenet5", "mnist-full", recipe="lenet/mnist")
-    assert chosen.epochs == 20 and chosen.recipe == "lenet/mnist"
+    assert chosen.epochs == 30 and chosen.recipe == "lenet/mnist"
 
 
 def _config(out: Path) -> dict:
@@ -100,7 +100,7 @@ def test_train_uses_the_recipe_and_each_flag_overrides_one_field(
 def test_show_lists_the_models_recipes(capsys: pytest.CaptureFixture) -> None:
     assert main(["show", "lenet5"]) == 0
     out = capsys.readouterr().out
-    assert "recipe lenet/mnist: --epochs 20 --batch-size 64 --lr 0.1 (measured here" in out
+    assert "recipe lenet/mnist: --epochs 30 --batch-size 64 --lr 0.1 (measured here" in out
     assert "recipe lenet/fashion-mnist: " in out and "--no-augment" in out
 
 

@@ -302,3 +302,16 @@ def test_cpu_bf16_runs_depthwise_convolutions_in_fp32() -> None:
     assert {dtypes[n] for n in dw_names} == {torch.float32}
     assert {d for n, d in dtypes.items() if n not in dw_names} == {torch.bfloat16}
     assert all(m.weight.grad is not None for m in depthwise)
+
+
+def test_curves_are_drawn_after_the_first_and_last_epochs_not_every_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import cnnzoo.train.loop as loop
+
+    drawn: list[int] = []
+    monkeypatch.setattr(loop, "plot_curves", lambda history, path, title: drawn.append(
+        len(history)))
+    monkeypatch.setattr(loop, "REPLOT_AFTER_S", 3600.0)
+    cfg = dict(QUICK, limit_train=128, limit_test=64)
+    train(TrainConfig(**cfg, epochs=4, out=str(tmp_path)), log=quiet, progress=False)
+    assert drawn == [1, 4]  # ~1 s each: every epoch cost a LeNet-5 run a quarter of its time
