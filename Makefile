@@ -12,9 +12,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# The export and openvino extras too, so that ONNX, OpenVINO and int8 paths are tested.
-$(VENV)/.installed: $(BIN)/python pyproject.toml
+# What `make demo` needs: torch and cnnzoo. The byte-compile spares every later command
+# compiling cnnzoo's modules again where PYTHONDONTWRITEBYTECODE is set (it is, here).
+$(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e .
+	$(BIN)/python -m compileall -q src
+	touch $@
+
+# `make test`: the export and openvino extras too, so that ONNX, OpenVINO and int8 paths
+# are tested.
+$(VENV)/.installed: $(VENV)/.installed-base
 	$(BIN)/pip install -q -e ".[test,export,openvino]"
 	touch $@
 
@@ -22,11 +30,10 @@ install: $(VENV)/.installed
 
 # The main job: LeNet-5 on the embedded MNIST sample (8k train / 2k test real digits) with
 # its recipe (`cnnzoo show lenet5`) and its test evaluation, then the case studies in quick
-# mode with their HTML report. One thread for LeNet: on a small shared machine threads fighting over cores cost far more
-# than they gain for a network this small. Finished studies are reused on a rerun.
+# mode with their HTML report. Finished studies are reused on a rerun.
 DEMO_OUT ?= runs/demo
 STUDIES_OUT ?= runs/studies
-demo: install fashion-mnist
+demo: $(VENV)/.installed-base fashion-mnist
 	@echo "make demo: rerunning it replaces $(DEMO_OUT)/ (finished studies in $(STUDIES_OUT)/ are reused)"
 	rm -rf $(DEMO_OUT)
 	$(BIN)/cnnzoo train lenet5 --data mnist --out $(DEMO_OUT)

@@ -43,7 +43,20 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _only_module(argv: Sequence[str] | None) -> str | None:
+    """The one command module that `argv` names, if it names one: building the other 14
+    commands' parsers (and importing what they need) was a tenth of `summary`'s start-up."""
+    if argv is None:
+        return None
+    command = next((a for a in argv if not a.startswith("-")), None)
+    for module in COMMAND_MODULES:
+        if command and module.rsplit(".", 1)[1].rstrip("_") == command:
+            return module
+    return None  # --help, --version, a typo: every command, for the listing and near misses
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `argv`, only the command it names (when it names one)."""
     parser = Parser(
         prog="cnnzoo",
         description="The classic CNN case studies: build, cost, train and measure them.",
@@ -51,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in COMMAND_MODULES:
+    only = _only_module(argv)
+    for module in (only,) if only else COMMAND_MODULES:
         importlib.import_module(module).register(sub)
     return parser
 
@@ -89,7 +103,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     global _ARGV
     _ARGV = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(_ARGV)
     args, extra = parser.parse_known_args(argv)
     command = innermost_parser(parser, args)
     if extra and not getattr(args, "accepts_model_options", False):
