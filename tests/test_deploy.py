@@ -167,7 +167,8 @@ def test_written_folder_loads_and_matches(lenet: Trained, one_export: Path, tmp_
     assert report.reload_error is not None and report.reload_error < 1e-5
 
 
-@pytest.mark.parametrize("key", ["ort-int8", "openvino-int8-nncf"])
+@pytest.mark.parametrize("key", [
+    "ort-int8", pytest.param("openvino-int8-nncf", marks=pytest.mark.slow)])  # NNCF: ~3 s
 def test_int8_paths_quantize_and_agree(lenet: Trained, one_export: Path, key: str) -> None:
     if "openvino" in key:
         pytest.importorskip("openvino")

@@ -36,7 +36,7 @@ NEEDS = (
 )
 # Commands that run for minutes even when shortened: run only in the slow tier.
 SLOW = ("study ", "bench", "--per-layer", "compare", "export", "--data fashion-mnist",
-        "draw", "torchrun", "deploy")
+        "draw", "torchrun", "deploy", "--train-batch")
 
 
 COUNTING_STUDIES = ("params", "vgg-uniform", "one-by-one", "mobilenet-structure",

@@ -58,6 +58,7 @@ def test_export_passes_parity_with_a_dynamic_batch(tmp_path, fmt, name, options,
     assert "max abs err" in result.summary() and "max rel err" in result.summary()
 
 
+@pytest.mark.slow  # two exports and their parity checks: ~5 s
 def test_static_batch_export_checks_at_its_batch(tmp_path) -> None:
     _needs_onnx()
     path = tmp_path / "lenet5.onnx"

@@ -30,14 +30,15 @@ def _random_statistics(model: nn.Module, seed: int = 0) -> nn.Module:
 CASES = [
     ("resnet20", {}, (3, 32, 32)),
     ("resnet50", {}, (3, 32, 32)),
-    ("vgg11_bn", {}, (3, 32, 32)),
+    pytest.param("vgg11_bn", {}, (3, 32, 32), marks=pytest.mark.slow),  # ~5 s of folding
     ("googlenet", {"aux_logits": True}, (3, 64, 64)),
     ("mobilenet_v2", {"width": 0.5}, (3, 32, 32)),
     ("mobilenet_v1", {"width": 0.25}, (3, 32, 32)),
 ]
 
 
-@pytest.mark.parametrize("name, options, size", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, options, size", CASES,
+                         ids=[c.values[0] if hasattr(c, "marks") else c[0] for c in CASES])
 def test_folding_removes_every_batch_norm_and_keeps_outputs(name, options, size) -> None:
     model = _random_statistics(cnnzoo.create_model(name, **options))
     before = sum(1 for _ in iter_batchnorms(model))
