@@ -317,3 +317,11 @@ def test_quick_mode_deviations_are_recorded_only_in_quick_mode() -> None:
     quick, full = deg.STUDY.deviations_in("quick"), deg.STUDY.deviations_in("full")
     assert quick.startswith(full) and "Quick mode: 4,000 training images" in quick
     assert "Quick mode" not in full
+
+
+def test_a_difference_exactly_on_the_margin_is_not_beyond_it() -> None:
+    from cnnzoo.studies.training import UNCLEAR, against, difference, stats
+
+    on = difference(stats([0.70]), stats([0.69]))  # 0.0100000000000000009 in floats
+    assert on["diff"] > 0.01 and against(on, 0.01) == UNCLEAR
+    assert against(difference(stats([0.702]), stats([0.69])), 0.01) == "above"

@@ -31,6 +31,7 @@ from cnnzoo.studies.base import (
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
 ABOVE, BELOW, UNCLEAR = "above", "below", "unclear"
+_ON_THE_MARGIN = 1e-9  # a difference this close to the margin lies on it
 LEARNED = 0.5  # below this test accuracy (10 classes) a run has not learned: no verdict
 QUICK_TEST_IMAGES = 1000  # +-1.3 points (2 se) at 85% accuracy: quick verdicts are indicative
 
@@ -115,9 +116,11 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def against(d: dict[str, Any], margin: float) -> str:
     """ABOVE, BELOW or UNCLEAR: where the difference lies against `margin`, by 2 se."""
     se = d["se"] or 0.0
-    if d["diff"] - 2 * se > margin:
+    # Accuracies are counts over a test set: 0.70 - 0.69 is 0.0100000000000000009 in floats,
+    # which must not "exceed" a 1-point margin (it did, in a quick lrn run).
+    if d["diff"] - 2 * se > margin + _ON_THE_MARGIN:
         return ABOVE
-    if d["diff"] + 2 * se < margin:
+    if d["diff"] + 2 * se < margin - _ON_THE_MARGIN:
         return BELOW
     return UNCLEAR
 
