@@ -62,7 +62,7 @@ STUDY = Study(
               "6.97%), within 1.5 points.",
     data=("fashion-mnist",),
     quick_cost="~3.2 min (2 idle cores)",
-    full_cost="~4 h (2 idle cores)",
+    full_cost="~13.5 h (2 AVX2 cores; 3 seeds)",
     deviations="Fashion-MNIST (28x28 grey, no published figure for these nets) instead of "
                "CIFAR-10, which is not on this machine; 10 epochs instead of 64k iterations "
                "(164 epochs), with the paper's lr drops at the same fractions of the run; "

@@ -48,7 +48,7 @@ STUDY = Study(
               "inconclusive. Full mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
     quick_cost="~35 s (2 idle cores)",
-    full_cost="~1.5 h (2 idle cores)",
+    full_cost="~7 h (2 AVX2 cores; 3 seeds)",
     deviations="Fashion-MNIST 28x28 and a 6-layer net (c = 16 in quick mode, 32 in full), "
                "not ImageNet and the 28-layer MobileNet; the MAC ratio is therefore set by "
                "the 1/c_out + 1/9 rule at these widths, not the paper's 8.6x; one recipe "

@@ -44,7 +44,7 @@ STUDY = Study(
               "points; otherwise inconclusive. Full mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
     quick_cost="~1 min (2 idle cores)",
-    full_cost="~1.5 h (2 idle cores)",
+    full_cost="~3.5 h (2 AVX2 cores; 3 seeds)",
     deviations="Fashion-MNIST 28x28 padded to 32x32 (googlenet's minimum; its grid is then "
                "2x2 at inception 4a/4d, so the heads' 4x4 adaptive pool upsamples), not "
                "ImageNet 224x224; torchvision's GoogLeNet with batch norm (the paper's had "

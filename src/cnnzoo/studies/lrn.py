@@ -46,7 +46,7 @@ STUDY = Study(
               "otherwise inconclusive. Full mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
     quick_cost="~1 min (2 idle cores)",
-    full_cost="~25 min (2 idle cores)",
+    full_cost="~2.5 h (2 AVX2 cores; 3 seeds)",
     deviations="Fashion-MNIST 28x28 grey, not ImageNet 224x224: conv1 5x5 stride 1 (not "
                "11x11 stride 4), channels a quarter of the paper's (24-64-96-96-64), FC 256 "
                "(not 4096), one tower (no two-GPU groups), He-initialised FC layers (the "

@@ -46,7 +46,7 @@ STUDY = Study(
               "mode needs >= 2 seeds per arm.",
     data=("fashion-mnist",),
     quick_cost="~50 s (2 idle cores)",
-    full_cost="~1 h (2 idle cores)",
+    full_cost="~2.3 h (2 AVX2 cores; 3 seeds)",
     deviations="Fashion-MNIST 28x28 padded to 32x32 (the nets' minimum) and width 0.5, not "
                "ImageNet 224x224 at width 1.0: at 32x32 the last stages run on 1x1 grids, so "
                "the small-data accuracy tests the block design far from where the papers "
