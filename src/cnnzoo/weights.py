@@ -6,9 +6,7 @@ Pickles are read with `weights_only=True`, so a file that would run code is refu
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from cnnzoo.atomic import atomic_path
 from cnnzoo.errors import WeightsError
 from cnnzoo.models.base import ZooModel, model_name_of
 
@@ -217,13 +216,6 @@ def save_weights(model: ZooModel, path: str | Path, **metadata: Any) -> Path:
         **metadata,
     }
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, tmp, metadata={k: json.dumps(v) for k, v in meta.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

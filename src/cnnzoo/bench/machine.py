@@ -3,6 +3,7 @@ bandwidth. Measured once per machine description and cached as JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.bench.timing import time_callable
 from cnnzoo.home import cnnzoo_home
 from cnnzoo.precision import bf16_emulated, dtype_of, precision_name
@@ -117,11 +119,6 @@ def machine_peaks(device: torch.device | str = "cpu", refresh: bool = False) -> 
             peaks.flops[p] = max(v, peaks.flops.get(p, 0.0))
         peaks.bandwidth = max(old.bandwidth, peaks.bandwidth)
     cache[key] = asdict(peaks)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache, indent=2))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home still gets its figures, just not cached
+    with contextlib.suppress(OSError):  # a read-only home gets its figures, not cached
+        write_text_atomic(path, json.dumps(cache, indent=2))
     return peaks

@@ -3,9 +3,9 @@ under the machine's two roofs (memory bandwidth slope, compute peak)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from cnnzoo.atomic import atomic_path
 from cnnzoo.bench.roofline import RooflineReport
 
 KIND_STYLE = {
@@ -50,13 +50,9 @@ def roofline_plot(report: RooflineReport, path: str | Path) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     fig.text(0.01, 0.01, report.peaks.description, fontsize=6, color="gray")
     fig.tight_layout()
-    # A temporary name beside the target (plain open: the umask's mode), renamed when whole.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.png")
     try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -14,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnnzoo.atomic import atomic_path, write_text_atomic
 from cnnzoo.deploy.paths import DeployPath
 from cnnzoo.deploy.report import DeployReport
 from cnnzoo.errors import UsageError
-from cnnzoo.export import umask_mode
 
 RECORD = "deploy.json"
 
@@ -39,22 +38,12 @@ def check_out_dir(out: str | Path) -> Path:
 
 
 def _copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".partial")
-    os.close(fd)
-    try:
+    with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
-        umask_mode(Path(tmp))
-        os.replace(tmp, dst)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _write_text(dst: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".partial")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    umask_mode(Path(tmp))
-    os.replace(tmp, dst)
+    write_text_atomic(dst, text)
 
 
 def write_deployment(out: Path, report: DeployReport, path: DeployPath,

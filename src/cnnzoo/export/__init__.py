@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cnnzoo.atomic import umask_mode
 from cnnzoo.errors import CnnzooError, ExportError, UsageError
 from cnnzoo.export.formats import FORMATS, SUFFIXES, WRITERS, load_runner, onnx_session
 from cnnzoo.export.parity import ParityCheck, parity_checks
@@ -75,13 +76,6 @@ def check_output(path: str | Path, format: str) -> Path:
             f"{path} is a folder; give a file name, e.g. {path / ('model' + SUFFIXES[format])}"
         )
     return check_writable_file(path, "-o")
-
-
-def umask_mode(path: Path) -> None:
-    # mkstemp creates the file 0600; give it the mode a plain open() would have.
-    mask = os.umask(0)
-    os.umask(mask)
-    path.chmod(0o666 & ~mask)
 
 
 def export_model(

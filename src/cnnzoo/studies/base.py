@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnnzoo.atomic import atomic_path, write_text_atomic
 from cnnzoo.errors import CnnzooError
 
 if TYPE_CHECKING:  # the training cache imports the trainer; only studies that train need it
@@ -120,23 +121,16 @@ class StudyContext:
         if not rows:
             raise StudyError(f"{self.study.id}: no rows to write to {name}.csv")
         path = self.out / f"{name}.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        self.out.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", newline="") as f:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        tmp.replace(path)
         return path
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Save non-tabular raw data as DIR/ID/NAME.json, atomically."""
-        path = self.out / f"{name}.json"
-        tmp = path.with_suffix(".json.tmp")
-        self.out.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True))
-        tmp.replace(path)
-        return path
+        return write_text_atomic(self.out / f"{name}.json",
+                                 json.dumps(obj, indent=2, sort_keys=True))
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.train.config import TrainConfig
 
 DONE = "done.json"
@@ -137,9 +138,7 @@ class RunCache:
             "seconds": result.seconds,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        tmp = out / f".{DONE}.tmp"
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-        tmp.replace(out / DONE)
+        write_text_atomic(out / DONE, json.dumps(record, indent=2, sort_keys=True))
         return self._load(out, record, cached=False)
 
     @staticmethod

@@ -15,6 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.studies.base import Figure, RawData, StudyError, Verdict
 from cnnzoo.studies.registry import STUDY_IDS, _load
 from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_json_atomic
@@ -311,11 +312,7 @@ def write_report(folder: Path, html_path: Path | None = None) -> Path:
         raise StudyError(f"{folder} holds no study results (DIR/ID/result.json); run "
                          f"`cnnzoo study run --out {folder}` first")
     path = html_path or folder / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(folder, entries))
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, render_html(folder, entries))
 
 
 def verdicts(folder: Path) -> dict[str, Verdict]:

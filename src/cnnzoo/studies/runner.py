@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.studies.base import (
     MODES,
     NEEDS_DATA,
@@ -118,10 +119,7 @@ def read_result(folder: Path) -> dict | None:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
 def _matches(old: dict | None, module: StudyModule, mode: str, seeds: tuple[int, ...],

@@ -6,15 +6,14 @@ checkpoint never needs an unsafe unpickler.
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from cnnzoo.atomic import atomic_path
 from cnnzoo.errors import CheckpointError
 
 CHECKPOINT_VERSION = 1
@@ -43,17 +42,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """torch.save to a temporary file in the same directory, then rename over `path`, so a
     crash mid-write leaves the previous checkpoint intact."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"version": CHECKPOINT_VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, fsync=True) as tmp, tmp.open("wb") as f:
+        torch.save({"version": CHECKPOINT_VERSION, **state}, f)
     return path
 
 

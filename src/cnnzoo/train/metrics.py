@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cnnzoo.atomic import write_text_atomic
+
 
 def append_metrics(path: str | Path, record: dict[str, Any]) -> None:
     with Path(path).open("a", encoding="utf-8") as f:
@@ -28,7 +30,4 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 def rewrite_metrics(path: str | Path, records: list[dict[str, Any]]) -> None:
     """Keep only the epochs a resumed run restarts from (a run killed after writing its
     metrics line but before its checkpoint would otherwise repeat an epoch)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))

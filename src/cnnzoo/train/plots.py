@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from cnnzoo.atomic import atomic_path
+
 
 def _pyplot():  # noqa: ANN202 - imported lazily: matplotlib is slow to import
     import matplotlib
@@ -20,10 +22,8 @@ def _pyplot():  # noqa: ANN202 - imported lazily: matplotlib is slow to import
 
 def _save(fig: Any, path: Path) -> Path:
     # Atomic like every other artefact: a half-written PNG never replaces a good one.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     return path
 
 
