@@ -44,7 +44,7 @@ from cnnzoo.weights import save_weights
 LAST, BEST, BEST_WEIGHTS = "last.pt", "best.pt", "best.safetensors"
 METRICS, CURVES = "metrics.jsonl", "curves.png"
 # Drawing curves.png costs ~1 s (matplotlib): every epoch, it was a quarter of a LeNet-5
-# run's wall time. Redrawn at most this often, and always after the last epoch.
+# run's wall time. Redrawn at most this often, and once more when the run stops.
 REPLOT_AFTER_S = 30.0
 
 
@@ -105,6 +105,7 @@ class Trainer:
         self.show_progress = progress and self.ctx.is_main
         self.history: list[dict[str, Any]] = []
         self._plotted_at = float("-inf")  # the first epoch draws curves.png
+        self._plotted_epochs = 0  # epochs curves.png shows
         self.best_top1, self.best_epoch = -1.0, 0
         self.elapsed = 0.0
         self.epoch, self.batch = 0, 0  # where the next step starts
@@ -230,8 +231,6 @@ class Trainer:
                 if stats is None:
                     interrupted = True
                     self._save(LAST)
-                    if self.ctx.is_main and self.history:
-                        self._plot()
                     self.log(f"interrupted: saved {self.out / LAST} at epoch {self.epoch + 1}, "
                              f"step {self.batch + 1}; continue with --resume {self.out}")
                     break
@@ -245,11 +244,11 @@ class Trainer:
                 self._end_epoch(stats, result, seconds)
                 if self._any_rank(stop.requested):
                     interrupted = True
-                    if self.ctx.is_main and self.history:
-                        self._plot()
                     self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
                              f"continue with --resume {self.out}")
                     break
+        if self.ctx.is_main and len(self.history) > self._plotted_epochs:
+            self._plot()  # finished or interrupted: curves.png shows every epoch done
         final = self.history[-1]["test_top1"] if self.history else float("nan")
         return TrainResult(self.out, self.epoch, self.best_top1, self.best_epoch, final,
                            self.elapsed, interrupted, self.history, self.ctx.is_main,
@@ -376,10 +375,8 @@ class Trainer:
                 self._write(lambda: save_checkpoint(self.out / BEST, state))
                 self._export_best(self.epoch, result.top1)
             self._write(lambda: save_checkpoint(self.out / LAST, state))
-            now = time.monotonic()
-            if self.epoch >= self.cfg.epochs or now - self._plotted_at >= REPLOT_AFTER_S:
+            if time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
-                self._plotted_at = now
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
@@ -389,6 +386,7 @@ class Trainer:
 
     def _plot(self) -> None:
         self._write(lambda: plot_curves(self.history, self.out / CURVES, title=self._title()))
+        self._plotted_at, self._plotted_epochs = time.monotonic(), len(self.history)
 
     def _title(self) -> str:
         return f"{self.cfg.model} on {self.cfg.data} ({self.cfg.precision})"
