@@ -325,3 +325,20 @@ def test_a_difference_exactly_on_the_margin_is_not_beyond_it() -> None:
     on = difference(stats([0.70]), stats([0.69]))  # 0.0100000000000000009 in floats
     assert on["diff"] > 0.01 and against(on, 0.01) == UNCLEAR
     assert against(difference(stats([0.702]), stats([0.69])), 0.01) == "above"
+
+
+def test_the_report_draws_a_block_at_the_input_its_study_trained_on(tmp_path: Path) -> None:
+    from cnnzoo.studies.report import _block_diagram
+    from cnnzoo.studies.training import trained_input
+
+    # As `cnnzoo train` resolves it: the data's channels, the recipe's size or the model's.
+    assert trained_input("resnet20", "fashion-mnist", {"image_size": (14, 14)}) == [1, 14, 14]
+    assert trained_input("googlenet", "mnist", {"image_size": None}) == [1, 224, 224]
+    assert trained_input("resnet20", "cifar10", {}) == [3, 32, 32]
+    (tmp_path / "meta.json").write_text(json.dumps({"mode": "quick", "input_size": [1, 14, 14]}))
+    html = _block_diagram("degradation", tmp_path)
+    assert "at 1x14x14, the input this study trained it on" in html
+    assert "16 × 14 × 14" in html and "32 × 32" not in html
+    (tmp_path / "meta.json").unlink()  # a folder from before meta.json said: the default
+    assert "at 3x32x32, its default input" in _block_diagram("degradation", tmp_path)
+    assert _block_diagram("vgg-uniform", tmp_path) == ""  # a study about no one block

@@ -34,6 +34,7 @@ from cnnzoo.studies.training import (
     seeds_note,
     too_few,
     train_rows,
+    trained_input,
     write_meta,
 )
 
@@ -101,7 +102,8 @@ def recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
 
 def run(ctx: StudyContext) -> None:
     data, note = choose_data(ctx)
-    write_meta(ctx, data, note, models=list(MODELS))
+    write_meta(ctx, data, note, models=list(MODELS),
+               input_size=trained_input("resnet20", data, recipe(ctx, data)))
     assert ctx.runs is not None
     rows: list[dict[str, Any]] = []
     for seed in ctx.seeds:  # seed 0 of every model first: partial results stay balanced

@@ -41,6 +41,7 @@ from cnnzoo.studies.training import (
     seeds_note,
     stats,
     too_few,
+    trained_input,
     write_meta,
 )
 
@@ -134,7 +135,8 @@ def run(ctx: StudyContext) -> None:
     from cnnzoo.weights import save_weights
 
     data, note = choose_data(ctx)
-    write_meta(ctx, data, note, extra_blocks_per_stage=EXTRA)
+    write_meta(ctx, data, note, extra_blocks_per_stage=EXTRA,
+               input_size=trained_input("resnet20", data, tune_recipe(ctx, data)))
     assert ctx.runs is not None
     weights_dir = Path(ctx.runs.root) / "identity-inserted"
     weights_dir.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ from cnnzoo.studies.training import (
     quick_run,
     read_meta,
     train_arms,
+    trained_input,
     write_meta,
 )
 
@@ -67,7 +68,8 @@ def recipe(ctx: StudyContext, aux: bool) -> dict[str, Any]:
 
 def run(ctx: StudyContext) -> None:
     data, note = choose_data(ctx)
-    write_meta(ctx, data, note)
+    write_meta(ctx, data, note,
+               input_size=trained_input("googlenet", data, recipe(ctx, aux=True)))
     train_arms(ctx, data, {arm: ("googlenet", recipe(ctx, arm == "aux heads"))
                            for arm in ARMS})
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import json
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from cnnzoo.studies.base import Figure, RawData, StudyError, Verdict
 from cnnzoo.studies.registry import STUDY_IDS, _load
 from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_json_atomic
 
-# Studies about a block: the block diagram drawn above their figures (when cnnzoo.draw is
-# installed). (model, module path of one such block)
+# Studies about a block: the block diagram drawn above their figures.
+# (model, module path of one such block)
 BLOCKS = {
     "degradation": ("resnet20", "layer1.0"), "identity": ("resnet20", "layer1.0"),
     "bottleneck": ("googlenet_paper", "inception3a"),  # 5x5 branches, as in the paper
@@ -97,19 +98,27 @@ def collect(folder: Path) -> list[dict]:
     return entries
 
 
-def _block_diagram(study_id: str) -> str:
-    """The block's diagram from cnnzoo.draw, or nothing where it is not installed."""
+def _block_diagram(study_id: str, folder: Path) -> str:
+    """The block's diagram drawn from the real module, at the input the study trained it on
+    where its meta.json says (a block's shapes follow the input), else at the model's
+    default input."""
     if study_id not in BLOCKS:
         return ""
-    try:
-        from cnnzoo.draw import draw  # type: ignore[import-not-found]
+    from cnnzoo.draw import draw
+    from cnnzoo.registry import create_model, model_card
 
-        model, block = BLOCKS[study_id]
-        svg = draw(model, block=block, detail="layers")
-    except Exception:  # noqa: BLE001 - the diagram is optional; the report stands without it
-        return ""
-    return (f"<figure class='fig'>{svg}<figcaption>The block: {escape(model)} "
-            f"<code>{escape(block)}</code>, drawn from the real module.</figcaption></figure>")
+    name, block = BLOCKS[study_id]
+    meta = folder / "meta.json"
+    size = json.loads(meta.read_text()).get("input_size") if meta.is_file() else None
+    where = "the input this study trained it on"
+    if not size:
+        size, where = list(model_card(name).input_size), "its default input"
+    model = create_model(name, in_chans=size[0], device="meta")
+    svg = draw(model, input_size=tuple(size), block=block, detail="layers")
+    shape = "x".join(str(v) for v in size)
+    return (f"<figure class='fig'>{svg}<figcaption>The block: {escape(name)} "
+            f"<code>{escape(block)}</code>, drawn from the real module at {shape}, "
+            f"{where}.</figcaption></figure>")
 
 
 def _value(v: Any) -> str:
@@ -241,7 +250,7 @@ def _study_section(e: dict) -> str:
     commands = "".join(f"<code>{escape(c)}</code><br>" for c in e.get("commands", []))
     dl.append(("Commands", commands or "-"))
     note = f"<p><em>{escape(e['note'])}</em></p>" if e.get("note") else ""
-    figs = _block_diagram(e["id"]) + "<div class='figs'>" + "".join(
+    figs = _block_diagram(e["id"], e["folder"]) + "<div class='figs'>" + "".join(
         _figure(f) for f in e["figures"]) + "</div>"
     return "".join([
         f"<section class='study' id='{sid}'><h2>{sid} {_b(e['verdict'])}</h2>",

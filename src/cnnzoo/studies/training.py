@@ -80,6 +80,17 @@ def write_meta(ctx: StudyContext, data: str, note: str, **extra: Any) -> None:
                             "seeds": list(ctx.seeds), **extra})
 
 
+def trained_input(model: str, data: str, recipe: dict[str, Any]) -> list[int]:
+    """(C, H, W) that a study's runs of `model` train on: the data's channels at the recipe's
+    image size, else at the model's default size (as `cnnzoo train` resolves it)."""
+    from cnnzoo.data.specs import SPECS, canonical_name
+    from cnnzoo.registry import model_card
+
+    channels = SPECS[canonical_name(data) or data].image_shape[0]
+    height, width = recipe.get("image_size") or model_card(model).input_size[1:]
+    return [channels, height, width]
+
+
 def read_meta(raw: RawData) -> dict[str, Any]:
     return raw.json("meta") if raw.has("meta") else {"mode": "full", "data": "", "note": ""}
 
