@@ -19,6 +19,7 @@ from torch import nn
 
 from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
+from cnnzoo.extras import install_command
 from cnnzoo.precision import (
     PRECISIONS,
     QUANTIZED,
@@ -99,7 +100,7 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
         except ImportError as e:
             raise MissingDependencyError(
                 "the onnxruntime backend needs onnxruntime, onnx and onnxscript; install them "
-                "with: pip install 'cnnzoo[export]'"
+                "with: " + install_command("onnxruntime", "onnx", "onnxscript")
             ) from e
     if variant.backend == "openvino":
         if dev.type != "cpu" or variant.precision not in ("fp32", "int8"):

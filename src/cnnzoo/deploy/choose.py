@@ -15,6 +15,7 @@ from cnnzoo.deploy.data import CALIBRATION_IMAGES, CHECK_IMAGES, deploy_data
 from cnnzoo.deploy.paths import PATHS, Built, Context, DeployPath
 from cnnzoo.deploy.report import DeployReport, PathResult
 from cnnzoo.errors import CnnzooError, UsageError
+from cnnzoo.extras import install_command, installed
 from cnnzoo.precision import native_bf16
 from cnnzoo.train.inference import Trained
 
@@ -43,23 +44,15 @@ class Tolerance:
         return ""
 
 
-def installed(module: str) -> bool:
-    """Whether `module` can be imported, without importing it (nncf takes seconds)."""
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def available(paths: Sequence[DeployPath]) -> tuple[list[DeployPath], dict[str, str]]:
     """The paths that can run on this machine, and why each other one cannot."""
     bf16 = native_bf16()
     why = (f"no avx512_bf16/amx_bf16 (PyTorch sees {torch.backends.cpu.get_cpu_capability()}): "
            "bf16 would be emulated, slower than fp32")
     missing = {}
-    extras = (("onnxruntime", "export"), ("openvino", "openvino"), ("nncf", "openvino"))
-    for module, extra in extras:
-        if not installed(module):
-            missing[module] = f"{module} is not installed (pip install 'cnnzoo[{extra}]')"
+    for module in ("onnxruntime", "openvino", "nncf"):
+        if not installed(module):  # found without importing: nncf takes seconds
+            missing[module] = f"{module} is not installed ({install_command(module)})"
     keep, skipped = [], {}
     for p in paths:
         needs = {p.runtime} | ({"onnxruntime"} if p.runtime == "openvino" else set())

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import MissingDependencyError
+from cnnzoo.extras import install_command
 
 CALIBRATION_BATCH = 1  # one image per calibration step: the tools count steps, not images
 
@@ -61,7 +62,7 @@ def quantize_onnxruntime(fp32_onnx: Path, calibration: torch.Tensor, out: Path) 
     except ImportError as e:
         raise MissingDependencyError(
             "int8 through ONNX Runtime needs onnxruntime; install it with: "
-            "pip install 'cnnzoo[export]'") from e
+            + install_command("onnxruntime")) from e
 
     class Reader(CalibrationDataReader):
         def __init__(self, name: str) -> None:
@@ -98,8 +99,7 @@ def quantize_nncf(fp32_onnx: Path, calibration: torch.Tensor, out_xml: Path) -> 
         import nncf
     except ImportError as e:
         raise MissingDependencyError(
-            "int8 through NNCF needs nncf; install it with: pip install 'cnnzoo[openvino]' "
-            "(or: pip install nncf)") from e
+            "int8 through NNCF needs nncf; install it with: " + install_command("nncf")) from e
     items = _batches(calibration)
     with _quiet():
         quantized = nncf.quantize(

@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import MissingDependencyError
+from cnnzoo.extras import install_command
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt", "exported-program": ".pt2"}
-ONNX_INSTALL = "pip install 'cnnzoo[export]' (or: pip install onnx onnxscript onnxruntime)"
 
 Runner = Callable[[torch.Tensor], torch.Tensor]
 
@@ -28,7 +28,7 @@ def require(module: str, purpose: str) -> None:
     except ImportError as e:
         raise MissingDependencyError(
             f"{purpose} needs the optional package {module!r}, which is not installed; "
-            f"install it with: {ONNX_INSTALL}"
+            f"install it with: {install_command(module)}"
         ) from e
 
 

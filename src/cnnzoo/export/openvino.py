@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnzoo.errors import MissingDependencyError
-
-OPENVINO_INSTALL = "pip install 'cnnzoo[openvino]' (or: pip install openvino)"
+from cnnzoo.extras import install_command
 
 
 def require_openvino(purpose: str = "the openvino backend") -> object:
@@ -23,7 +22,7 @@ def require_openvino(purpose: str = "the openvino backend") -> object:
     except ImportError as e:
         raise MissingDependencyError(
             f"{purpose} needs OpenVINO, which is not installed; install it with: "
-            f"{OPENVINO_INSTALL}"
+            f"{install_command('openvino')}"
         ) from e
     return openvino
 
