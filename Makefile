@@ -67,17 +67,17 @@ lint: install
 # One worker per core, each with one torch thread: two workers of two threads each on two
 # cores ran 8% slower. pytest caches its assertion-rewritten test modules as .pyc files,
 # which PYTHONDONTWRITEBYTECODE forbids: every worker rewrote all 45 files again, ~3 s each.
+# A file's tests stay on one worker, in order: a docs page's commands build on each other,
+# and a module fixture (a training run) is built once. (`--dist worksteal` balances better
+# but splits files; `loadgroup` cannot group them: pytest 9 ignores how xdist 3.8 marks.)
 PYTEST := env -u PYTHONDONTWRITEBYTECODE OMP_NUM_THREADS=1 $(BIN)/pytest
-# A file's tests stay on one worker in the full run: its slow module fixtures (a training
-# run, the studies) are built once. The fast tier's fixtures are cheap, and worksteal
-# balances it better (57.7 s against 60.8 s measured side by side).
 PYTEST_JOBS ?= -n auto --dist loadfile
 test: lint
 	$(PYTEST) $(PYTEST_JOBS)
 
 # The edit-test loop: everything but the slow tests and those needing installed data.
 test-fast: install
-	$(PYTEST) -n auto --dist worksteal -m "not slow and not data"
+	$(PYTEST) $(PYTEST_JOBS) -m "not slow and not data"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
