@@ -2,4 +2,6 @@ import sys
 
 from cnnzoo.cli import main
 
-sys.exit(main())
+# Guarded: the studies' worker processes (multiprocessing's spawn) import the main module.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", default="runs/studies", metavar="DIR",
                      help="results folder (default runs/studies)")
     run.add_argument("--threads", type=int, metavar="N", help="torch threads (default torch's)")
+    run.add_argument("--jobs", type=int, metavar="N", help="training runs at once, each with "
+                     "threads/N threads (default: one per core on CPU, 1 on a GPU)")
     run.add_argument("--force", action="store_true", help="rerun studies that already finished")
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no per-epoch progress bars from the training studies")
@@ -78,6 +80,8 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies.runner import FAILED
 
     check_threads(args.threads)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()
@@ -85,7 +89,8 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         for study_id, why in SKIPPED.items():
             print(f"note: skipping {study_id}: {why}", file=sys.stderr)
     out = Path(args.out)
-    options = {"data_root": args.data_root, "threads": args.threads, "force": args.force,
+    options = {"data_root": args.data_root, "threads": args.threads, "jobs": args.jobs,
+               "force": args.force,
                "progress": args.progress}
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir

@@ -48,7 +48,7 @@ def run(study_id: str, mode: str = "quick", seeds: int | None = None, data: str 
         out: str | Path = "runs/studies", **options: Any) -> dict:
     """Run one study (or reuse its finished result) and return its result dict: claim,
     measured figures, verdict, key figure, reason, environment. Options: data_root,
-    threads, force, progress, log, weights_dir."""
+    threads, jobs (training runs at once), force, progress, log, weights_dir."""
     from cnnzoo.studies.registry import get
     from cnnzoo.studies.runner import run_study
 

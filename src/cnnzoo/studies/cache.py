@@ -13,7 +13,7 @@ import hashlib
 import json
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -72,6 +72,16 @@ def _flag(key: str, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One run a study will ask the cache for: RunCache.train's arguments."""
+
+    model: str
+    data: str
+    seed: int
+    fields: dict[str, Any]
+
+
 @dataclass
 class CachedRun:
     config: dict[str, Any]
@@ -93,11 +103,19 @@ class RunCache:
     """Cached training runs under `root` (OUT/_runs, shared by every study of one --out)."""
 
     def __init__(self, root: Path | str, threads: int | None = None, progress: bool = True,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, jobs: int = 1) -> None:
         self.root = Path(root)
         self.threads = threads
         self.progress = progress
         self.log = log
+        self.jobs = jobs  # runs trained at once by train_all
+
+    def train_all(self, plan: Sequence[Planned]) -> None:
+        """Train `plan`'s unfinished runs `jobs` at a time, each in its own process
+        (cnnzoo.studies.parallel); train() then finds them finished."""
+        from cnnzoo.studies.parallel import train_in_parallel
+
+        train_in_parallel(self, plan, self.jobs)
 
     def config(self, model: str, data: str, *, seed: int, **config_fields: Any) -> TrainConfig:
         cfg = TrainConfig(model=model, data=data, seed=seed, out=str(self.root / "pending"),

@@ -101,14 +101,18 @@ def recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
 
 
 def run(ctx: StudyContext) -> None:
+    from cnnzoo.studies.cache import Planned
+
     data, note = choose_data(ctx)
     write_meta(ctx, data, note, models=list(MODELS),
                input_size=trained_input("resnet20", data, recipe(ctx, data)))
     assert ctx.runs is not None
     rows: list[dict[str, Any]] = []
+    config = configure(ctx, recipe(ctx, data))
     for seed in ctx.seeds:  # seed 0 of every model first: partial results stay balanced
+        ctx.runs.train_all([Planned(model, data, seed, config) for model in MODELS])
         for model in MODELS:
-            r = ctx.runs.train(model, data, seed=seed, **configure(ctx, recipe(ctx, data)))
+            r = ctx.runs.train(model, data, seed=seed, **config)
             ctx.commands.append(r.command)
             rows += train_rows(r, model=model, seed=seed)
             ctx.write_csv("curves", rows)

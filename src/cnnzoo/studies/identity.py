@@ -132,6 +132,7 @@ def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool) -> 
 
 def run(ctx: StudyContext) -> None:
     from cnnzoo.registry import create_model
+    from cnnzoo.studies.cache import Planned
     from cnnzoo.weights import save_weights
 
     data, note = choose_data(ctx)
@@ -164,13 +165,17 @@ def run(ctx: StudyContext) -> None:
                     deep.model_name = INSERTED
                     save_weights(deep, path)
                 inits[name] = str(path.resolve())
+        tunes = {}
         for name, arch in TUNED.items():
             options = {} if arch is None else dict(extra=EXTRA, residual_insert=arch[0],
                                                    zero_init=arch[1])
-            r = ctx.runs.train("resnet20" if arch is None else INSERTED, data, seed=seed,
-                               **configure(ctx, {**tune_recipe(ctx, data),
-                                                 "init_weights": inits[name],
-                                                 "model_options": options}))
+            tunes[name] = Planned("resnet20" if arch is None else INSERTED, data, seed,
+                                  configure(ctx, {**tune_recipe(ctx, data),
+                                                  "init_weights": inits[name],
+                                                  "model_options": options}))
+        ctx.runs.train_all(list(tunes.values()))
+        for name, p in tunes.items():
+            r = ctx.runs.train(p.model, p.data, seed=p.seed, **p.fields)
             ctx.commands.append(r.command)
             rows.append({"seed": seed, "stage": "fine-tuned", "variant": name,
                          "test_acc": r.final_top1, "max_logit_diff": ""})

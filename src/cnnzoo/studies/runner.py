@@ -157,6 +157,7 @@ def run_study(
     data_root: str | None = None,
     out: str | Path = DEFAULT_OUT,
     threads: int | None = None,
+    jobs: int | None = None,
     force: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -186,7 +187,7 @@ def run_study(
         raise StudyError(f"unknown study option(s): {', '.join(unknown)}")
     for key, value in extra.items():  # context fields without a parameter here
         setattr(ctx, key, value)
-    ctx.runs = _run_cache(root, threads, progress)
+    ctx.runs = _run_cache(root, threads, progress, jobs)
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)
     t0 = time.perf_counter()
     missing = None
@@ -199,6 +200,8 @@ def run_study(
             (folder / FAILED).write_text(traceback.format_exc())
             raise
         env = environment()
+        if ctx.runs.jobs_if_used() is not None:
+            env["training_jobs"] = ctx.runs.jobs_if_used()
     elapsed = time.perf_counter() - t0
     if missing is not None:
         measured, verdict = {}, Verdict(NEEDS_DATA, missing.splitlines()[0], missing)
@@ -217,25 +220,28 @@ def run_study(
     return result
 
 
-def _run_cache(root: Path, threads: int | None, progress: bool) -> Any:
+def _run_cache(root: Path, threads: int | None, progress: bool, jobs: int | None) -> Any:
     """The training cache under OUT/_runs, built only when a study first uses it (so the
     counting studies never import the trainer)."""
-    return _LazyRunCache(root / "_runs", threads, progress)
+    return _LazyRunCache(root / "_runs", threads, progress, jobs)
 
 
 class _LazyRunCache:
-    def __init__(self, root: Path, threads: int | None, progress: bool) -> None:
-        self._args = (root, threads, progress)
+    def __init__(self, root: Path, threads: int | None, progress: bool, jobs: int | None
+                 ) -> None:
+        self._args = (root, threads, progress, jobs)
         self._cache: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._cache is None:
-            try:
-                from cnnzoo.studies.cache import RunCache
-            except ModuleNotFoundError as e:
-                raise StudyError(
-                    "cnnzoo.studies.cache (the training-run cache) is not installed yet"
-                ) from e
-            root, threads, progress = self._args
-            self._cache = RunCache(root, threads=threads, progress=progress)
+            from cnnzoo.studies.cache import RunCache
+            from cnnzoo.studies.parallel import default_jobs
+
+            root, threads, progress, jobs = self._args
+            self._cache = RunCache(root, threads=threads, progress=progress,
+                                   jobs=jobs or default_jobs(threads))
         return getattr(self._cache, name)
+
+    def jobs_if_used(self) -> int | None:
+        """Training runs at once, where a study trained (None where it did not)."""
+        return None if self._cache is None else self._cache.jobs

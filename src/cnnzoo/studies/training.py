@@ -186,9 +186,13 @@ def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str
                ) -> None:
     """Train every arm (name -> (model, TrainConfig fields)) for every seed, seed 0 of
     every arm first, and save their per-epoch errors as runs.csv after each run."""
+    from cnnzoo.studies.cache import Planned
+
     assert ctx.runs is not None
     rows: list[dict[str, Any]] = []
     for seed in ctx.seeds:
+        ctx.runs.train_all([Planned(model, data, seed, configure(ctx, config))
+                            for model, config in arms.values()])
         for arm, (model, config) in arms.items():
             r = ctx.runs.train(model, data, seed=seed, **configure(ctx, config))
             ctx.commands.append(r.command)

@@ -1,0 +1,118 @@
+"""Several of a study's training runs at once, each in its own process with a share of the
+cores: small nets use two threads poorly, so on 2 CPU cores two runs of one thread each
+finish sooner than the same runs one after another with two threads
+(docs/benchmarks.md#case-studies-several-runs-at-once).
+
+Each worker process calls RunCache.train, the one way a run is trained and recorded, so a
+study's own train() calls afterwards find every run finished in the cache. A run that fails
+in a worker is left to that later call, which resumes it in the study's process and raises
+its error where the study can report it. Ctrl-C (or SIGTERM) stops every worker at its next
+step boundary, after it has saved; rerunning resumes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from cnnzoo.studies.cache import Planned, RunCache
+
+STOP_GRACE_S = 600  # how long workers get to save after Ctrl-C before they are killed
+
+
+def default_jobs(threads: int | None = None) -> int:
+    """Runs at once when none is asked for: one per core on CPU (each with one thread), one
+    where a GPU does the work."""
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return max(1, threads or os.cpu_count() or 1)
+
+
+def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> None:
+    """Train the unfinished runs of `plan`, `jobs` at a time, the costliest first (so the
+    last to finish is a short one). Returns when all have ended, finished or failed."""
+    pending = [p for p in plan
+               if cache.get(cache.config(p.model, p.data, seed=p.seed, **p.fields)) is None]
+    if jobs < 2 or len(pending) < 2:
+        return
+    jobs = min(jobs, len(pending))
+    threads = max(1, (cache.threads or os.cpu_count() or 1) // jobs)
+    queue = sorted(pending, key=_work, reverse=True)
+    cache.log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
+              f"{'s' if threads > 1 else ''} each")
+    spawn = multiprocessing.get_context("spawn")  # fork would copy torch's thread pool
+    running: list[multiprocessing.process.BaseProcess] = []
+    with _sigterm_interrupts():
+        try:
+            while queue or running:
+                while queue and len(running) < jobs:
+                    p = queue.pop(0)
+                    worker = spawn.Process(target=_train_one, daemon=True,
+                                           args=(str(cache.root), threads, p))
+                    worker.start()
+                    running.append(worker)
+                time.sleep(0.2)
+                running = [w for w in running if w.is_alive()]
+        except KeyboardInterrupt:
+            _stop(running)
+            raise
+
+
+def _work(p: Planned) -> float:
+    """Multiply-adds of one image through the model at its default input, times the images
+    and epochs the run trains on: the order of the runs' costs, which is all that is needed."""
+    from cnnzoo.cost.profile import profile
+    from cnnzoo.registry import create_model, model_card
+
+    model = create_model(p.model, device="meta", **p.fields.get("model_options", {}))
+    macs = profile(model, model_card(p.model).input_size).macs
+    return macs * (p.fields.get("limit_train") or 60_000) * (p.fields.get("epochs") or 1)
+
+
+def _train_one(root: str, threads: int, p: Planned) -> None:
+    os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it asks each worker once
+    tag = f"[{p.model} seed {p.seed}]"
+    cache = RunCache(root, threads=threads, progress=False,
+                     log=lambda line: print(f"{tag} {line}", flush=True))
+    try:
+        cache.train(p.model, p.data, seed=p.seed, **p.fields)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _stop(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
+    """One SIGINT each (the trainer saves at its next step; a second would cut it short),
+    then wait for them to save."""
+    for w in workers:
+        if w.is_alive() and w.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(w.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for w in workers:
+        w.join(max(0.0, deadline - time.monotonic()))
+        if w.is_alive():
+            w.kill()
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM stops the workers the way Ctrl-C does, instead of orphaning them."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

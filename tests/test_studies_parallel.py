@@ -1,0 +1,79 @@
+"""Several study runs at once (cnnzoo.studies.parallel): the same results as one after
+another, reused by the study's own calls, and a Ctrl-C that loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnzoo.studies.cache import DONE, Planned, RunCache
+
+TINY = {"limit_train": 256, "limit_test": 64, "epochs": 2, "batch_size": 32}
+PLAN = [Planned("lenet5", "mnist", 0, TINY), Planned("lenet5", "mnist", 1, TINY)]
+
+
+def _finals(cache: RunCache) -> list[list[dict]]:
+    runs = [cache.train(p.model, p.data, seed=p.seed, **p.fields) for p in PLAN]
+    assert all(r.cached for r in runs) or not any(r.cached for r in runs)
+    return [[{k: e[k] for k in ("train_loss", "test_top1")} for e in r.epochs] for r in runs]
+
+
+@pytest.mark.slow
+def test_runs_at_once_match_runs_one_after_another(tmp_path: Path) -> None:
+    logs: list[str] = []
+    together = RunCache(tmp_path / "a", threads=2, progress=False, log=logs.append, jobs=2)
+    together.train_all(PLAN)
+    assert logs and "2 runs, 2 at a time with 1 thread each" in logs[0]
+    assert all((together.root / d / DONE).is_file() for d in os.listdir(together.root))
+    runs = [together.train(p.model, p.data, seed=p.seed, **p.fields) for p in PLAN]
+    assert all(r.cached for r in runs)  # the study's own calls train nothing
+    alone = RunCache(tmp_path / "b", threads=1, progress=False, log=lambda s: None)
+    assert _finals(alone) == _finals(together)  # bit for bit, seed by seed
+
+
+SCRIPT = """
+import sys
+from cnnzoo.studies.cache import Planned, RunCache
+fields = {"limit_train": 4096, "limit_test": 64, "epochs": 3, "batch_size": 16}
+plan = [Planned("lenet5", "mnist", s, fields) for s in (0, 1)]
+cache = RunCache(sys.argv[1], threads=2, progress=False, jobs=2)
+try:
+    cache.train_all(plan)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_after_it_saved_and_a_rerun_resumes(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(root)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(root.glob("*/metrics.jsonl"))) < 2:
+        time.sleep(0.2)  # both workers are past their first epoch
+    assert len(list(root.glob("*/metrics.jsonl"))) == 2, proc.communicate()[0]
+    os.kill(proc.pid, signal.SIGINT)  # the parent only, as a terminal's Ctrl-C now is
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in out, out
+    runs = sorted(root.iterdir())
+    assert len(runs) == 2 and not any((r / DONE).exists() for r in runs), out
+    assert all((r / "last.pt").is_file() for r in runs)
+    done_before = [len((r / "metrics.jsonl").read_text().splitlines()) for r in runs]
+    fields = {"limit_train": 4096, "limit_test": 64, "epochs": 3, "batch_size": 16}
+    cache = RunCache(root, threads=1, progress=False, log=lambda s: None)
+    for seed in (0, 1):
+        run = cache.train("lenet5", "mnist", seed=seed, **fields)
+        assert [e["epoch"] for e in run.epochs] == [1, 2, 3]
+    after = [json.loads((r / DONE).read_text())["epochs_done"] for r in runs]
+    assert after == [3, 3] and min(done_before) >= 1
