@@ -71,7 +71,7 @@ lint: install
 # and a module fixture (a training run) is built once. (`--dist worksteal` balances better
 # but splits files; `loadgroup` cannot group them: pytest 9 ignores how xdist 3.8 marks.)
 PYTEST := env -u PYTHONDONTWRITEBYTECODE OMP_NUM_THREADS=1 $(BIN)/pytest
-PYTEST_JOBS ?= -n auto --dist loadfile
+PYTEST_JOBS ?= -n auto --dist loadfile --no-loadscope-reorder  # tests/conftest.py orders the files
 test: lint
 	$(PYTEST) $(PYTEST_JOBS)
 
