@@ -89,7 +89,10 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         for study_id, why in SKIPPED.items():
             print(f"note: skipping {study_id}: {why}", file=sys.stderr)
     out = Path(args.out)
-    options = {"data_root": args.data_root, "threads": args.threads, "jobs": args.jobs,
+    from cnnzoo.studies.parallel import default_jobs
+
+    options = {"data_root": args.data_root, "threads": args.threads,
+               "jobs": args.jobs or default_jobs(args.threads),
                "force": args.force,
                "progress": args.progress}
     if args.weights_dir:

@@ -48,7 +48,9 @@ def run(study_id: str, mode: str = "quick", seeds: int | None = None, data: str 
         out: str | Path = "runs/studies", **options: Any) -> dict:
     """Run one study (or reuse its finished result) and return its result dict: claim,
     measured figures, verdict, key figure, reason, environment. Options: data_root,
-    threads, jobs (training runs at once), force, progress, log, weights_dir."""
+    threads, jobs (training runs at once, default 1; more start worker processes, so a script
+    calling this needs multiprocessing's `if __name__ == "__main__":` guard), force,
+    progress, log, weights_dir."""
     from cnnzoo.studies.registry import get
     from cnnzoo.studies.runner import run_study
 

@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from cnnzoo.studies.cache import Planned, RunCache
@@ -48,14 +49,14 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
     queue = sorted(pending, key=_work, reverse=True)
     cache.log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
               f"{'s' if threads > 1 else ''} each")
-    spawn = multiprocessing.get_context("spawn")  # fork would copy torch's thread pool
+    start = _start_method()
     running: list[multiprocessing.process.BaseProcess] = []
     with _sigterm_interrupts():
         try:
             while queue or running:
                 while queue and len(running) < jobs:
                     p = queue.pop(0)
-                    worker = spawn.Process(target=_train_one, daemon=True,
+                    worker = start.Process(target=_train_one, daemon=True,
                                            args=(str(cache.root), threads, p))
                     worker.start()
                     running.append(worker)
@@ -64,6 +65,19 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
         except KeyboardInterrupt:
             _stop(running)
             raise
+
+
+def _start_method() -> Any:
+    """forkserver where there is one: its server imports torch and the trainer once, and
+    every worker after the first starts as a fork of it in a fraction of a second, where a
+    spawned one spends ~6 s importing torch and torch._dynamo (the optimizer's first use)
+    again. Plain fork would copy the parent's busy OpenMP thread pool, which can deadlock."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "torch._dynamo", "torch.optim",
+                                    "cnnzoo.studies.parallel", "cnnzoo.train"])
+    return context
 
 
 def _work(p: Planned) -> float:
@@ -79,9 +93,10 @@ def _work(p: Planned) -> float:
 
 def _train_one(root: str, threads: int, p: Planned) -> None:
     os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it asks each worker once
-    tag = f"[{p.model} seed {p.seed}]"
-    cache = RunCache(root, threads=threads, progress=False,
-                     log=lambda line: print(f"{tag} {line}", flush=True))
+    cache = RunCache(root, threads=threads, progress=False)
+    # The run's folder name tells apart two runs of one model (inception-aux's two arms).
+    tag = f"[{p.model} {Path(cache.config(p.model, p.data, seed=p.seed, **p.fields).out).name[:6]}]"
+    cache.log = lambda line: print(f"{tag} {line}", flush=True)
     try:
         cache.train(p.model, p.data, seed=p.seed, **p.fields)
     except KeyboardInterrupt:

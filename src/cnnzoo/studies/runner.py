@@ -235,11 +235,9 @@ class _LazyRunCache:
     def __getattr__(self, name: str) -> Any:
         if self._cache is None:
             from cnnzoo.studies.cache import RunCache
-            from cnnzoo.studies.parallel import default_jobs
 
             root, threads, progress, jobs = self._args
-            self._cache = RunCache(root, threads=threads, progress=progress,
-                                   jobs=jobs or default_jobs(threads))
+            self._cache = RunCache(root, threads=threads, progress=progress, jobs=jobs or 1)
         return getattr(self._cache, name)
 
     def jobs_if_used(self) -> int | None:
