@@ -51,7 +51,7 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
               f"{'s' if threads > 1 else ''} each")
     start = _start_method()
     running: list[multiprocessing.process.BaseProcess] = []
-    with _sigterm_interrupts():
+    with _interrupts():
         try:
             while queue or running:
                 while queue and len(running) < jobs:
@@ -118,16 +118,19 @@ def _stop(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops the workers the way Ctrl-C does, instead of orphaning them."""
+def _interrupts() -> Iterator[None]:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt here, to stop the workers, as they stop
+    the trainer: also where SIGINT came in ignored (a shell's background job), instead of
+    leaving the workers to train on."""
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers
         return
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
