@@ -342,3 +342,22 @@ def test_the_report_draws_a_block_at_the_input_its_study_trained_on(tmp_path: Pa
     (tmp_path / "meta.json").unlink()  # a folder from before meta.json said: the default
     assert "at 3x32x32, its default input" in _block_diagram("degradation", tmp_path)
     assert _block_diagram("vgg-uniform", tmp_path) == ""  # a study about no one block
+
+
+def test_the_report_says_how_training_runs_shared_the_threads() -> None:
+    from cnnzoo.studies.report import _jobs
+
+    assert _jobs({"threads": 2}) == ""  # a study that did not train
+    assert "one at a time" in _jobs({"training_jobs": 1})
+    assert "2 at a time" in _jobs({"training_jobs": 2})
+
+
+def test_the_report_marks_one_seed_verdicts_as_indicative() -> None:
+    from cnnzoo.studies.report import _one_seed_note
+
+    one = {"id": "lrn", "verdict": "refuted", "seeds": [0], "mode": "quick"}
+    counted = {"id": "params", "verdict": "confirmed", "seeds": [], "mode": "quick"}
+    note = _one_seed_note([one, counted])
+    assert "lrn rest on one seed of a quick run" in note and "params" not in note
+    assert _one_seed_note([{**one, "seeds": [0, 1, 2], "mode": "full"}, counted]) == ""
+    assert _one_seed_note([{**one, "verdict": "inconclusive"}]) == ""  # nothing to temper

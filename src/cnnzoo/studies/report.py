@@ -245,8 +245,8 @@ def _study_section(e: dict) -> str:
           ("Tolerance", escape(e.get("tolerance", ""))),
           ("Run", escape(f"{e.get('mode')} mode, seeds {seeds}, data "
                          f"{e.get('data') or 'default'}, {e.get('elapsed_s', 0):.1f} s on "
-                         f"{env.get('threads', '?')} threads (load {env.get('load_1min')}), "
-                         f"{e.get('created', '')}"))]
+                         f"{env.get('threads', '?')} threads{_jobs(env)} (load "
+                         f"{env.get('load_1min')}), {e.get('created', '')}"))]
     commands = "".join(f"<code>{escape(c)}</code><br>" for c in e.get("commands", []))
     dl.append(("Commands", commands or "-"))
     note = f"<p><em>{escape(e['note'])}</em></p>" if e.get("note") else ""
@@ -263,6 +263,15 @@ def _study_section(e: dict) -> str:
     ])
 
 
+def _jobs(env: dict) -> str:
+    """How the study's training runs shared the threads, where it trained."""
+    jobs = env.get("training_jobs")
+    if not jobs:
+        return ""
+    return ", training runs one at a time" if jobs == 1 else \
+        f", training runs {jobs} at a time with a share of the threads each"
+
+
 def _summary(entries: list[dict]) -> str:
     rows = "".join(
         f"<tr><td><a href='#{escape(e['id'])}'>{escape(e['id'])}</a></td>"
@@ -277,7 +286,25 @@ def _summary(entries: list[dict]) -> str:
     missing = (f"<p>Not run into this folder: {escape(', '.join(absent))} "
                "(<code>cnnzoo study run ID --out DIR</code> adds them).</p>" if absent else "")
     return (f"<p>{len(entries)} studies: {escape(tally)}.</p><table><tr><th>study</th>"
-            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>{missing}")
+            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>"
+            f"{_one_seed_note(entries)}{missing}")
+
+
+def _one_seed_note(entries: list[dict]) -> str:
+    """Which verdicts rest on one seed of a study where chance matters: a reader of the
+    table should not take those for decisions."""
+    ids = []
+    for e in entries:
+        module = _load(e["id"]) if e["id"] in STUDY_IDS else None
+        if module and module.study.seeded and e["verdict"] in ("confirmed", "refuted") \
+                and len(e.get("seeds", [])) < 2:
+            ids.append(e["id"])
+    if not ids:
+        return ""
+    return (f"<p>The verdicts of {escape(', '.join(ids))} rest on one seed"
+            f"{' of a quick run' if all(e.get('mode') == 'quick' for e in entries) else ''}"
+            ": indicative only, as one seed cannot tell a difference from chance; "
+            "<code>cnnzoo study run --full</code> (3 seeds each) decides them.</p>")
 
 
 def _environment(entries: list[dict], folder: Path) -> str:
