@@ -92,8 +92,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies.parallel import default_jobs
 
     options = {"data_root": args.data_root, "threads": args.threads,
-               "jobs": args.jobs or default_jobs(args.threads),
-               "force": args.force,
+               "jobs": args.jobs or default_jobs(args.threads), "force": args.force,
                "progress": args.progress}
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir

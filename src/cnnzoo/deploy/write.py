@@ -42,10 +42,6 @@ def _copy_atomic(src: Path, dst: Path) -> None:
         shutil.copyfile(src, tmp)
 
 
-def _write_text(dst: Path, text: str) -> None:
-    write_text_atomic(dst, text)
-
-
 def write_deployment(out: Path, report: DeployReport, path: DeployPath,
                      files: list[Path]) -> list[str]:
     """Copy the winner's files into `out` (model.onnx, model.xml + model.bin, model.pt or
@@ -59,8 +55,8 @@ def write_deployment(out: Path, report: DeployReport, path: DeployPath,
     report.written = [*names, "README.md", RECORD]
     record = {**report.record(), "runtime": path.runtime, "precision": path.precision,
               "file": names[0], "load": path.load}
-    _write_text(out / "README.md", readme(report, path, names[0]))
-    _write_text(out / RECORD, json.dumps(record, indent=2) + "\n")
+    write_text_atomic(out / "README.md", readme(report, path, names[0]))
+    write_text_atomic(out / RECORD, json.dumps(record, indent=2) + "\n")
     return report.written
 
 

@@ -104,11 +104,11 @@ def run(ctx: StudyContext) -> None:
     from cnnzoo.studies.cache import Planned
 
     data, note = choose_data(ctx)
+    config = configure(ctx, recipe(ctx, data))
     write_meta(ctx, data, note, models=list(MODELS),
-               input_size=trained_input("resnet20", data, recipe(ctx, data)))
+               input_size=trained_input("resnet20", data, config))
     assert ctx.runs is not None
     rows: list[dict[str, Any]] = []
-    config = configure(ctx, recipe(ctx, data))
     for seed in ctx.seeds:  # seed 0 of every model first: partial results stay balanced
         ctx.runs.train_all([Planned(model, data, seed, config) for model in MODELS])
         for model in MODELS:

@@ -16,13 +16,13 @@ import contextlib
 import multiprocessing
 import os
 import signal
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnzoo.studies.cache import Planned, RunCache
+from cnnzoo.train.rundir import interrupts
 
 STOP_GRACE_S = 600  # how long workers get to save after Ctrl-C before they are killed
 
@@ -51,7 +51,9 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
               f"{'s' if threads > 1 else ''} each")
     start = _start_method()
     running: list[multiprocessing.process.BaseProcess] = []
-    with _interrupts():
+    # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
+    # leave them training on).
+    with interrupts(signal.SIGINT, signal.SIGTERM):
         try:
             while queue or running:
                 while queue and len(running) < jobs:
@@ -115,22 +117,3 @@ def _stop(workers: Sequence[multiprocessing.process.BaseProcess]) -> None:
         w.join(max(0.0, deadline - time.monotonic()))
         if w.is_alive():
             w.kill()
-
-
-@contextlib.contextmanager
-def _interrupts() -> Iterator[None]:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt here, to stop the workers, as they stop
-    the trainer: also where SIGINT came in ignored (a shell's background job), instead of
-    leaving the workers to train on."""
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers
-        return
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)

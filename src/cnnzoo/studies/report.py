@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import json
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -106,10 +105,10 @@ def _block_diagram(study_id: str, folder: Path) -> str:
         return ""
     from cnnzoo.draw import draw
     from cnnzoo.registry import create_model, model_card
+    from cnnzoo.studies.training import read_meta
 
     name, block = BLOCKS[study_id]
-    meta = folder / "meta.json"
-    size = json.loads(meta.read_text()).get("input_size") if meta.is_file() else None
+    size = read_meta(RawData(folder)).get("input_size")
     where = "the input this study trained it on"
     if not size:
         size, where = list(model_card(name).input_size), "its default input"

@@ -200,8 +200,9 @@ def run_study(
             (folder / FAILED).write_text(traceback.format_exc())
             raise
         env = environment()
-        if ctx.runs.jobs_if_used() is not None:
-            env["training_jobs"] = ctx.runs.jobs_if_used()
+        jobs = ctx.runs.jobs_if_used()
+        if jobs is not None:
+            env["training_jobs"] = jobs
     elapsed = time.perf_counter() - t0
     if missing is not None:
         measured, verdict = {}, Verdict(NEEDS_DATA, missing.splitlines()[0], missing)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
-from cnnzoo.train.rundir import RunDir
+from cnnzoo.train.rundir import RunDir, interrupts
 from cnnzoo.train.transfer import freeze_features
 
 
@@ -137,26 +136,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         torch.set_num_threads(cfg.threads)
     # Rank 0 holds the run folder (under torchrun the others only read last.pt).
     run_dir = RunDir(cfg.out) if int(os.environ.get("RANK", "0")) == 0 else None
-    previous = _sigterm_interrupts()  # until the loop takes over: unwind, release the lock
-    try:
-        if run_dir is not None:
-            run_dir.acquire()  # before any data is read: a folder it cannot use fails now
-        return _train(cfg, resume, last, log, progress)
-    finally:
-        if run_dir is not None:
-            run_dir.release()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _sigterm_interrupts() -> Any:
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _interrupt)
+    # Until the loop takes over, SIGTERM unwinds (releasing the lock) as Ctrl-C does.
+    with interrupts(signal.SIGTERM):
+        try:
+            if run_dir is not None:
+                run_dir.acquire()  # before any data is read: a folder it cannot use fails now
+            return _train(cfg, resume, last, log, progress)
+        finally:
+            if run_dir is not None:
+                run_dir.release()
 
 
 def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None],

@@ -9,19 +9,21 @@ again when the run fails before writing anything into it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from cnnzoo.errors import ConfigError, TrainingError
 
 LOCK = ".lock"
-# Temporary files the run's atomic writes leave when a kill lands mid-write:
-# .NAME.XXXX.tmp (checkpoints, weights), .NAME.tmp (metrics), .NAME.tmp.png (curves).
+# Temporary files the run's atomic writes (cnnzoo.atomic) leave when a kill lands mid-write:
+# .NAME.XXXX.tmp.SUFFIX, or .NAME.XXXX.tmp where NAME has no suffix.
 TEMP_PATTERNS = (".*.tmp", ".*.tmp.*")
 
 
@@ -165,6 +167,24 @@ class RunDir:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         self.release()
+
+
+@contextlib.contextmanager
+def interrupts(*signals: int) -> Iterator[None]:
+    """Each of `signals` raises KeyboardInterrupt inside the block (also where it came in
+    ignored, as SIGINT does in a shell's background job), so the code there unwinds."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+    previous = {s: signal.signal(s, interrupt) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 class StopFlag:
