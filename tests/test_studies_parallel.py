@@ -28,13 +28,13 @@ def _finals(cache: RunCache) -> list[list[dict]]:
 @pytest.mark.slow
 def test_runs_at_once_match_runs_one_after_another(tmp_path: Path) -> None:
     logs: list[str] = []
-    together = RunCache(tmp_path / "a", threads=2, progress=False, log=logs.append, jobs=2)
+    together = RunCache(tmp_path / "a", progress=False, log=logs.append, jobs=2)
     together.train_all(PLAN)
     assert logs and "2 runs, 2 at a time with 1 thread each" in logs[0]
     assert all((together.root / d / DONE).is_file() for d in os.listdir(together.root))
     runs = [together.train(p.model, p.data, seed=p.seed, **p.fields) for p in PLAN]
     assert all(r.cached for r in runs)  # the study's own calls train nothing
-    alone = RunCache(tmp_path / "b", threads=1, progress=False, log=lambda s: None)
+    alone = RunCache(tmp_path / "b", progress=False, log=lambda s: None)
     assert _finals(alone) == _finals(together)  # bit for bit, seed by seed
 
 
@@ -43,7 +43,7 @@ import sys
 from cnnzoo.studies.cache import Planned, RunCache
 fields = {"limit_train": 4096, "limit_test": 64, "epochs": 3, "batch_size": 16}
 plan = [Planned("lenet5", "mnist", s, fields) for s in (0, 1)]
-cache = RunCache(sys.argv[1], threads=2, progress=False, jobs=2)
+cache = RunCache(sys.argv[1], progress=False, jobs=2)
 try:
     cache.train_all(plan)
 except KeyboardInterrupt:
@@ -71,7 +71,7 @@ def test_ctrl_c_stops_every_worker_after_it_saved_and_a_rerun_resumes(tmp_path: 
     assert all((r / "last.pt").is_file() for r in runs)
     done_before = [len((r / "metrics.jsonl").read_text().splitlines()) for r in runs]
     fields = {"limit_train": 4096, "limit_test": 64, "epochs": 3, "batch_size": 16}
-    cache = RunCache(root, threads=1, progress=False, log=lambda s: None)
+    cache = RunCache(root, progress=False, log=lambda s: None)
     for seed in (0, 1):
         run = cache.train("lenet5", "mnist", seed=seed, **fields)
         assert [e["epoch"] for e in run.epochs] == [1, 2, 3]

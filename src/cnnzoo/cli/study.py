@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,11 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode = run.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
                       help="small and fast: every study that can run here in minutes (default)")
+    mode.add_argument("--standard", dest="mode", action="store_const", const="standard",
+                      help="larger runs and 5 seeds, sized for <= 90 minutes on 2 cores and "
+                      "resumable: the evidence committed in docs/studies/standard")
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="the real experiment: full data, >= 3 seeds where chance matters")
+                      help="the real experiment: the paper's recipe where the data allows, "
+                      "5 seeds")
     run.set_defaults(mode="quick")
-    run.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default: 1 quick, "
-                     "3 full for the studies that train)")
+    run.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default, for the "
+                     "studies that train: 3 quick, 5 standard and full; a verdict needs >= 3)")
     run.add_argument("--data", metavar="NAME", help="dataset for the training studies "
                      "(default fashion-mnist, else the embedded digits); imagenet for top5-table")
     run.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
@@ -38,9 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                      "(top5-table's measured column)")
     run.add_argument("--out", default="runs/studies", metavar="DIR",
                      help="results folder (default runs/studies)")
-    run.add_argument("--threads", type=int, metavar="N", help="torch threads (default torch's)")
-    run.add_argument("--jobs", type=int, metavar="N", help="training runs at once, each with "
-                     "threads/N threads (default: one per core on CPU, 1 on a GPU)")
+    run.add_argument("--threads", type=int, metavar="N", help="torch threads of the timing "
+                     "and counting work (default torch's); every training run uses 1 thread, "
+                     "so that its figures do not depend on it")
+    run.add_argument("--jobs", type=int, metavar="N", help="training runs at once, one thread "
+                     "each (default: one per core on CPU, 1 on a GPU); the results are the "
+                     "same for any N")
     run.add_argument("--force", action="store_true", help="rerun studies that already finished")
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no per-epoch progress bars from the training studies")
@@ -92,7 +101,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies.parallel import default_jobs
 
     options = {"data_root": args.data_root, "threads": args.threads,
-               "jobs": args.jobs or default_jobs(args.threads), "force": args.force,
+               "jobs": args.jobs or default_jobs(), "force": args.force,
                "progress": args.progress}
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir
@@ -105,22 +114,52 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         except CnnzooError as e:
             failed += 1
             print(f"  error: {e}", flush=True)
-            table.append([module.id, "error", _short(str(e), 70)])
+            table.append([module.id, "error", "-", "-", _short(str(e), 70)])
             continue
         except Exception as e:  # noqa: BLE001 - one broken study must not stop the rest
             failed += 1
             print(f"  failed: {type(e).__name__}: {e} (traceback in "
                   f"{out / module.id / FAILED})", flush=True)
-            table.append([module.id, "failed", f"{type(e).__name__}: {_short(str(e), 60)}"])
+            table.append([module.id, "failed", "-", "-",
+                          f"{type(e).__name__}: {_short(str(e), 60)}"])
             continue
         how = "finished earlier, reused (--force reruns)" if result.get("skipped") else \
             f"{result['elapsed_s']:.1f} s"
-        print(f"  {result['verdict']} ({how})", flush=True)
-        table.append([module.id, result["verdict"], result["key"]])
+        print(f"  {_verdict_cell(result)} ({how})", flush=True)
+        table.append(_table_row(module.id, result))
     path = report(out)
-    print(f"\n{render(['study', 'verdict', 'key figure'], table)}")
+    print(f"\n{_verdict_table(table)}")
     print(f"\n{len(modules)} studies in {time.perf_counter() - t0:.0f} s; report: {path}")
     return 1 if failed else 0
+
+
+TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]
+GREY, RESET = "\033[90m", "\033[0m"
+
+
+def _verdict_cell(result: dict) -> str:
+    from cnnzoo.studies.report import verdict_label
+
+    return verdict_label(result["verdict"], result.get("n"))
+
+
+def _table_row(study_id: str, result: dict) -> list[str]:
+    """study, verdict ('indicative (n=1)' below 3 seeds), n, the deciding comparison's
+    difference and 90% interval against its margin, key figure."""
+    from cnnzoo.studies.report import deciding_comparison, interval_text
+
+    n = result.get("n")
+    deciding = deciding_comparison(result.get("comparisons") or [], result["verdict"])
+    return [study_id, _verdict_cell(result), "-" if n is None else str(n),
+            interval_text(deciding) if deciding else "-", result["key"]]
+
+
+def _verdict_table(rows: list[list[str]]) -> str:
+    """The final table; on a terminal, indicative verdicts in grey (never a decision)."""
+    text = render(TABLE_HEAD, rows, right=[2])
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return re.sub(r"indicative \(n=\d+\)", lambda m: f"{GREY}{m.group(0)}{RESET}", text)
 
 
 def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict) -> dict:

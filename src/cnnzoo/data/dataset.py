@@ -88,13 +88,19 @@ class ImageDataset:
     def image_size(self) -> tuple[int, int]:
         return self.train.image_shape[1:]
 
-    def subset(self, train: int | None = None, test: int | None = None) -> ImageDataset:
-        """The first `train` / `test` examples of each split (for quick runs and tests)."""
-        return replace(
-            self,
-            train=self.train if train is None else self.train.take(train),
-            test=self.test if test is None else self.test.take(test),
-        )
+    def subset(self, train: int | None = None, test: int | None = None,
+               seed: int | None = None) -> ImageDataset:
+        """`train` training examples (a random subset drawn with `seed`, in stored order;
+        the first ones where seed is None) and the first `test` test examples."""
+        if train is None or train >= len(self.train):
+            picked = self.train
+        elif seed is None:
+            picked = self.train.take(train)
+        else:
+            order = torch.randperm(len(self.train), generator=torch.Generator().manual_seed(seed))
+            picked = self.train.subset(order[:train].sort().values)
+        return replace(self, train=picked,
+                       test=self.test if test is None else self.test.take(test))
 
 
 def dataset_from_spec(spec: DatasetSpec, train: Split, test: Split, source: str,

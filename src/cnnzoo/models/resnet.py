@@ -103,32 +103,36 @@ class CifarResNet(ZooModel):
     """
 
     def __init__(
-        self, depth: int, num_classes: int = 10, in_chans: int = 3, *, residual: bool = True
+        self, depth: int, num_classes: int = 10, in_chans: int = 3, *, residual: bool = True,
+        width: int = 16,
     ) -> None:
         super().__init__(num_classes, in_chans)
         if (depth - 2) % 6:
             raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
         self.residual = residual
-        self.channels = 16
+        c1, c2, c3 = width, 2 * width, 4 * width
+        self.channels = c1
         # stem: 3x3 conv                              3x32x32 -> 16x32x32
-        self.conv1 = nn.Conv2d(in_chans, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
+        self.conv1 = nn.Conv2d(in_chans, c1, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c1)
         self.relu = nn.ReLU(inplace=True)
-        self.feature_info.append(FeatureInfo("relu", 16, 1, "stem"))
+        self.feature_info.append(FeatureInfo("relu", c1, 1, "stem"))
         # 2n layers on 32x32 maps                     -> 16x32x32
-        self.layer1 = self._stage(16, n, stride=1)
-        self.feature_info.append(FeatureInfo("layer1", 16, 1))
+        self.layer1 = self._stage(c1, n, stride=1)
+        self.feature_info.append(FeatureInfo("layer1", c1, 1))
         # 2n layers on 16x16 maps                     -> 32x16x16
-        self.layer2 = self._stage(32, n, stride=2)
-        self.feature_info.append(FeatureInfo("layer2", 32, 2))
+        self.layer2 = self._stage(c2, n, stride=2)
+        self.feature_info.append(FeatureInfo("layer2", c2, 2))
         # 2n layers on 8x8 maps                       -> 64x8x8
-        self.layer3 = self._stage(64, n, stride=2)
-        self.feature_info.append(FeatureInfo("layer3", 64, 4))
+        self.layer3 = self._stage(c3, n, stride=2)
+        self.feature_info.append(FeatureInfo("layer3", c3, 4))
         # head: global average pool, 10-way fully connected
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.num_features = 64
-        self.fc = nn.Linear(64, num_classes)
+        self.num_features = c3
+        self.fc = nn.Linear(c3, num_classes)
         init_conv_bn_linear(self)
 
     def _stage(self, channels: int, blocks: int, stride: int) -> nn.Sequential:
@@ -172,12 +176,14 @@ def build_plain(num_classes: int, in_chans: int, depth: int) -> ResNet:
     return ResNet(depth, num_classes, in_chans, residual=False)
 
 
-def build_cifar_resnet(num_classes: int, in_chans: int, depth: int) -> CifarResNet:
-    return CifarResNet(depth, num_classes, in_chans, residual=True)
+def build_cifar_resnet(num_classes: int, in_chans: int, depth: int, width: int = 16
+                       ) -> CifarResNet:
+    return CifarResNet(depth, num_classes, in_chans, residual=True, width=width)
 
 
-def build_cifar_plain(num_classes: int, in_chans: int, depth: int) -> CifarResNet:
-    return CifarResNet(depth, num_classes, in_chans, residual=False)
+def build_cifar_plain(num_classes: int, in_chans: int, depth: int, width: int = 16
+                      ) -> CifarResNet:
+    return CifarResNet(depth, num_classes, in_chans, residual=False, width=width)
 
 
 _IMAGENET_FIGURES: dict[int, tuple[Figure, ...]] = {

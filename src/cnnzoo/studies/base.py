@@ -38,7 +38,9 @@ INCONCLUSIVE = "inconclusive"
 NEEDS_DATA = "needs-data"
 VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, NEEDS_DATA)
 
-MODES = ("quick", "full")
+# quick: the default (`make demo`), minutes; standard: committed evidence, <= 90 min on 2
+# cores; full: the paper's recipe where the data allows.
+MODES = ("quick", "standard", "full")
 
 
 class StudyError(CnnzooError, RuntimeError):
@@ -76,6 +78,7 @@ class Verdict:
     verdict: str  # one of VERDICTS
     key: str  # the key figure, one line: "plain-56 train error 9.1% vs plain-20 6.2%"
     reason: str = ""  # why this verdict, against the tolerance
+    n: int | None = None  # seeds the verdict rests on (seeded studies): < 3 is indicative
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:

@@ -5,6 +5,12 @@ metrics.jsonl) and is finished when ROOT/<hash>/done.json exists. A run found wi
 last.pt but no done.json was killed: it resumes from there, so a killed study loses at
 most the epoch in progress. Every run records the `cnnzoo train ...` command that
 reproduces it.
+
+Every run trains on STUDY_THREADS threads, which is part of its hash: one thread sums in
+another order than two, and a short run amplifies that into points of accuracy. So a run's
+figures do not depend on how many runs trained beside it (`--jobs`). A finished run's
+verdict figures (final weights on the whole test split and on a fixed part of its training
+images, `train.run.evaluate_final`) are computed once and kept in final.json beside it.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import json
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +28,10 @@ from cnnzoo.atomic import write_text_atomic
 from cnnzoo.train.config import TrainConfig
 
 DONE = "done.json"
-# Fields that change where or how fast a run goes, not what it computes.
-NOT_HASHED = ("out", "threads", "device")
+FINAL = "final.json"
+STUDY_THREADS = 1  # every study run's torch threads on CPU (hashed: they change the sums)
+# Fields that change where a run goes, not what it computes.
+NOT_HASHED = ("out", "device")
 
 
 def config_hash(cfg: TrainConfig) -> str:
@@ -36,7 +44,8 @@ def config_hash(cfg: TrainConfig) -> str:
 def train_command(cfg: TrainConfig) -> str:
     """The `cnnzoo train` command line that runs `cfg` (options left at their default are
     left out)."""
-    defaults = {f.name: f.default for f in fields(TrainConfig) if f.name != "model_options"}
+    defaults = {f.name: f.default if f.default_factory is MISSING else f.default_factory()
+                for f in fields(TrainConfig) if f.name != "model_options"}
     words = ["cnnzoo", "train", cfg.model]
     for key, value in cfg.to_dict().items():
         if key in ("model", "model_options") or value == _plain(defaults.get(key)):
@@ -92,6 +101,7 @@ class CachedRun:
     seconds: float  # training time (the trainer's elapsed, over every resume)
     command: str
     weights: Path  # best.safetensors
+    final: dict[str, Any]  # train.run.evaluate_final of the last epoch's weights
     cached: bool = False  # True when this call did not train
 
     @property
@@ -102,10 +112,10 @@ class CachedRun:
 class RunCache:
     """Cached training runs under `root` (OUT/_runs, shared by every study of one --out)."""
 
-    def __init__(self, root: Path | str, threads: int | None = None, progress: bool = True,
+    def __init__(self, root: Path | str, progress: bool = True,
                  log: Callable[[str], None] = print, jobs: int = 1) -> None:
         self.root = Path(root)
-        self.threads = threads
+        self.threads = STUDY_THREADS
         self.progress = progress
         self.log = log
         self.jobs = jobs  # runs trained at once by train_all
@@ -128,9 +138,11 @@ class RunCache:
         done = Path(cfg.out) / DONE
         if not done.is_file():
             return None
-        return self._load(Path(cfg.out), json.loads(done.read_text()), cached=True)
+        return self._load(cfg, json.loads(done.read_text()), cached=True)
 
     def train(self, model: str, data: str, *, seed: int, **config_fields: Any) -> CachedRun:
+        import torch
+
         from cnnzoo.train import train
         from cnnzoo.train.loop import LAST
 
@@ -142,7 +154,12 @@ class RunCache:
         resume = (out / LAST).is_file()
         command = train_command(cfg)
         self.log(f"{'resuming' if resume else 'training'} {model} seed {seed}: {command}")
-        result = train(cfg, resume=resume, log=self.log, progress=self.progress)
+        before = torch.get_num_threads()
+        try:
+            result = train(cfg, resume=resume, log=self.log, progress=self.progress,
+                           plots=False)
+        finally:
+            torch.set_num_threads(before)  # train() sets the run's own count
         if result.interrupted:
             raise KeyboardInterrupt(f"{model} seed {seed} interrupted; rerun to resume {out}")
         record = {
@@ -156,17 +173,36 @@ class RunCache:
             "seconds": result.seconds,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        self._final(cfg)  # before done.json: a finished run always has its final figures
         write_text_atomic(out / DONE, json.dumps(record, indent=2, sort_keys=True))
-        return self._load(out, record, cached=False)
+        return self._load(cfg, record, cached=False)
 
-    @staticmethod
-    def _load(out: Path, record: dict[str, Any], cached: bool) -> CachedRun:
+    def _final(self, cfg: TrainConfig) -> dict[str, Any]:
+        """final.json of a trained run, computed on the run's own thread count if missing."""
+        import torch
+
+        from cnnzoo.train.run import evaluate_final
+
+        path = Path(cfg.out) / FINAL
+        if path.is_file():
+            return json.loads(path.read_text())
+        before = torch.get_num_threads()
+        torch.set_num_threads(cfg.threads or before)
+        try:
+            final = evaluate_final(cfg)
+        finally:
+            torch.set_num_threads(before)
+        write_text_atomic(path, json.dumps(final, indent=2, sort_keys=True))
+        return final
+
+    def _load(self, cfg: TrainConfig, record: dict[str, Any], cached: bool) -> CachedRun:
         from cnnzoo.train.loop import BEST_WEIGHTS, METRICS
         from cnnzoo.train.metrics import read_metrics
 
+        out = Path(cfg.out)
         return CachedRun(
             config=record["config"], out=out, epochs=read_metrics(out / METRICS),
             best_top1=float(record["best_top1"]), final_top1=float(record["final_top1"]),
             seconds=float(record["seconds"]), command=record["command"],
-            weights=out / BEST_WEIGHTS, cached=cached,
+            weights=out / BEST_WEIGHTS, final=self._final(cfg), cached=cached,
         )

@@ -23,40 +23,78 @@ from cnnzoo.models.resnet import HE_2015, CifarResNet
 from cnnzoo.registry import ModelCard, register_model
 
 FAMILY = "study"
+# The paper's LRN (Krizhevsky et al. 2012, section 3.3): b = a / (k + alpha sum a^2)^beta,
+# the sum over n adjacent channels.
+LRN_SIZE, LRN_K, PAPER_LRN_ALPHA = 5, 2.0, 1e-4
+
+
+class ChannelLRN(nn.LocalResponseNorm):
+    """nn.LocalResponseNorm's function (the same numbers to float rounding: the window of n
+    channels centred as PyTorch centres it, zero beyond the edges, alpha / n times its sum
+    of squares), the window sums taken as one product with a band matrix: on CPU PyTorch's
+    avg_pool3d route costs about 4x the time, forward and backward, which would make LRN's
+    share of a step (and a study's budget) a property of that kernel, not of LRN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4:
+            return super().forward(x)
+        i = torch.arange(x.shape[1], device=x.device)
+        offset = i[None, :] - i[:, None]  # input channel - output channel
+        band = ((offset >= -(self.size // 2)) & (offset <= (self.size - 1) // 2)).to(x.dtype)
+        n, c, h, w = x.shape
+        sums = torch.matmul(band, (x * x).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return x * sums.mul(self.alpha / self.size).add_(self.k).pow_(-self.beta)
 
 
 class AlexNetSmall(ZooModel):
     """AlexNet's pattern (conv-ReLU-[LRN]-pool twice, three 3x3 convs, pool, FC-FC-FC with
     dropout, no batch norm) scaled to a 28x28 image: conv1 5x5 stride 1 instead of 11x11/4
-    (a 28x28 image has no room for stride 4), channels 1/4 of the paper's (96-256-384-384-256
-    -> 24-64-96-96-64), FC 4096 -> 256. LRN as in the paper (k=2, n=5, alpha=1e-4, beta=0.75)."""
+    (a 28x28 image has no room for stride 4), channels `width`/4 of the paper's (96-256-384-
+    384-256 -> 24-64-96-96-64 at width 1), FC 4096 -> 256. LRN as in the paper (k=2, n=5,
+    beta=0.75) with alpha `lrn_alpha` (the paper's 1e-4 by default).
+
+    The paper's alpha was set for its activations, computed from pixels 0-255 less the mean;
+    here the input is divided by the sd as well, which makes every activation (conv and ReLU
+    scale with the input) 255 x sd times smaller and the sum LRN adds to k about 1e-4 of it:
+    LRN then multiplies by a near-constant k^-beta. `lrn_alpha` = 1e-4 x (255 x sd)^2 gives
+    the paper's LRN in the paper's units (LRN(s a) / s with alpha 1e-4 is LRN(a) with alpha
+    1e-4 s^2), with the conditioning of a normalised input."""
 
     classifier_name = "classifier.6"
     first_conv_name = "features.0"
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, lrn: bool = True,
-                 dropout: float = 0.5) -> None:
+                 dropout: float = 0.5, lrn_alpha: float = PAPER_LRN_ALPHA,
+                 width: float = 1.0) -> None:
         super().__init__(num_classes, in_chans)
-        from cnnzoo.models.alexnet import paper_lrn
+        from cnnzoo.errors import ModelOptionError
+
+        if not (isinstance(lrn_alpha, (int, float)) and 0 < lrn_alpha <= 1e3):
+            raise ModelOptionError(f"lrn_alpha must be in (0, 1000], got {lrn_alpha!r}")
+        if not (isinstance(width, (int, float)) and 0 < width <= 4):
+            raise ModelOptionError(f"width must be in (0, 4], got {width!r}")
+        c1, c2, c3, c4, c5 = (max(1, round(c * width)) for c in (24, 64, 96, 96, 64))
 
         def norm() -> nn.Module:
-            return paper_lrn() if lrn else nn.Identity()
+            # PyTorch divides alpha by n; the paper's alpha multiplies the plain sum.
+            return (ChannelLRN(size=LRN_SIZE, alpha=LRN_SIZE * lrn_alpha, beta=0.75, k=LRN_K)
+                    if lrn else nn.Identity())
 
         self.lrn = lrn
         self.features = nn.Sequential(
-            nn.Conv2d(in_chans, 24, 5, padding=2), nn.ReLU(inplace=True), norm(),  # 24x28x28
+            nn.Conv2d(in_chans, c1, 5, padding=2), nn.ReLU(inplace=True), norm(),  # 24x28x28
             nn.MaxPool2d(3, stride=2),  # -> 24x13x13 (overlapping pool, as in the paper)
-            nn.Conv2d(24, 64, 5, padding=2), nn.ReLU(inplace=True), norm(),  # -> 64x13x13
+            nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(inplace=True), norm(),  # -> 64x13x13
             nn.MaxPool2d(3, stride=2),  # -> 64x6x6
-            nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(inplace=True),  # -> 96x6x6
-            nn.Conv2d(96, 96, 3, padding=1), nn.ReLU(inplace=True),  # -> 96x6x6
-            nn.Conv2d(96, 64, 3, padding=1), nn.ReLU(inplace=True),  # -> 64x6x6
+            nn.Conv2d(c2, c3, 3, padding=1), nn.ReLU(inplace=True),  # -> 96x6x6
+            nn.Conv2d(c3, c4, 3, padding=1), nn.ReLU(inplace=True),  # -> 96x6x6
+            nn.Conv2d(c4, c5, 3, padding=1), nn.ReLU(inplace=True),  # -> 64x6x6
             nn.MaxPool2d(3, stride=2),  # -> 64x2x2
         )
         self.avgpool = nn.AdaptiveAvgPool2d(2)
         self.num_features = 256
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(64 * 2 * 2, 256), nn.ReLU(inplace=True),  # FC6
+            nn.Dropout(dropout), nn.Linear(c5 * 2 * 2, 256), nn.ReLU(inplace=True),  # FC6
             nn.Dropout(dropout), nn.Linear(256, 256), nn.ReLU(inplace=True),  # FC7
             nn.Linear(256, num_classes),  # FC8
         )
@@ -120,22 +158,27 @@ class SmallConvNet(ZooModel):
 
 
 def inserted_block(channels: int, residual: bool, zero_init: bool) -> ResidualBlock:
-    """A stride-1 block to insert: with zero_init its last BN scale (and shift) is 0, so its
-    residual branch adds nothing; a residual block is then the identity (on the post-ReLU,
-    non-negative input), a plain one outputs zeros."""
+    """A stride-1 block to insert, with the network's own initialisation (He-normal convs,
+    BN gamma = 1, beta = 0), or with zero_init its last BN's gamma (and beta) = 0: its branch
+    then adds nothing, so a residual block is the identity (on the post-ReLU, non-negative
+    input) and a plain one outputs zeros. The residual and plain blocks have the same
+    parameters, created in the same order: from one RNG state they get the same weights."""
     block = ResidualBlock(channels, channels, 1, None, residual=residual)
     init_conv_bn_linear(block, zero_init_residual=zero_init)
     return block
 
 
 class ResNetInserted(CifarResNet):
-    """A CIFAR ResNet-`depth` (or its plain net) with `extra` blocks appended to each stage:
-    the trained net's keys are unchanged (layerK.0..n-1), the inserted ones are layerK.n.."""
+    """A CIFAR ResNet-`depth` of `width` (or its plain net) with `extra` blocks appended to
+    each stage: the trained net's keys are unchanged (layerK.0..n-1), the inserted ones are
+    layerK.n.. (residual or plain, zero-init or randomly initialised)."""
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, depth: int = 20,
-                 extra: int = 1, residual_insert: bool = True, zero_init: bool = True) -> None:
-        super().__init__(depth, num_classes, in_chans, residual=True)
-        for stage, channels in ((self.layer1, 16), (self.layer2, 32), (self.layer3, 64)):
+                 extra: int = 1, residual_insert: bool = True, zero_init: bool = True,
+                 width: int = 16) -> None:
+        super().__init__(depth, num_classes, in_chans, residual=True, width=width)
+        for stage, channels in ((self.layer1, width), (self.layer2, 2 * width),
+                                (self.layer3, 4 * width)):
             for _ in range(extra):
                 stage.append(inserted_block(channels, residual_insert, zero_init))
 
@@ -149,8 +192,9 @@ def _card(name: str, description: str, paper, size: int, min_size: int) -> Model
 @register_model(_card("study_alexnet_small", "AlexNet's layer pattern at 28x28 (lrn study), "
                       "with or without LRN", KRIZHEVSKY_2012, 28, 28))
 def study_alexnet_small(num_classes: int, in_chans: int, lrn: bool = True,
-                        dropout: float = 0.5) -> AlexNetSmall:
-    return AlexNetSmall(num_classes, in_chans, lrn, dropout)
+                        dropout: float = 0.5, lrn_alpha: float = PAPER_LRN_ALPHA,
+                        width: float = 1.0) -> AlexNetSmall:
+    return AlexNetSmall(num_classes, in_chans, lrn, dropout, lrn_alpha, width)
 
 
 @register_model(_card("study_small_convnet", "five 3x3 layers, full or depthwise separable "
@@ -163,6 +207,7 @@ def study_small_convnet(num_classes: int, in_chans: int, separable: bool = False
 @register_model(_card("study_resnet_inserted", "CIFAR ResNet with inserted blocks per stage "
                       "(identity study)", HE_2015, 28, 8))
 def study_resnet_inserted(num_classes: int, in_chans: int, depth: int = 20, extra: int = 1,
-                          residual_insert: bool = True, zero_init: bool = True
+                          residual_insert: bool = True, zero_init: bool = True, width: int = 16
                           ) -> ResNetInserted:
-    return ResNetInserted(num_classes, in_chans, depth, extra, residual_insert, zero_init)
+    return ResNetInserted(num_classes, in_chans, depth, extra, residual_insert, zero_init,
+                          width)

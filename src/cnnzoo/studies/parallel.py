@@ -27,14 +27,14 @@ from cnnzoo.train.rundir import interrupts
 STOP_GRACE_S = 600  # how long workers get to save after Ctrl-C before they are killed
 
 
-def default_jobs(threads: int | None = None) -> int:
-    """Runs at once when none is asked for: one per core on CPU (each with one thread), one
-    where a GPU does the work."""
+def default_jobs() -> int:
+    """Runs at once when none is asked for: one per core on CPU (each run has one thread),
+    one where a GPU does the work."""
     import torch
 
     if torch.cuda.is_available():
         return 1
-    return max(1, threads or os.cpu_count() or 1)
+    return max(1, os.cpu_count() or 1)
 
 
 def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> None:
@@ -45,10 +45,9 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
     if jobs < 2 or len(pending) < 2:
         return
     jobs = min(jobs, len(pending))
-    threads = max(1, (cache.threads or os.cpu_count() or 1) // jobs)
     queue = sorted(pending, key=_work, reverse=True)
-    cache.log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
-              f"{'s' if threads > 1 else ''} each")
+    cache.log(f"training {len(queue)} runs, {jobs} at a time with {cache.threads} thread"
+              f"{'s' if cache.threads > 1 else ''} each")
     start = _start_method()
     running: list[multiprocessing.process.BaseProcess] = []
     # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
@@ -59,7 +58,7 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
                 while queue and len(running) < jobs:
                     p = queue.pop(0)
                     worker = start.Process(target=_train_one, daemon=True,
-                                           args=(str(cache.root), threads, p))
+                                           args=(str(cache.root), p))
                     worker.start()
                     running.append(worker)
                 time.sleep(0.2)
@@ -93,9 +92,9 @@ def _work(p: Planned) -> float:
     return macs * (p.fields.get("limit_train") or 60_000) * (p.fields.get("epochs") or 1)
 
 
-def _train_one(root: str, threads: int, p: Planned) -> None:
+def _train_one(root: str, p: Planned) -> None:
     os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it asks each worker once
-    cache = RunCache(root, threads=threads, progress=False)
+    cache = RunCache(root, progress=False)
     # The run's folder name tells apart two runs of one model (inception-aux's two arms).
     tag = f"[{p.model} {Path(cache.config(p.model, p.data, seed=p.seed, **p.fields).out).name[:6]}]"
     cache.log = lambda line: print(f"{tag} {line}", flush=True)

@@ -17,8 +17,8 @@ from cnnzoo.studies.base import Study
 # The order: the claims as the case studies make them.
 STUDY_IDS = (
     "params", "vgg-uniform", "lrn", "degradation", "identity", "one-by-one", "bottleneck",
-    "inception-aux", "depthwise", "depthwise-accuracy", "mobilenet-structure", "v2-block-cost",
-    "v2-memory", "v2-vs-v1", "top5-table",
+    "inception-block", "inception-aux", "depthwise", "depthwise-accuracy",
+    "mobilenet-structure", "v2-block-cost", "v2-memory", "v2-vs-v1", "top5-table",
 )
 STUDY_MODULES = tuple(f"cnnzoo.studies.{i.replace('-', '_')}" for i in STUDY_IDS)
 

@@ -3,7 +3,8 @@
 Each study's verdict is recomputed from its saved raw files by its own module (so the same
 files always give the same verdicts); a study whose module is absent shows what its
 result.json recorded. CSS and SVG are inline and the raw data are data: URI downloads, so
-the page opens offline anywhere.
+the page opens offline anywhere. The page is for people: numbers are formatted, `code` is
+set as code, and absolute paths under the results folder read DIR/...
 """
 
 from __future__ import annotations
@@ -11,53 +12,211 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import re
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.studies.base import Figure, RawData, StudyError, Verdict
+from cnnzoo.studies.comparisons import AGAINST, MIN_SEEDS, UNCLEAR
 from cnnzoo.studies.registry import STUDY_IDS, _load
 from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_json_atomic
+from cnnzoo.studies.svg import interval_chart
 
 # Studies about a block: the block diagram drawn above their figures.
 # (model, module path of one such block)
 BLOCKS = {
     "degradation": ("resnet20", "layer1.0"), "identity": ("resnet20", "layer1.0"),
     "bottleneck": ("googlenet_paper", "inception3a"),  # 5x5 branches, as in the paper
+    "inception-block": ("googlenet_paper", "inception3a"),
     "inception-aux": ("googlenet", "inception3a"),
     "depthwise": ("mobilenet_v1", "blocks.0"), "depthwise-accuracy": ("mobilenet_v1", "blocks.0"),
     "v2-block-cost": ("mobilenet_v2", "features.8"),  # 14x14x64 -> 64, t=6, the stated shape
     "v2-memory": ("mobilenet_v2", "features.2"),  # where v2 reaches its peak
 }
 MAX_ROWS = 60  # rows shown inline per CSV; the download has them all
+INDICATIVE = "indicative"  # shown for a verdict on fewer than MIN_SEEDS seeds
 BADGE = {"confirmed": "#1a7f37", "refuted": "#c62828", "inconclusive": "#b26a00",
-         "needs-data": "#5f6b7a", "failed": "#222"}
+         "needs-data": "#5f6b7a", "failed": "#222", INDICATIVE: "#6b7280"}
+CLAIM_WIDTH = 90  # characters of a claim in the summary table; the full one on hover
 
 CSS = """
 body{font:15px/1.5 Helvetica,Arial,sans-serif;color:#1d1d1f;max-width:1040px;margin:24px auto;
 padding:0 20px}h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin:0 0 6px}
-h3{font-size:15px;margin:14px 0 4px}.sub{color:#555;margin-top:0}
-table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
+h3{font-size:16px;margin:18px 0 6px}.sub{color:#555;margin-top:0}
+table{border-collapse:collapse;margin:6px 0 10px;font-size:13.5px}
 td,th{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f5f5f7}.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{display:inline-block;padding:1px 9px;border-radius:10px;color:#fff;font-size:12px;
-font-weight:bold;white-space:nowrap}section.study{border:1px solid #ddd;border-radius:8px;
-padding:14px 18px;margin:18px 0}dl{display:grid;grid-template-columns:150px 1fr;gap:3px 12px;
-margin:8px 0}dt{color:#555;font-weight:bold}dd{margin:0}code,pre{background:#f5f5f7;
-border-radius:4px;font-size:12.5px}code{padding:1px 4px}pre{padding:8px;overflow-x:auto;
-white-space:pre-wrap}details{margin:4px 0}summary{cursor:pointer;color:#0b57a3}
-figure{margin:10px 0}figcaption{color:#555;font-size:13px}.reason{margin:6px 0}
+th{background:#f5f5f7}.num{text-align:right;font-variant-numeric:tabular-nums;
+white-space:nowrap}.badge{display:inline-block;padding:1px 9px;border-radius:10px;color:#fff;
+font-size:12.5px;font-weight:bold;white-space:nowrap}section.study{border:1px solid #ddd;
+border-radius:8px;padding:14px 18px;margin:18px 0}dl{display:grid;
+grid-template-columns:150px 1fr;gap:3px 12px;margin:8px 0}dt{color:#555;font-weight:bold}
+dd{margin:0}code,pre{background:#f5f5f7;border-radius:4px;font-size:13px}code{padding:1px 4px}
+pre{padding:8px;overflow-x:auto;white-space:pre-wrap}details{margin:4px 0}
+summary{cursor:pointer;color:#0b57a3}figure{margin:10px 0}
+figcaption{color:#555;font-size:13.5px;max-width:640px}.reason{margin:6px 0}
 .fig svg{max-width:100%;height:auto}a{color:#0b57a3}
 .figs{display:flex;flex-wrap:wrap;gap:6px 18px;align-items:flex-start}
-td:first-child{white-space:nowrap}td pre{margin:0}
+td:first-child{white-space:nowrap}td pre{margin:0}.small{font-size:12.5px}
+.tables{display:flex;flex-wrap:wrap;gap:0 24px;align-items:flex-start}
+.note{background:#f5f5f7;border-left:4px solid #6b7280;padding:8px 12px}
 """
 
+# -- the verdict, as people read it (also the CLI's table) --------------------------------
 
 
-def _b(verdict: str) -> str:
-    colour = BADGE.get(verdict, "#222")
-    return f"<span class='badge' style='background:{colour}'>{escape(verdict)}</span>"
+def is_indicative(verdict: str, n: int | None) -> bool:
+    """A verdict on fewer than MIN_SEEDS seeds: shown grey, never as a decision."""
+    return n is not None and n < MIN_SEEDS and verdict not in ("needs-data", "failed")
+
+
+def verdict_label(verdict: str, n: int | None) -> str:
+    """'indicative (n=1)' for a verdict on too few seeds, else the verdict itself."""
+    return f"{INDICATIVE} (n={n})" if is_indicative(verdict, n) else verdict
+
+
+def deciding_comparison(comparisons: Sequence[Mapping[str, Any]], verdict: str
+                        ) -> Mapping[str, Any] | None:
+    """The comparison a verdict turned on: a refuted one's first against the claim, an
+    inconclusive one's first unclear, else the first deciding one."""
+    deciding = [r for r in comparisons if r.get("decides")]
+    wanted = {"refuted": (AGAINST,), "inconclusive": (UNCLEAR, AGAINST)}.get(verdict, ())
+    for lean in wanted:
+        for r in deciding:
+            if r.get("leaning") == lean:
+                return r
+    return deciding[0] if deciding else None
+
+
+def _pts(r: Mapping[str, Any], key: str) -> str:
+    v = r.get(key)
+    return "?" if v is None else f"{float(r.get('scale', 1.0)) * float(v):+.2f}"
+
+
+def interval_text(r: Mapping[str, Any]) -> str:
+    """'+1.23 [+0.40, +2.06] vs margin +0.50': b - a and its 90% interval, in points."""
+    if r.get("difference") is None:
+        return f"no data vs margin {_pts(r, 'margin')}"
+    bounds = (" (no interval, n<2)" if r.get("lower") is None or r.get("upper") is None
+              else f" [{_pts(r, 'lower')}, {_pts(r, 'upper')}]")
+    return f"{_pts(r, 'difference')}{bounds} vs margin {_pts(r, 'margin')}"
+
+
+def short_claim(text: str, width: int = CLAIM_WIDTH) -> str:
+    """A claim's first sentence, cut at a word under `width` characters."""
+    first = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0].rstrip(".;")
+    if len(first) <= width:
+        return first
+    return first[: width - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _badge(verdict: str, n: int | None = None) -> str:
+    kind = INDICATIVE if is_indicative(verdict, n) else verdict
+    return _pill(verdict_label(verdict, n), BADGE.get(kind, "#222"))
+
+
+def _pill(label: str, colour: str) -> str:
+    return f"<span class='badge' style='background:{colour}'>{escape(label)}</span>"
+
+
+def _n(e: Mapping[str, Any]) -> int | None:
+    """The seeds a study's verdict rests on: its verdict's n; for a result from before
+    verdicts said, its seeds where chance matters."""
+    if "n" in e:
+        return None if e["n"] is None else int(e["n"])
+    module = _load(e["id"]) if e.get("id") in STUDY_IDS else None
+    return len(e.get("seeds", [])) if module and module.study.seeded else None
+
+
+# -- text for people ----------------------------------------------------------------------
+
+# An absolute path of two parts or more, not part of a URL or a ratio such as 3x3/s1.
+_ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+@-]+/)+[\w.+@-]+/?")
+
+
+def _scrub(text: str, root: Path) -> str:
+    """Absolute paths for people: the results folder as DIR, others as their basename."""
+    bases = sorted({b for b in (str(root), str(root.resolve())) if b.startswith("/")},
+                   key=len, reverse=True)
+
+    def shown(m: re.Match[str]) -> str:
+        path = m.group(0)
+        for base in bases:
+            if path == base or path.startswith(base + "/"):
+                return "DIR" + path[len(base):]
+        return "…/" + path.rstrip("/").rsplit("/", 1)[-1]
+
+    return _ABS_PATH.sub(shown, text)
+
+
+def _prose(text: Any, root: Path) -> str:
+    """Escaped text with `x` set as code and paths scrubbed."""
+    html = escape(_scrub(str(text), root))
+    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html).replace("`", "")
+
+
+def _num(x: float) -> str:
+    if float(x).is_integer() and abs(x) >= 1:
+        return f"{int(x):,}"
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
+
+
+def _compact(x: Any) -> str:
+    """A number inside running text: 568740352 -> 568.7M, 6176 -> 6,176."""
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        return str(x)
+    for suffix, scale in (("G", 1e9), ("M", 1e6)):
+        if abs(x) >= scale:
+            return f"{x / scale:.4g}{suffix}"
+    return _num(x)
+
+
+def _is_stats(v: Any) -> bool:
+    return isinstance(v, dict) and "mean" in v and "sd" in v
+
+
+def _stats(v: Mapping[str, Any]) -> str:
+    if v["mean"] is None:
+        return "-"
+    sd = "" if v["sd"] is None else f" ± {_num(v['sd'])}"
+    return f"{_num(v['mean'])}{sd} (n={v.get('n', '?')})"
+
+
+def _inline(x: Any) -> str:
+    """A nested value as plain text: 'macs 568.7M, params 6,176'."""
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if _is_stats(x):
+        return _stats(x)
+    if isinstance(x, dict):
+        return ", ".join(f"{k} {_inline(v) if not isinstance(v, dict) else f'({_inline(v)})'}"
+                         for k, v in x.items())
+    if isinstance(x, list | tuple):
+        sep = "; " if any(isinstance(v, dict) for v in x) else ", "
+        return sep.join(_inline(v) for v in x[:12]) + (f"{sep}..." if len(x) > 12 else "")
+    return _compact(x)
+
+
+def _value(v: Any, root: Path) -> str:
+    """One table cell."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool) or _is_stats(v) or isinstance(v, dict | list | tuple):
+        return escape(_inline(v)) if v != [] else "none"
+    if isinstance(v, float):
+        return _num(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, str) and "\n" in v:
+        return f"<pre>{escape(_scrub(v, root))}</pre>"
+    return _prose(v, root)
+
+
+# -- collecting the studies ---------------------------------------------------------------
 
 
 def _order(folder: Path) -> list[Path]:
@@ -79,12 +238,13 @@ def collect(folder: Path) -> list[dict]:
                             (sub / FAILED).read_text(), "figures": [], "folder": sub})
             continue
         entry = {**result, "folder": sub, "figures": [], "recomputed": False}
-        module = _load(sub.name)
+        module = _load(sub.name) if sub.name in STUDY_IDS else None
         if module is not None and result.get("verdict") != "needs-data":
             try:
                 measured, verdict = evaluate(module, sub)
                 entry.update(measured=measured, verdict=verdict.verdict, key=verdict.key,
-                             reason=verdict.reason, recomputed=True)
+                             reason=verdict.reason, n=verdict.n, recomputed=True,
+                             comparisons=measured.get("comparisons", []))
             except (StudyError, KeyError, ValueError, TypeError) as e:
                 entry["note"] = f"verdict as stored: the raw files could not be re-read ({e})"
         if module is not None and hasattr(module.module, "figures") and entry.get("measured"):
@@ -95,6 +255,9 @@ def collect(folder: Path) -> list[dict]:
                                            caption=f"{type(e).__name__}: {e}")]
         entries.append(entry)
     return entries
+
+
+# -- one study's section ------------------------------------------------------------------
 
 
 def _block_diagram(study_id: str, folder: Path) -> str:
@@ -120,36 +283,8 @@ def _block_diagram(study_id: str, folder: Path) -> str:
             f"{where}.</figcaption></figure>")
 
 
-def _value(v: Any) -> str:
-    if isinstance(v, dict) and "mean" in v and "sd" in v:
-        if v["mean"] is None:
-            return "-"
-        sd = "" if v["sd"] is None else f" &plusmn; {_num(v['sd'])}"
-        return f"{_num(v['mean'])}{sd} (n={v.get('n', '?')})"
-    if isinstance(v, float):
-        return _num(v)
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, str) and "\n" in v:
-        return f"<pre>{escape(v)}</pre>"
-    if isinstance(v, list):
-        text = ", ".join(_plain(x) for x in v[:12]) + (", ..." if len(v) > 12 else "")
-        return escape(text)
-    return escape(str(v))
-
-
-def _plain(x: Any) -> str:
-    return _num(x) if isinstance(x, float) else str(x)
-
-
-def _num(x: float) -> str:
-    if float(x).is_integer() and abs(x) >= 1:
-        return f"{int(x):,}"
-    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
-
-
 def _flatten(d: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
-    if isinstance(d, dict) and not ("mean" in d and "sd" in d) and depth < 3:
+    if isinstance(d, dict) and not _is_stats(d) and depth < 3:
         out = []
         for k, v in d.items():
             out += _flatten(v, f"{prefix}{k}" if not prefix else f"{prefix} / {k}", depth + 1)
@@ -158,32 +293,55 @@ def _flatten(d: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
 
 
 def _records(v: Any) -> list[str] | None:
-    """The columns, when `v` is a table in disguise: {name: {field: scalar, ...}, ...}."""
+    """The columns, when `v` is a table in disguise: {name: {field: scalar, ...}, ...};
+    columns empty in every record are left out."""
     if not isinstance(v, dict) or len(v) < 2 or not all(isinstance(r, dict) for r in v.values()):
         return None
-    cols = list(dict.fromkeys(k for r in v.values() for k in r))
-    flat = all(not isinstance(x, dict) or ("mean" in x and "sd" in x)
-               for r in v.values() for x in r.values())
-    return cols if flat and len(cols) <= 10 else None
+    cols = [c for c in dict.fromkeys(k for r in v.values() for k in r)
+            if any(r.get(c) not in (None, "") for r in v.values())]
+    flat = all(not isinstance(x, dict) or _is_stats(x) for r in v.values() for x in r.values())
+    return cols if flat and 0 < len(cols) <= 10 else None
 
 
-def _measured_table(measured: dict) -> str:
-    """Tables of records as real tables (one row each), everything else as figure/value."""
+SHOWN_ELSEWHERE = ("comparisons",)  # the comparisons have their own table and chart
+
+
+def _measured_table(measured: dict, root: Path) -> str:
+    """Tables of records as real tables (one row each), everything else as figure/value;
+    rows with nothing in them are left out."""
     parts, rest = [], {}
     for key, v in measured.items():
+        if key in SHOWN_ELSEWHERE:
+            continue
         cols = _records(v)
         if cols is None:
             rest[key] = v
             continue
         head = "".join(f"<th>{escape(c)}</th>" for c in cols)
         body = "".join(f"<tr><td>{escape(name)}</td>" + "".join(
-            f"<td>{_value(r.get(c, ''))}</td>" for c in cols) + "</tr>" for name, r in v.items())
+            _cell(r.get(c), root) for c in cols) + "</tr>" for name, r in v.items())
         parts.append(f"<table><tr><th>{escape(key)}</th>{head}</tr>{body}</table>")
-    rows = _flatten(rest)
-    if rows:
-        body = "".join(f"<tr><td>{escape(k)}</td><td>{_value(v)}</td></tr>" for k, v in rows)
+    rows = [(k, v) for k, v in _flatten(rest) if v not in (None, "")]
+    short = [(k, v) for k, v in rows if not _long(v)]
+    if short:
+        body = "".join(f"<tr><td>{escape(k)}</td>{_cell(v, root)}</tr>" for k, v in short)
         parts.append(f"<table><tr><th>figure</th><th>value</th></tr>{body}</table>")
-    return "".join(parts) or "<p>nothing measured</p>"
+    # Sentences and worked sums below the tables, where they do not stretch a column.
+    texts = "".join(f"<p><strong>{escape(k)}</strong>: {_value(v, root)}</p>"
+                    for k, v in rows if _long(v))
+    if not parts and not texts:
+        return "<p>nothing measured</p>"
+    return f"<div class='tables'>{''.join(parts)}</div>{texts}"
+
+
+def _long(v: Any) -> bool:
+    return isinstance(v, str) and ("\n" in v or len(v) > 80)
+
+
+def _cell(v: Any, root: Path) -> str:
+    """A <td>, numbers right-aligned."""
+    number = isinstance(v, int | float) and not isinstance(v, bool)
+    return f"<td class='num'>{_value(v, root)}</td>" if number else f"<td>{_value(v, root)}</td>"
 
 
 def _data_uri(path: Path, mime: str) -> str:
@@ -191,16 +349,17 @@ def _data_uri(path: Path, mime: str) -> str:
 
 
 def _raw_files(folder: Path) -> str:
+    root = folder.parent
     parts = []
     for path in sorted(folder.glob("*.csv")):
         rows = list(csv.reader(io.StringIO(path.read_text())))
         head, body = (rows[0], rows[1:]) if rows else ([], [])
-        shown = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>"
-                        for r in body[:MAX_ROWS])
-        more = (f"<p>first {MAX_ROWS} of {len(body)} rows; the download has all</p>"
+        shown = "".join("<tr>" + "".join(f"<td>{escape(_scrub(c, root))}</td>" for c in r)
+                        + "</tr>" for r in body[:MAX_ROWS])
+        more = (f"<p>first {MAX_ROWS} of {len(body):,} rows; the download has all</p>"
                 if len(body) > MAX_ROWS else "")
         parts.append(
-            f"<details><summary>{escape(path.name)} ({len(body)} rows)</summary>"
+            f"<details><summary>{escape(path.name)} ({len(body):,} rows)</summary>"
             f"<p><a download='{escape(path.name)}' href='{_data_uri(path, 'text/csv')}'>"
             f"download {escape(path.name)}</a></p><table><tr>"
             + "".join(f"<th>{escape(h)}</th>" for h in head) + f"</tr>{shown}</table>{more}"
@@ -211,55 +370,145 @@ def _raw_files(folder: Path) -> str:
         parts.append(
             f"<details><summary>{escape(path.name)}</summary><p><a download="
             f"'{escape(path.name)}' href='{_data_uri(path, 'application/json')}'>download "
-            f"{escape(path.name)}</a></p><pre>{escape(path.read_text()[:20000])}</pre>"
-            "</details>")
+            f"{escape(path.name)}</a></p><pre>{escape(_scrub(path.read_text()[:20000], root))}"
+            "</pre></details>")
     if (folder / RESULT).is_file():
         parts.append(f"<p><a download='result.json' href='"
                      f"{_data_uri(folder / RESULT, 'application/json')}'>download "
-                     "result.json</a></p>")
+                     "result.json</a> (everything above, with the comparisons' per-seed "
+                     "values)</p>")
     return "".join(parts) or "<p>no raw files</p>"
 
 
-def _figure(f: Figure) -> str:
+def _figure(f: Figure, root: Path) -> str:
     if f.svg:
         inner = f.svg
     elif f.png_data_uri.startswith("data:image/png;base64,"):
         inner = f"<img alt='{escape(f.title)}' src='{f.png_data_uri}'>"
     else:
         inner = ""
-    caption = f"<figcaption>{escape(f.caption)}</figcaption>" if f.caption else ""
+    caption = f"<figcaption>{_prose(f.caption, root)}</figcaption>" if f.caption else ""
     return f"<figure class='fig'>{inner}{caption}</figure>"
+
+
+OUTCOME = {  # (outcome, leaning) -> words
+    ("above", "for"): "above the margin: for the claim",
+    ("above", "against"): "above the margin: against the claim",
+    ("below", "for"): "below the margin: for the claim",
+    ("below", "against"): "below the margin: against the claim",
+}
+
+
+def _comparison_row(r: Mapping[str, Any], root: Path) -> str:
+    test = "paired" if r.get("paired") else "Welch"
+    if r.get("df") is not None:
+        test += f", df {float(r['df']):.3g}"
+    if r.get("lower") is None or r.get("upper") is None:
+        bounds = "none (n&lt;2)"
+    else:
+        bounds = f"[{_pts(r, 'lower')}, {_pts(r, 'upper')}]"
+    outcome = OUTCOME.get((r.get("outcome"), r.get("leaning")),
+                          "unclear: no interval yet" if r.get("lower") is None else
+                          "unclear: the interval contains the margin")
+    mde = r.get("detectable")
+    name = escape(str(r.get("name", "")))
+    cells = [
+        f"<strong>{name}</strong>" if r.get("decides") else name,
+        _prose(r.get("statement", ""), root), f"<span class='num'>{r.get('n', '-')}</span>",
+        test, f"<span class='num'>{_pts(r, 'difference')}</span>",
+        f"<span class='num'>{bounds}</span>", f"<span class='num'>{_pts(r, 'margin')}</span>",
+        outcome, "yes" if r.get("decides") else "no (shown only)",
+        "-" if mde is None else f"<span class='num'>{float(r.get('scale', 1.0)) * mde:.2f}"
+                                "</span>",
+    ]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _comparisons(e: Mapping[str, Any], root: Path) -> str:
+    """The chart and table of a seeded study's comparisons: what its verdict rests on."""
+    rows = e.get("comparisons") or []
+    if not rows:
+        return ""
+    unit = escape(str(rows[0].get("unit", "points")))
+    head = ("comparison", "the claim says", "n", "test", f"b - a ({unit})", "90% interval",
+            "margin", "outcome", "decides", "smallest detectable")
+    table = ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+             + "".join(_comparison_row(r, root) for r in rows) + "</table>")
+    chart = interval_chart(rows, title=f"{e['id']}: the differences against their margins")
+    return (
+        "<h3>What the verdict rests on</h3>"
+        f"<p class='small'>Each comparison is the difference b - a between two arms, in "
+        f"{unit}, over seeds (paired where the arms share each seed's data and start). The "
+        "bar is its 90% t-interval (each bound one-sided 95%). A comparison is decided for "
+        "the claim when the whole bar lies in the green zone beyond its margin, against it "
+        "when the whole bar lies on the other side, and not decided while the bar crosses "
+        f"the margin. A verdict needs at least {MIN_SEEDS} seeds.</p>"
+        f"<figure class='fig'>{chart}</figure>{table}")
+
+
+def _run_line(e: Mapping[str, Any], root: Path) -> str:
+    env = e.get("environment", {})
+    seeds = e.get("seeds", [])
+    seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else \
+        f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
+    load = env.get("load_1min")
+    return _prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
+                  f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"
+                  f"{_jobs(env)}{'' if load is None else f' (load {load})'}, "
+                  f"{e.get('created', '')}", root)
+
+
+def _seconds(s: float) -> str:
+    return "under 0.1 s" if s < 0.05 else f"{s:,.1f} s"
+
+
+def _threads(n: Any) -> str:
+    return f"{n} thread" if n == 1 else f"{n or '?'} threads"
 
 
 def _study_section(e: dict) -> str:
     sid = escape(e["id"])
+    root = e["folder"].parent
     if e["verdict"] == "failed":
-        return (f"<section class='study' id='{sid}'><h2>{sid} {_b('failed')}</h2>"
-                f"<pre>{escape(e['traceback'][-4000:])}</pre></section>")
-    seeds = e.get("seeds", [])
-    env = e.get("environment", {})
-    dl = [("Claim", escape(e.get("claim", ""))), ("Source", escape(e.get("source", ""))),
-          ("Experiment", escape(e.get("experiment", ""))),
-          ("Deviations", escape(e.get("deviations") or "none")),
-          ("Tolerance", escape(e.get("tolerance", ""))),
-          ("Run", escape(f"{e.get('mode')} mode, seeds {seeds}, data "
-                         f"{e.get('data') or 'default'}, {e.get('elapsed_s', 0):.1f} s on "
-                         f"{env.get('threads', '?')} threads{_jobs(env)} (load "
-                         f"{env.get('load_1min')}), {e.get('created', '')}"))]
-    commands = "".join(f"<code>{escape(c)}</code><br>" for c in e.get("commands", []))
+        return (f"<section class='study' id='{sid}'><h2>{sid} {_badge('failed')}</h2>"
+                f"<pre>{escape(_scrub(e['traceback'][-4000:], root))}</pre></section>")
+    dl = [("Claim", _prose(e.get("claim", ""), root)),
+          ("Source", _prose(e.get("source", ""), root)),
+          ("Experiment", _prose(e.get("experiment", ""), root)),
+          ("Deviations", _prose(e.get("deviations") or "none", root)),
+          ("Tolerance", _prose(e.get("tolerance", ""), root)),
+          ("Run", _run_line(e, root))]
+    shown = _commands(e, root)
+    commands = "".join(f"<code>{escape(c)}</code><br>" for c in shown)
+    if len(shown) > 2:  # the study's own command, then its training runs', folded
+        commands = (f"<code>{escape(shown[0])}</code><details><summary>the {len(shown) - 1} "
+                    "training runs' <code>cnnzoo train</code> commands</summary>"
+                    + "".join(f"<code>{escape(c)}</code><br>" for c in shown[1:])
+                    + "</details>")
     dl.append(("Commands", commands or "-"))
-    note = f"<p><em>{escape(e['note'])}</em></p>" if e.get("note") else ""
+    note = f"<p><em>{_prose(e['note'], root)}</em></p>" if e.get("note") else ""
     figs = _block_diagram(e["id"], e["folder"]) + "<div class='figs'>" + "".join(
-        _figure(f) for f in e["figures"]) + "</div>"
+        _figure(f, root) for f in e["figures"]) + "</div>"
     return "".join([
-        f"<section class='study' id='{sid}'><h2>{sid} {_b(e['verdict'])}</h2>",
-        f"<p class='reason'><strong>{escape(e.get('key', ''))}</strong></p>",
-        f"<p class='reason'>{escape(e.get('reason', ''))}</p>{note}",
+        f"<section class='study' id='{sid}'><h2>{sid} {_badge(e['verdict'], _n(e))}</h2>",
+        f"<p class='reason'><strong>{_prose(e.get('key', ''), root)}</strong></p>",
+        f"<p class='reason'>{_prose(e.get('reason', ''), root)}</p>{note}",
         "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in dl) + "</dl>",
-        figs,
-        "<h3>Measured</h3>", _measured_table(e.get("measured") or {}),
+        _comparisons(e, root), figs,
+        "<h3>Measured</h3>", _measured_table(e.get("measured") or {}, root),
         "<h3>Raw data</h3>", _raw_files(e["folder"]), "</section>",
     ])
+
+
+def _commands(e: Mapping[str, Any], root: Path) -> list[str]:
+    """The study's commands with the results folder as DIR, also where it was run into
+    another folder (moved since): its own `study run` command's --out says which."""
+    commands = list(e.get("commands", []))
+    words = commands[0].split() if commands else []
+    old = words[words.index("--out") + 1] if "--out" in words[:-1] else ""
+    if old.startswith("/"):
+        commands = [re.sub(re.escape(old) + r"(?=/|\s|$)", str(root), c) for c in commands]
+    return [_scrub(c, root) for c in commands]
 
 
 def _jobs(env: dict) -> str:
@@ -271,56 +520,90 @@ def _jobs(env: dict) -> str:
         f", training runs {jobs} at a time with a share of the threads each"
 
 
-def _summary(entries: list[dict]) -> str:
-    rows = "".join(
-        f"<tr><td><a href='#{escape(e['id'])}'>{escape(e['id'])}</a></td>"
-        f"<td>{_b(e['verdict'])}</td><td>{escape(e.get('key', ''))}</td>"
-        f"<td>{escape(e.get('mode', ''))}</td></tr>" for e in entries)
-    counts = {}
+# -- the page -----------------------------------------------------------------------------
+
+
+def _summary_row(e: Mapping[str, Any], root: Path) -> str:
+    sid = escape(e["id"])
+    n = _n(e)
+    deciding = deciding_comparison(e.get("comparisons") or [], e["verdict"])
+    evidence = escape(interval_text(deciding)) if deciding else "-"
+    claim = e.get("claim", "")
+    cells = [f"<a href='#{sid}'>{sid}</a>",
+             f"<span title='{escape(claim)}'>{_prose(short_claim(claim), root)}</span>",
+             _badge(e["verdict"], n), f"<span class='num'>{'-' if n is None else n}</span>",
+             f"<span class='num'>{evidence}</span>", _prose(e.get("key", ""), root),
+             escape(e.get("mode", ""))]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _summary(entries: list[dict], root: Path) -> str:
+    counts: dict[str, int] = {}
     for e in entries:
-        counts[e["verdict"]] = counts.get(e["verdict"], 0) + 1
+        label = INDICATIVE if is_indicative(e["verdict"], _n(e)) else e["verdict"]
+        counts[label] = counts.get(label, 0) + 1
     tally = ", ".join(f"{n} {v}" for v, n in counts.items())
     here = {e["id"] for e in entries}
     absent = [i for i in STUDY_IDS if i not in here]
     missing = (f"<p>Not run into this folder: {escape(', '.join(absent))} "
                "(<code>cnnzoo study run ID --out DIR</code> adds them).</p>" if absent else "")
-    return (f"<p>{len(entries)} studies: {escape(tally)}.</p><table><tr><th>study</th>"
-            f"<th>verdict</th><th>key figure</th><th>mode</th></tr>{rows}</table>"
-            f"{_one_seed_note(entries)}{missing}")
+    head = ("study", "claim", "verdict", "n", "b - a [90% interval] vs margin, points",
+            "key figure", "mode")
+    return (f"<p>{len(entries)} studies: {escape(tally)}.</p><table><tr>"
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
+            + "".join(_summary_row(e, root) for e in entries) + "</table>"
+            f"{_one_seed_note(entries)}{_how_to_read()}{missing}")
+
+
+def _how_to_read() -> str:
+    return ("<p class='small'>How to read the verdicts: a counting study is confirmed or "
+            "refuted by its tolerance. A training study (one with n) is confirmed when every "
+            "deciding comparison's 90% interval lies beyond its margin on the claim's side, "
+            "refuted when one lies wholly on the other side, inconclusive otherwise; "
+            f"with fewer than {MIN_SEEDS} seeds it is only "
+            f"{_pill(INDICATIVE, BADGE[INDICATIVE])}.</p>")
 
 
 def _one_seed_note(entries: list[dict]) -> str:
-    """Which verdicts rest on one seed of a study where chance matters: a reader of the
-    table should not take those for decisions."""
-    ids = []
-    for e in entries:
-        module = _load(e["id"]) if e["id"] in STUDY_IDS else None
-        if module and module.study.seeded and e["verdict"] in ("confirmed", "refuted") \
-                and len(e.get("seeds", [])) < 2:
-            ids.append(e["id"])
-    if not ids:
+    """Which verdicts are indicative (fewer than MIN_SEEDS seeds): a reader of the table
+    should not take those for decisions."""
+    few = [(e["id"], n) for e in entries if is_indicative(e["verdict"], n := _n(e))]
+    if not few:
         return ""
-    return (f"<p>The verdicts of {escape(', '.join(ids))} rest on one seed"
-            f"{' of a quick run' if all(e.get('mode') == 'quick' for e in entries) else ''}"
-            ": indicative only, as one seed cannot tell a difference from chance; "
-            "<code>cnnzoo study run --full</code> (3 seeds each) decides them.</p>")
+    ns = {n for _, n in few}
+    seeds = ("one seed" if ns == {1} else f"{ns.pop()} seeds" if len(ns) == 1
+             else f"fewer than {MIN_SEEDS} seeds")
+    quick = " of a quick run" if all(e.get("mode") == "quick" for e in entries) else ""
+    return (f"<p class='note'>The verdicts of {escape(', '.join(i for i, _ in few))} rest on "
+            f"{seeds}{quick}: indicative only (grey), as so few seeds cannot tell a "
+            f"difference from chance. Confirmed and refuted need at least {MIN_SEEDS} seeds "
+            "and a 90% t-interval of each deciding difference clear of its margin; "
+            f"<code>cnnzoo study run ID --seeds {MIN_SEEDS}</code> (or more) decides "
+            "them.</p>")
 
 
 def _environment(entries: list[dict], folder: Path) -> str:
     envs = [e["environment"] for e in entries if e.get("environment")]
     if not envs:
         return ""
-    first = envs[0]
-    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape(str(v))}</td></tr>"
-                   for k, v in first.items())
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{_value(v, folder)}</td></tr>"
+                   for k, v in envs[0].items())
     modes = sorted({e.get("mode", "quick") for e in entries if e.get("mode")})
-    rerun = f"cnnzoo study run --{modes[0] if len(modes) == 1 else 'quick'} --out {folder}"
+    shown = _scrub(str(folder), folder)
+    rerun = f"cnnzoo study run --{modes[0] if len(modes) == 1 else 'quick'} --out {shown}"
     return ("<h2>Environment</h2><p>As recorded by the first study (each study's own run "
             "line above gives its threads, load and date).</p>"
             f"<table>{rows}</table><h2>Regenerate</h2><p>This page, from the files alone: "
-            f"<code>cnnzoo study report {escape(str(folder))}</code>; the experiments: "
+            f"<code>cnnzoo study report {escape(shown)}</code>; the experiments: "
             f"<code>{escape(rerun)}</code> (add <code>--force</code> to rerun finished "
             "studies).</p>")
+
+
+def _where(folder: Path) -> str:
+    if not folder.is_absolute():
+        return f"<code>{escape(str(folder))}</code>"
+    return (f"the folder <code>{escape(folder.name)}</code> (DIR in the commands and paths "
+            "below)")
 
 
 def render_html(folder: Path, entries: list[dict]) -> str:
@@ -332,8 +615,8 @@ def render_html(folder: Path, entries: list[dict]) -> str:
         "<h1>The CNN case studies, as experiments</h1>"
         "<p class='sub'>Each claim of the case-study notes, the experiment that tests it, "
         "what was measured and a verdict computed from the saved data against a tolerance "
-        f"fixed before the run. Results from <code>{escape(str(folder))}</code>.</p>"
-        f"<h2>Verdicts</h2>{_summary(entries)}{body}{_environment(entries, folder)}"
+        f"fixed before the run. Results from {_where(folder)}.</p>"
+        f"<h2>Verdicts</h2>{_summary(entries, folder)}{body}{_environment(entries, folder)}"
         "</body></html>\n")
 
 
@@ -351,10 +634,13 @@ def write_report(folder: Path, html_path: Path | None = None) -> Path:
 
 
 def verdicts(folder: Path) -> dict[str, Verdict]:
-    """id -> the verdict the report shows (recomputed where the module is here)."""
+    """id -> the verdict the report shows (recomputed where the module is here), with the
+    seeds it rests on."""
     return {e["id"]: Verdict(e["verdict"] if e["verdict"] != "failed" else "inconclusive",
-                             e.get("key", ""), e.get("reason", ""))
+                             e.get("key", ""), e.get("reason", ""),
+                             n=None if e["verdict"] == "failed" else _n(e))
             for e in collect(folder)}
 
 
-__all__ = ["collect", "render_html", "verdicts", "write_json_atomic", "write_report"]
+__all__ = ["collect", "deciding_comparison", "interval_text", "is_indicative", "render_html",
+           "short_claim", "verdict_label", "verdicts", "write_json_atomic", "write_report"]

@@ -35,17 +35,22 @@ from cnnzoo.studies.registry import StudyModule
 
 RESULT = "result.json"
 FAILED = "error.txt"  # written instead of result.json when a study's code fails
+STAGING = "_partial"  # OUT/_partial/ID: a run in progress (the report skips "_" folders)
 DEFAULT_OUT = Path("runs/studies")
 
 
+# Seeds of the studies where chance matters, per mode; a counting study runs once.
+SEEDS = {"quick": 3, "standard": 5, "full": 5}
+
+
 def default_seeds(module: StudyModule, mode: str, seeds: int | None) -> tuple[int, ...]:
-    """--seeds N gives 0..N-1; else one seed in quick mode, three in full mode for the
-    studies where chance matters, one for the counting ones."""
+    """--seeds N gives 0..N-1; else SEEDS[mode] for the studies where chance matters (a
+    verdict needs >= 3), one for the counting ones."""
     if seeds is not None:
         if seeds < 1:
             raise StudyError(f"seeds must be >= 1, got {seeds}")
         return tuple(range(seeds))
-    return (0, 1, 2) if mode == "full" and module.study.seeded else (0,)
+    return tuple(range(SEEDS[mode])) if module.study.seeded else (0,)
 
 
 def _cpu_model() -> str:
@@ -149,6 +154,16 @@ def _clear(folder: Path) -> None:
             path.unlink()
 
 
+def _publish(staging: Path, folder: Path) -> None:
+    """Replace the study's files by the finished run's (result.json last), so that a run
+    stopped part-way leaves the earlier results whole."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _clear(folder)
+    for path in sorted(staging.iterdir(), key=lambda p: p.name == RESULT):
+        path.replace(folder / path.name)
+    staging.rmdir()
+
+
 def run_study(
     module: StudyModule,
     mode: str = "quick",
@@ -173,21 +188,22 @@ def run_study(
     old = read_result(folder)
     if not force and _matches(old, module, mode, seed_tuple, data):
         measured, verdict = evaluate(module, folder)
-        result = {**old, "measured": measured, "verdict": verdict.verdict,  # type: ignore[dict-item]
-                  "key": verdict.key, "reason": verdict.reason, "skipped": True}
+        result = {**old, **_verdict_fields(measured, verdict), "skipped": True}  # type: ignore[dict-item]
         if result != {**old, "skipped": True}:
             write_json_atomic(folder / RESULT, {k: v for k, v in result.items() if k != "skipped"})
         return result
-    folder.mkdir(parents=True, exist_ok=True)
-    _clear(folder)
-    ctx = StudyContext(study=study, mode=mode, seeds=seed_tuple, out=folder, data=data,
+    # The run writes into a staging folder (a name the report skips) until it is complete.
+    staging = root / STAGING / study.id
+    staging.mkdir(parents=True, exist_ok=True)
+    _clear(staging)
+    ctx = StudyContext(study=study, mode=mode, seeds=seed_tuple, out=staging, data=data,
                        data_root=data_root, threads=threads, progress=progress, log=log)
     unknown = sorted(set(extra) - set(StudyContext.__dataclass_fields__))
     if unknown:
         raise StudyError(f"unknown study option(s): {', '.join(unknown)}")
     for key, value in extra.items():  # context fields without a parameter here
         setattr(ctx, key, value)
-    ctx.runs = _run_cache(root, threads, progress, jobs)
+    ctx.runs = _run_cache(root, progress, jobs)
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)
     t0 = time.perf_counter()
     missing = None
@@ -197,6 +213,7 @@ def run_study(
         except NeedsData as e:
             missing = str(e)
         except Exception:
+            folder.mkdir(parents=True, exist_ok=True)
             (folder / FAILED).write_text(traceback.format_exc())
             raise
         env = environment()
@@ -207,38 +224,46 @@ def run_study(
     if missing is not None:
         measured, verdict = {}, Verdict(NEEDS_DATA, missing.splitlines()[0], missing)
     else:
-        measured, verdict = evaluate(module, folder)
+        measured, verdict = evaluate(module, staging)
     result = {
         "id": study.id, "claim": study.claim, "source": study.source,
         "experiment": study.experiment, "mode": mode, "seeds": list(seed_tuple), "data": data,
         "data_needed": list(study.data), "tolerance": study.tolerance,
-        "deviations": study.deviations_in(mode), "measured": measured, "verdict": verdict.verdict,
-        "key": verdict.key, "reason": verdict.reason, "elapsed_s": round(elapsed, 3),
+        "deviations": study.deviations_in(mode), **_verdict_fields(measured, verdict),
+        "elapsed_s": round(elapsed, 3),
         "commands": [command, *ctx.commands], "environment": env,
         "created": env["date"],
     }
-    write_json_atomic(folder / RESULT, result)
+    write_json_atomic(staging / RESULT, result)
+    _publish(staging, folder)
     return result
 
 
-def _run_cache(root: Path, threads: int | None, progress: bool, jobs: int | None) -> Any:
+def _verdict_fields(measured: dict, verdict: Verdict) -> dict[str, Any]:
+    """What result.json holds of measure() and verdict(): the comparisons (seeded studies)
+    at the top level, where a reader of the file looks for them."""
+    return {"measured": measured, "comparisons": measured.get("comparisons", []),
+            "verdict": verdict.verdict, "n": verdict.n, "key": verdict.key,
+            "reason": verdict.reason}
+
+
+def _run_cache(root: Path, progress: bool, jobs: int | None) -> Any:
     """The training cache under OUT/_runs, built only when a study first uses it (so the
     counting studies never import the trainer)."""
-    return _LazyRunCache(root / "_runs", threads, progress, jobs)
+    return _LazyRunCache(root / "_runs", progress, jobs)
 
 
 class _LazyRunCache:
-    def __init__(self, root: Path, threads: int | None, progress: bool, jobs: int | None
-                 ) -> None:
-        self._args = (root, threads, progress, jobs)
+    def __init__(self, root: Path, progress: bool, jobs: int | None) -> None:
+        self._args = (root, progress, jobs)
         self._cache: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._cache is None:
             from cnnzoo.studies.cache import RunCache
 
-            root, threads, progress, jobs = self._args
-            self._cache = RunCache(root, threads=threads, progress=progress, jobs=jobs or 1)
+            root, progress, jobs = self._args
+            self._cache = RunCache(root, progress=progress, jobs=jobs or 1)
         return getattr(self._cache, name)
 
     def jobs_if_used(self) -> int | None:

@@ -1,39 +1,36 @@
-"""What the six training studies share: the data they fall back to, the seed statistics,
-and the one rule that compares two seeded figures against a margin.
+"""What the training studies share: the data they fall back to, the run lengths of each
+mode, the per-seed table their verdicts rest on, and the verdict from their declared
+comparisons (cnnzoo.studies.comparisons: the one rule).
 
-The rule (every training study's tolerance is written with it): for a difference d of
-two means with standard error se (from the seed spread of both arms),
-    d is "above" m  when d - 2 se > m,
-    d is "below" m  when d + 2 se < m,
-    otherwise "unclear".
-With one seed per arm there is no spread: in quick mode se is taken as 0 and the verdict is
-marked as indicative (1 seed); in full mode fewer than 2 seeds an arm is inconclusive.
+Each training run saves two tables: runs.csv, one row per epoch (the curves, test error on
+a subset where the mode says so), and final.csv, one row per arm and seed with the final
+weights' figures on the whole test split and on a fixed part of the training images.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cnnzoo.studies.base import (
     CONFIRMED,
     INCONCLUSIVE,
-    REFUTED,
     Figure,
     NeedsData,
     RawData,
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.comparisons import Comparison, compare_all, decide, describe
 
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
-ABOVE, BELOW, UNCLEAR = "above", "below", "unclear"
-_ON_THE_MARGIN = 1e-9  # a difference this close to the margin lies on it
-LEARNED = 0.5  # below this test accuracy (10 classes) a run has not learned: no verdict
-QUICK_TEST_IMAGES = 1000  # +-1.3 points (2 se) at 85% accuracy: quick verdicts are indicative
+# "Did it learn": the best arm's test top-1 that a converged net clears on each dataset;
+# below it the runs say their recipe failed, not how the designs compare.
+LEARNED = {"fashion-mnist": 0.80, "mnist": 0.95, "mnist-full": 0.95, "cifar10": 0.60,
+           "cifar100": 0.30}
+CURVE_TEST_IMAGES = 1000  # per-epoch curves only; verdicts use the whole test split
 
 
 def quick_run(recipe: dict[str, Any], epochs: int, limit_train: int, batch_size: int = 64
@@ -43,7 +40,7 @@ def quick_run(recipe: dict[str, Any], epochs: int, limit_train: int, batch_size:
     train further in it. The lr follows the batch linearly (Goyal et al. 2017): measured
     here, AlexNet-small without LRN died at the batch-128 lr with batch 64."""
     lr = recipe["lr"] * batch_size / recipe["batch_size"]
-    return dict(epochs=epochs, limit_train=limit_train, limit_test=QUICK_TEST_IMAGES,
+    return dict(epochs=epochs, limit_train=limit_train, limit_test=CURVE_TEST_IMAGES,
                 batch_size=batch_size, lr=lr)
 
 
@@ -96,10 +93,23 @@ def read_meta(raw: RawData) -> dict[str, Any]:
 
 
 def train_rows(run: Any, **labels: Any) -> list[dict[str, Any]]:
-    """One row per epoch of a CachedRun: the labels, then train and test error."""
-    return [{**labels, "epoch": e["epoch"], "train_err": round(e["train_err"], 6),
-             "test_err": round(1 - e["test_top1"], 6), "train_loss": round(e["train_loss"], 6),
-             "seconds": round(e["seconds"], 2)} for e in run.epochs]
+    """One row per epoch of a CachedRun: the labels, then train and test error (test error
+    on the run's per-epoch test images: a subset where the mode says so)."""
+    threads = run.config.get("threads")
+    return [{**labels, "threads": threads, "epoch": e["epoch"],
+             "train_err": round(e["train_err"], 6), "test_err": round(1 - e["test_top1"], 6),
+             "train_loss": round(e["train_loss"], 6)} for e in run.epochs]
+
+
+def final_row(run: Any, **labels: Any) -> dict[str, Any]:
+    """The row of final.csv for one run: the final weights on the whole test split and on a
+    fixed part of the training images (eval mode), with the generalisation gap."""
+    f = run.final
+    return {**labels, "threads": run.config.get("threads"), "epochs": f["epoch"],
+            "test_acc": round(f["test_top1"], 6), "test_images": f["test_images"],
+            "train_acc": round(f["train_top1"], 6), "train_images": f["train_images"],
+            "train_err": round(1 - f["train_top1"], 6),
+            "gap": round(f["train_top1"] - f["test_top1"], 6)}
 
 
 def stats(values: Sequence[float]) -> dict[str, Any]:
@@ -113,70 +123,8 @@ def stats(values: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """mean(a) - mean(b) and its standard error from the two seed spreads (None below 2
-    seeds an arm)."""
-    if not a["n"] or not b["n"]:
-        return {"diff": None, "se": None, "n": [a["n"], b["n"]]}
-    se = None
-    if a["n"] > 1 and b["n"] > 1:
-        se = math.sqrt(a["sd"] ** 2 / a["n"] + b["sd"] ** 2 / b["n"])
-    return {"diff": a["mean"] - b["mean"], "se": se, "n": [a["n"], b["n"]]}
-
-
-def against(d: dict[str, Any], margin: float) -> str:
-    """ABOVE, BELOW or UNCLEAR: where the difference lies against `margin`, by 2 se."""
-    se = d["se"] or 0.0
-    # Accuracies are counts over a test set: 0.70 - 0.69 is 0.0100000000000000009 in floats,
-    # which must not "exceed" a 1-point margin (it did, in a quick lrn run).
-    if d["diff"] - 2 * se > margin + _ON_THE_MARGIN:
-        return ABOVE
-    if d["diff"] + 2 * se < margin - _ON_THE_MARGIN:
-        return BELOW
-    return UNCLEAR
-
-
-def too_few(measured: dict[str, Any], diffs: Sequence[dict[str, Any]], key: str
-            ) -> Verdict | None:
-    """The inconclusive verdict when an arm has no runs, or (full mode) fewer than 2 seeds."""
-    counts = [n for d in diffs for n in d["n"]]
-    if min(counts, default=0) == 0 or any(d["diff"] is None for d in diffs):
-        return Verdict(INCONCLUSIVE, key or "no finished runs",
-                       "an arm has no finished run yet; rerun to continue")
-    if measured.get("mode") != "quick" and min(counts) < 2:
-        return Verdict(INCONCLUSIVE, key, f"only {min(counts)} seed(s) finished in an arm; the "
-                       "tolerance needs the seed spread (>= 2 seeds): rerun to continue")
-    return None
-
-
-def seeds_note(diffs: Sequence[dict[str, Any]]) -> str:
-    n = min(n for d in diffs for n in d["n"])
-    return " (1 seed: no seed spread, indicative only)" if n < 2 else f" (n = {n} seeds)"
-
-
 def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
-
-
-def pts(d: dict[str, Any]) -> str:
-    """A difference of fractions in percentage points, with 2 se where known."""
-    if d["diff"] is None:
-        return "-"
-    se = f" +- {200 * d['se']:.2f}" if d["se"] is not None else ""
-    return f"{100 * d['diff']:+.2f}{se} points"
-
-
-def final_by(rows: list[dict[str, str]], group: str, column: str) -> dict[str, dict]:
-    """Per value of `group`, stats of `column` at each (group, seed)'s last epoch."""
-    last: dict[tuple[str, str], dict[str, str]] = {}
-    for r in rows:
-        k = (r[group], r["seed"])
-        if k not in last or int(r["epoch"]) > int(last[k]["epoch"]):
-            last[k] = r
-    out: dict[str, list[float]] = {}
-    for (g, _), r in sorted(last.items(), key=lambda kv: int(kv[0][1])):
-        out.setdefault(g, []).append(float(r[column]))
-    return {g: stats(v) for g, v in out.items()}
 
 
 EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
@@ -184,31 +132,87 @@ EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
 
 def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str, Any]]]
                ) -> None:
-    """Train every arm (name -> (model, TrainConfig fields)) for every seed, seed 0 of
-    every arm first, and save their per-epoch errors as runs.csv after each run."""
+    """Train every arm (name -> (model, TrainConfig fields)) for every seed, the seeds in
+    order (a stop leaves whole seeds), and save runs.csv and final.csv after each seed."""
     from cnnzoo.studies.cache import Planned
 
     assert ctx.runs is not None
-    rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    finals: list[dict[str, Any]] = []
     for seed in ctx.seeds:
         ctx.runs.train_all([Planned(model, data, seed, configure(ctx, config))
                             for model, config in arms.values()])
         for arm, (model, config) in arms.items():
             r = ctx.runs.train(model, data, seed=seed, **configure(ctx, config))
             ctx.commands.append(r.command)
-            rows += train_rows(r, arm=arm, seed=seed)
-            ctx.write_csv("runs", rows)
+            curves += train_rows(r, arm=arm, seed=seed)
+            finals.append(final_row(r, arm=arm, seed=seed))
+        ctx.write_csv("runs", curves)
+        ctx.write_csv("final", finals)
 
 
-def arm_accuracy(raw: RawData, arms: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Final-epoch test accuracy per arm over the seeds finished (n may differ by arm)."""
-    err = final_by(raw.csv("runs"), "arm", "test_err") if raw.has("runs") else {}
+def final_table(raw: RawData) -> list[dict[str, str]]:
+    return raw.csv("final") if raw.has("final") else []
+
+
+def arm_stats(rows: Sequence[Mapping[str, Any]], arms: Sequence[str], metric: str = "test_acc"
+              ) -> dict[str, dict[str, Any]]:
+    """Mean +- sd over seeds of one final.csv metric, per arm (n may differ by arm)."""
     out = {}
     for arm in arms:
-        s = err.get(arm, EMPTY)
-        vals = [1 - v for v in s["values"]]
+        vals = [float(r[metric]) for r in sorted(rows, key=lambda r: int(r["seed"]))
+                if r["arm"] == arm and r.get(metric) not in (None, "")]
         out[arm] = stats(vals)
     return out
+
+
+def measure_arms(raw: RawData, arms: Sequence[str], comparisons: Sequence[Comparison]
+                 ) -> dict[str, Any]:
+    """What every arm-against-arm study measures: its meta, test accuracy (whole test split),
+    training accuracy and the train-test gap per arm, and its comparisons."""
+    meta = read_meta(raw)
+    rows = final_table(raw)
+    return {"mode": meta["mode"], "data": meta["data"], "note": meta["note"],
+            "accuracy": arm_stats(rows, arms, "test_acc"),
+            "train_accuracy": arm_stats(rows, arms, "train_acc"),
+            "gap": arm_stats(rows, arms, "gap"),
+            "test_images": max((int(r["test_images"]) for r in rows), default=0),
+            "comparisons": compare_all(comparisons, rows)}
+
+
+def learned(measured: Mapping[str, Any], accuracy: Mapping[str, Mapping[str, Any]] | None = None
+            ) -> str | None:
+    """None when the best arm cleared the dataset's "did it learn" bar, else why not."""
+    acc = accuracy if accuracy is not None else measured["accuracy"]
+    bar = LEARNED.get(str(measured.get("data")), 0.5)
+    best = max((a["mean"] for a in acc.values() if a["n"]), default=None)
+    if best is None or best >= bar:
+        return None
+    return (f"the best arm reached {pct(best)} test top-1, under the {pct(bar)} a converged "
+            f"net clears on {measured.get('data')}: the runs did not learn enough to judge "
+            "the claim")
+
+
+def seeded_verdict(measured: Mapping[str, Any], key: str, confirmed: str, refuted: str,
+                   guard: str | None = None) -> Verdict:
+    """The verdict of measured["comparisons"] by the one rule, with a sentence for each
+    outcome; `guard` (a reason) makes it inconclusive whatever the comparisons say."""
+    results = measured["comparisons"]
+    decision = decide(results)
+    shown = "; ".join(describe(r) for r in results if r["decides"])
+    if guard is None:
+        guard = learned(measured)
+    if guard is not None:
+        return Verdict(INCONCLUSIVE, key, f"{guard} ({shown})", n=decision.n)
+    if decision.verdict == INCONCLUSIVE:
+        # The smallest effect the undecided comparisons could have detected at this n.
+        mde = [r["detectable"] for r in results if r["decides"] and r["leaning"] != "for"
+               and r["detectable"] is not None]
+        smallest = (f"; the smallest effect this n could detect: "
+                    f"{100 * max(mde):.2f} points" if mde else "")
+        return Verdict(INCONCLUSIVE, key, f"{decision.why}{smallest} ({shown})", n=decision.n)
+    why = confirmed if decision.verdict == CONFIRMED else refuted
+    return Verdict(decision.verdict, key, f"{why}: {shown}", n=decision.n)
 
 
 def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> Figure:
@@ -220,24 +224,3 @@ def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> 
                     [100 * (v["sd"] or 0.0) for v in acc.values()],
                     title=title, ylabel="test accuracy, % (mean +- sd over seeds)")
     return Figure(title, svg=svg, caption=caption)
-
-
-def margin_verdict(measured: dict[str, Any], d: dict[str, Any], margin: float, key: str,
-                   confirm: str, what: str, yes: str, no: str) -> Verdict:
-    """The two-arm tolerance: `confirm` (ABOVE or BELOW) of the margin confirms the claim,
-    the other side refutes it, within 2 se of it is inconclusive."""
-    early = too_few(measured, (d,), key)
-    if early is not None:
-        return early
-    # An arm left at chance says its recipe failed (measured: AlexNet-small without LRN died
-    # at too high an lr), not how the two designs compare once trained.
-    failed = [arm for arm, a in measured["accuracy"].items() if a["n"] and a["mean"] < LEARNED]
-    if failed:
-        return Verdict(INCONCLUSIVE, key, f"{' and '.join(failed)} did not learn (test "
-                       f"accuracy under {pct(LEARNED)}): the runs cannot judge the claim")
-    side = against(d, margin)
-    why = f"{what} {pts(d)} against a {100 * margin:g}-point margin{seeds_note((d,))}"
-    if side == UNCLEAR:
-        return Verdict(INCONCLUSIVE, key, f"{why}: within 2 se of the margin")
-    ok = side == confirm
-    return Verdict(CONFIRMED if ok else REFUTED, key, f"{why}: {yes if ok else no}")

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from cnnzoo.studies.base import Figure, RawData, Study, StudyContext, Verdict
+from cnnzoo.studies.base import CONFIRMED, REFUTED, Figure, RawData, Study, StudyContext, Verdict
+from cnnzoo.studies.comparisons import SUPERIORITY, Comparison, describe
 from cnnzoo.studies.training import (
-    ABOVE,
-    REFUTED,
+    CURVE_TEST_IMAGES,
     accuracy_figure,
-    arm_accuracy,
     choose_data,
-    difference,
-    margin_verdict,
+    measure_arms,
     pct,
-    quick_run,
     read_meta,
     train_arms,
     write_meta,
 )
 
-ARMS = ("mobilenet_v2", "mobilenet_v1")
-WIDTH, SIZE = 0.5, 32
+ARMS = ("mobilenet_v1", "mobilenet_v2")
+# 64x64: both nets stride 32, so the last stage runs on a 2x2 grid (at 32x32 it ran on 1x1,
+# where a 3x3 depthwise filter uses its centre tap only).
+SIZE = 64
+WIDTHS = {"quick": 0.25, "standard": 0.5}  # full: 1.0
+# The accuracy on Fashion-MNIST is a proxy, shown but not deciding: the claim's accuracy is
+# ImageNet's, which is not here. Paired by seed (same subset and order).
+COMPARISONS = (
+    Comparison("proxy: v2 more accurate on Fashion-MNIST", "test_acc", ARMS, 0.0,
+               SUPERIORITY, decides=False),
+)
 
 STUDY = Study(
     id="v2-vs-v1",
@@ -35,41 +41,46 @@ STUDY = Study(
           "and 4.2M).",
     source="Sandler et al. 2018, MobileNetV2, Table 4; Howard et al. 2017, MobileNets, "
            "Table 8",
-    experiment="The papers' ImageNet top-1, MACs and parameters beside ours counted on the "
-               "modules at 224x224 (width 1.0); then mobilenet_v1 and mobilenet_v2 at width "
-               "0.5 trained on Fashion-MNIST padded to 32x32 with one recipe (SGD 0.9, lr 0.1 "
-               "cosine, weight decay 4e-5, batch 128, crop + flip), MACs and parameters at "
-               "that size, final test accuracy per seed.",
-    tolerance="Compute: v2's MACs below v1's at the trained size and at 224 (else refuted). "
-              "Accuracy: d = mean test accuracy v2 - v1, se from the seed spread: confirmed "
-              "when d - 2 se > 0; refuted when d + 2 se < 0; otherwise inconclusive. Full "
-              "mode needs >= 2 seeds per arm.",
+    experiment="Both nets' multiply-adds and parameters counted on the modules at 224x224 "
+               "(width 1.0) and at the trained size, beside the papers' ImageNet figures; "
+               "then, as a proxy for accuracy, both nets trained on Fashion-MNIST resized to "
+               f"{SIZE}x{SIZE} (no stage on a 1x1 grid) with one recipe (SGD 0.9, lr 0.05 "
+               "cosine, weight decay 4e-5), test accuracy of the final weights on the whole "
+               "test split per seed.",
+    tolerance="The verdict rests on compute: confirmed when v2's counted MACs and parameters "
+              "are below v1's at 224x224 and its MACs below v1's at the trained size, and the "
+              "papers' ImageNet top-1 puts v2 above v1; refuted when a count says otherwise. "
+              "The Fashion-MNIST accuracy (v2 - v1 > 0, paired t bounds) is a proxy shown "
+              "beside it, not deciding.",
     data=("fashion-mnist",),
-    quick_cost="~40 s (2 idle cores)",
-    full_cost="~2.3 h (2 AVX2 cores; 3 seeds)",
-    deviations="Fashion-MNIST 28x28 padded to 32x32 (the nets' minimum) and width 0.5, not "
-               "ImageNet 224x224 at width 1.0: at 32x32 the last stages run on 1x1 grids, so "
-               "the small-data accuracy tests the block design far from where the papers "
-               "measured it; 10 epochs; one recipe for both (the papers trained v1 with "
-               "RMSprop and v2 with RMSprop at different schedules); fp32.",
-    quick_deviations="2,000 training images x 3 epochs at batch 64 (lr halved with it); "
-                     "1,000 test images; 1 seed.",
+    quick_cost="~50 s (2 idle cores, 3 seeds)",
+    full_cost="~4 h (2 AVX2 cores; 5 seeds; estimated)",
+    deviations=f"Compute is counted on our modules (torchvision's layout). The accuracy "
+               f"proxy: Fashion-MNIST resized to {SIZE}x{SIZE} and narrower nets, not "
+               "ImageNet 224x224 at width 1.0; a random training subset per seed; one "
+               "recipe for both (the papers trained both with RMSprop at different "
+               "schedules); fp32.",
+    quick_deviations="proxy at width 0.25: 2,000 training images x 4 epochs at batch 64; "
+                     "curves on 1,000 test images.",
     seeded=True,
 )
 
 
+def width(ctx: StudyContext) -> float:
+    return WIDTHS.get(ctx.mode, 1.0)
+
+
 def recipe(ctx: StudyContext) -> dict[str, Any]:
-    cfg: dict[str, Any] = dict(batch_size=128, optimizer="sgd", lr=0.1, momentum=0.9,
-                               weight_decay=4e-5, schedule="cosine", precision="fp32",
-                               image_size=(SIZE, SIZE), model_options={"width": WIDTH})
-    cfg.update(quick_run(cfg, 3, 2000) if ctx.quick else
-               dict(epochs=10))
-    return cfg
+    images, epochs = {"quick": (2000, 4), "standard": (6000, 6)}.get(ctx.mode, (None, 15))
+    return dict(batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=4e-5,
+                schedule="cosine", precision="fp32", image_size=(SIZE, SIZE), epochs=epochs,
+                limit_train=images, limit_test=CURVE_TEST_IMAGES,
+                model_options={"width": width(ctx)})
 
 
-def costs(in_chans: int = 1) -> dict[str, Any]:
+def costs(trained_width: float, in_chans: int = 1) -> dict[str, Any]:
     """Counted on the meta device: at 224 width 1.0 (3 channels, 1000 classes), and at the
-    trained size; with each model card's paper figures."""
+    trained size and width; with each model card's paper figures."""
     from cnnzoo.cost.profile import profile
     from cnnzoo.registry import create_model, model_card
 
@@ -78,7 +89,7 @@ def costs(in_chans: int = 1) -> dict[str, Any]:
         card = model_card(name)
         big = profile(create_model(name, device="meta"), (3, 224, 224))
         small = profile(create_model(name, num_classes=10, in_chans=in_chans, device="meta",
-                                     width=WIDTH), (in_chans, SIZE, SIZE))
+                                     width=trained_width), (in_chans, SIZE, SIZE))
         out[name] = {
             "paper": {m: card.figure(m, "paper").value for m in ("acc1", "macs", "params")},
             "ours_224": {"macs": big.macs, "params": big.params},
@@ -89,34 +100,43 @@ def costs(in_chans: int = 1) -> dict[str, Any]:
 
 def run(ctx: StudyContext) -> None:
     data, note = choose_data(ctx)
-    write_meta(ctx, data, note, width=WIDTH, image_size=SIZE)
-    ctx.write_json("costs", costs())
+    write_meta(ctx, data, note, width=width(ctx), image_size=SIZE,
+               input_size=[1, SIZE, SIZE])
+    ctx.write_json("costs", costs(width(ctx)))
     train_arms(ctx, data, {arm: (arm, recipe(ctx)) for arm in ARMS})
 
 
 def measure(raw: RawData) -> dict[str, Any]:
     meta = read_meta(raw)
-    acc = arm_accuracy(raw, ARMS)
-    return {"mode": meta["mode"], "data": meta["data"], "note": meta["note"],
-            "width": WIDTH, "image_size": SIZE, "accuracy": acc,
-            "v2_gain": difference(acc["mobilenet_v2"], acc["mobilenet_v1"]),
-            "costs": raw.json("costs")}
+    return {**measure_arms(raw, ARMS, COMPARISONS), "width": meta.get("width"),
+            "image_size": meta.get("image_size", SIZE), "costs": raw.json("costs")}
 
 
 def verdict(measured: dict[str, Any]) -> Verdict:
     acc, c = measured["accuracy"], measured["costs"]
     v1, v2 = c["mobilenet_v1"], c["mobilenet_v2"]
-    key = (f"test accuracy v2 {pct(acc['mobilenet_v2']['mean'])} vs v1 "
-           f"{pct(acc['mobilenet_v1']['mean'])}; MACs v2/v1 "
-           f"{v2['ours_trained']['macs'] / v1['ours_trained']['macs']:.2f} here, "
-           f"{v2['ours_224']['macs'] / v1['ours_224']['macs']:.2f} at 224")
-    for where in ("ours_trained", "ours_224"):
-        if v2[where]["macs"] >= v1[where]["macs"]:
-            return Verdict(REFUTED, key, f"v2 needs more MACs than v1 ({where})")
-    return margin_verdict(measured, measured["v2_gain"], 0.0, key, ABOVE, "v2's gain",
-                          "v2 is more accurate with less compute", "v2 is less accurate")
+    key = (f"MACs v2/v1 {v2['ours_224']['macs'] / v1['ours_224']['macs']:.2f} at 224, "
+           f"{v2['ours_trained']['macs'] / v1['ours_trained']['macs']:.2f} as trained; "
+           f"proxy test accuracy v2 {pct(acc['mobilenet_v2']['mean'])} vs v1 "
+           f"{pct(acc['mobilenet_v1']['mean'])}")
+    checks = {"MACs at 224": ("ours_224", "macs"), "parameters at 224": ("ours_224", "params"),
+              "MACs as trained": ("ours_trained", "macs")}
+    for what, (where, figure) in checks.items():
+        if v2[where][figure] >= v1[where][figure]:
+            return Verdict(REFUTED, key, f"v2 needs no fewer {what} than v1 "
+                           f"({v2[where][figure]:,} vs {v1[where][figure]:,})")
+    if v2["paper"]["acc1"] <= v1["paper"]["acc1"]:
+        return Verdict(REFUTED, key, "the papers' ImageNet top-1 does not put v2 above v1")
+    proxy = "; ".join(describe(r) for r in measured["comparisons"])
+    return Verdict(CONFIRMED, key, f"v2 counts fewer MACs and parameters and the papers put "
+                   f"it {v2['paper']['acc1'] - v1['paper']['acc1']:.1f} points above v1 on "
+                   f"ImageNet (the verdict rests on these; the Fashion-MNIST proxy, not "
+                   f"deciding: {proxy})")
 
 
 def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
-    return [accuracy_figure(measured, "MobileNet v2 vs v1 (width 0.5, 32x32)",
-                            "Final test accuracy; error bars: sd over seeds.")]
+    w, size = measured.get("width"), measured.get("image_size", SIZE)
+    return [accuracy_figure(measured, f"Proxy: MobileNet v2 vs v1 (width {w}, {size}x{size})",
+                            "Test accuracy of the final weights on the whole test split; "
+                            "error bars: sd over seeds. A proxy: the claim's accuracy is "
+                            "ImageNet's.")]

@@ -79,8 +79,12 @@ class Trainer:
         weights_meta: dict[str, Any] | None = None,
         log: Callable[[str], None] = print,
         progress: bool = True,
+        plots: bool = True,
     ) -> None:
         self.cfg = cfg
+        # curves.png: a study's cached runs skip it (matplotlib's import and one drawing
+        # took 2.8 s, more than a small run's training); their report draws the curves.
+        self.plots = plots
         self.ctx = ctx or DistContext()
         self.device = self.ctx.device
         self.out = Path(cfg.out)
@@ -247,7 +251,7 @@ class Trainer:
                     self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
                              f"continue with --resume {self.out}")
                     break
-        if self.ctx.is_main and len(self.history) > self._plotted_epochs:
+        if self.plots and self.ctx.is_main and len(self.history) > self._plotted_epochs:
             self._plot()  # finished or interrupted: curves.png shows every epoch done
         final = self.history[-1]["test_top1"] if self.history else float("nan")
         return TrainResult(self.out, self.epoch, self.best_top1, self.best_epoch, final,
@@ -375,7 +379,7 @@ class Trainer:
                 self._write(lambda: save_checkpoint(self.out / BEST, state))
                 self._export_best(self.epoch, result.top1)
             self._write(lambda: save_checkpoint(self.out / LAST, state))
-            if time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
+            if self.plots and time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "

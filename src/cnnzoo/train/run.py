@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def load_data(cfg: TrainConfig) -> ImageDataset:
 
     dataset = load_dataset(cfg.data, root=cfg.data_root)
     if cfg.limit_train or cfg.limit_test:
-        dataset = dataset.subset(train=cfg.limit_train, test=cfg.limit_test)
+        dataset = dataset.subset(train=cfg.limit_train, test=cfg.limit_test, seed=cfg.seed)
     return dataset
 
 
@@ -65,7 +65,7 @@ class Setup:
 
 
 def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = print,
-            progress: bool = True) -> Setup:
+            progress: bool = True, plots: bool = True) -> Setup:
     if cfg.batch_size % ctx.world_size:
         raise ConfigError("batch_size", f"is the global batch: it must divide evenly over "
                           f"the {ctx.world_size} processes, got {cfg.batch_size}")
@@ -96,7 +96,7 @@ def prepare(cfg: TrainConfig, ctx: DistContext, log: Callable[[str], None] = pri
         "model_options": cfg.model_options,
     }
     trainer = Trainer(model, cfg, train_loader, test_loader, dataset.num_classes, ctx,
-                      weights_meta=meta, log=log, progress=progress)
+                      weights_meta=meta, log=log, progress=progress, plots=plots)
     return Setup(trainer, dataset, size)
 
 
@@ -125,8 +125,9 @@ def _normal(value: Any) -> Any:
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print,
-          progress: bool = True) -> TrainResult:
-    """Train as `cfg` says; with resume=True continue the run in cfg.out from last.pt."""
+          progress: bool = True, plots: bool = True) -> TrainResult:
+    """Train as `cfg` says; with resume=True continue the run in cfg.out from last.pt;
+    plots=False leaves out curves.png."""
     last = Path(cfg.out) / LAST
     if not resume and last.exists():
         raise ConfigError("out", f"{cfg.out} already holds a run ({last}); continue it "
@@ -141,17 +142,17 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
         try:
             if run_dir is not None:
                 run_dir.acquire()  # before any data is read: a folder it cannot use fails now
-            return _train(cfg, resume, last, log, progress)
+            return _train(cfg, resume, last, log, progress, plots)
         finally:
             if run_dir is not None:
                 run_dir.release()
 
 
 def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None],
-           progress: bool) -> TrainResult:
+           progress: bool, plots: bool) -> TrainResult:
     ctx = setup(cfg.device)
     try:
-        s = prepare(cfg, ctx, log, progress)
+        s = prepare(cfg, ctx, log, progress, plots)
         if resume:
             s.trainer.resume(last)
         else:
@@ -164,3 +165,30 @@ def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None
         return s.trainer.fit()
     finally:
         teardown(ctx)
+
+
+@torch.no_grad()
+def evaluate_final(cfg: TrainConfig, train_images: int = 2000) -> dict[str, Any]:
+    """The finished run's final weights (last.pt) in eval mode, on the whole test split
+    (whatever cfg.limit_test evaluated per epoch) and on a fixed part of its training images
+    (the first `train_images` of the subset it trained on, without augmentation): the
+    figures a study's verdict rests on. Deterministic for a given thread count."""
+    from cnnzoo.train.evaluate import evaluate
+
+    state = load_checkpoint(Path(cfg.out) / LAST)
+    full = replace(cfg, limit_test=None, init_weights=None)
+    dataset = load_data(full)
+    model = create_model(cfg.model, num_classes=dataset.num_classes,
+                         in_chans=cfg.in_chans or dataset.channels, **cfg.model_options)
+    model.load_state_dict(state["model"])
+    size = input_size_for(cfg, model)
+    convert = cfg.channels == "convert"
+    transform = build_transform(dataset, size, train=False, convert_channels=convert)
+    test = evaluate(model, BatchLoader(dataset.test, 500, transform=transform),
+                    dataset.num_classes)
+    seen = dataset.subset(train=min(train_images, len(dataset.train)))
+    train = evaluate(model, BatchLoader(seen.train, 500, transform=transform),
+                     dataset.num_classes)
+    return {"test_top1": test.top1, "test_loss": test.loss, "test_images": test.count,
+            "train_top1": train.top1, "train_loss": train.loss, "train_images": train.count,
+            "epoch": int(state["epoch"])}
