@@ -101,29 +101,32 @@ class MemoryMeter:
 
     def allocate(self, t: torch.Tensor, where: str) -> None:
         storage = t.untyped_storage()
-        nbytes = storage.nbytes()
-        self._live[storage._cdata] = [nbytes, 0]
-        self.current += nbytes
+        record = [storage.nbytes(), 0]
+        self._live[storage._cdata] = record
+        self.current += record[0]
         if self.current > self.peak:
             self.peak, self.peak_at = self.current, where
-        self._hold(t, storage._cdata)
+        self._hold(t, storage._cdata, record)
 
     def alias(self, t: torch.Tensor) -> None:
         """`t` is a view (or the in-place result) of a tensor: it keeps that storage."""
         key = t.untyped_storage()._cdata
-        if key in self._live:  # storage made outside the trace (weights) is not counted
-            self._hold(t, key)
+        record = self._live.get(key)
+        if record is not None:  # storage made outside the trace (weights) is not counted
+            self._hold(t, key, record)
 
-    def _hold(self, t: torch.Tensor, key: int) -> None:
-        self._live[key][1] += 1
-        weakref.finalize(t, self._release, key)
+    def _hold(self, t: torch.Tensor, key: int, record: list[int]) -> None:
+        # The finalizer holds the record itself: a freed storage's address can be reused by
+        # a new one before every tensor of the old one is collected.
+        record[1] += 1
+        weakref.finalize(t, self._release, key, record)
 
-    def _release(self, key: int) -> None:
-        record = self._live[key]
+    def _release(self, key: int, record: list[int]) -> None:
         record[1] -= 1
         if record[1] == 0:
             self.current -= record[0]
-            del self._live[key]
+            if self._live.get(key) is record:
+                del self._live[key]
 
 
 def _tensors(tree: object) -> list[torch.Tensor]:

@@ -31,12 +31,15 @@ SZEGEDY_2015 = Paper(
 
 
 class GoogLeNetAux(nn.Module):
-    """A side branch: pool to 4x4, 1x1 conv to 128, FC-1024, dropout 0.7, FC-classes.
+    """A side branch: pool to 4x4, 1x1 conv to 128, FC-1024, dropout 0.7, FC-classes (128
+    and 1024 times `width`, as the rest of a narrowed GoogLeNet).
 
     Lives here, not in blocks.py: it is GoogLeNet's head, not a case-study block."""
 
-    def __init__(self, in_channels: int, num_classes: int, *, paper: bool) -> None:
+    def __init__(self, in_channels: int, num_classes: int, *, paper: bool,
+                 width: float = 1.0) -> None:
         super().__init__()
+        conv, hidden = _scaled(128, width), _scaled(1024, width)
         # The paper pools 5x5/3 (14x14 -> 4x4), then the adaptive pool is the identity; it
         # only acts on other input sizes. torchvision pools adaptively to 4x4.
         self.pool = (
@@ -44,18 +47,26 @@ class GoogLeNetAux(nn.Module):
             if paper
             else nn.AdaptiveAvgPool2d(4)
         )
-        self.conv = ConvBNReLU(in_channels, 128, 1, norm=not paper)
-        self.fc1 = nn.Linear(128 * 4 * 4, 1024)
+        self.conv = ConvBNReLU(in_channels, conv, 1, norm=not paper)
+        self.fc1 = nn.Linear(conv * 4 * 4, hidden)
         self.dropout = nn.Dropout(0.7)
-        self.fc2 = nn.Linear(1024, num_classes)
+        self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.flatten(self.conv(self.pool(x)), 1)
         return self.fc2(self.dropout(F.relu(self.fc1(x), inplace=True)))
 
 
+def _scaled(channels: int, width: float) -> int:
+    """A channel count times the width multiplier (at least 1; exact at width 1)."""
+    return max(1, round(channels * width))
+
+
 class GoogLeNet(AuxHeadsModel):
-    """Stem, nine InceptionBlocks in three groups (3a-b, 4a-e, 5a-b), pool, classifier."""
+    """Stem, nine InceptionBlocks in three groups (3a-b, 4a-e, 5a-b), pool, classifier.
+
+    `width` multiplies every channel count (the side branches' too), as MobileNet's width
+    multiplier does; 1.0 is the published network."""
 
     classifier_name = "fc"
     first_conv_name = "conv1.conv"
@@ -69,8 +80,11 @@ class GoogLeNet(AuxHeadsModel):
         paper: bool = False,
         transform_input: bool = False,
         dropout: float | None = None,
+        width: float = 1.0,
     ) -> None:
         super().__init__(num_classes, in_chans)
+        if not (isinstance(width, (int, float)) and 0 < width <= 4):
+            raise ModelOptionError(f"width must be in (0, 4], got {width!r}")
         if transform_input and in_chans != 3:
             raise ModelOptionError("transform_input=True needs in_chans=3 (RGB input)")
         norm = not paper
@@ -79,47 +93,63 @@ class GoogLeNet(AuxHeadsModel):
         self.transform_input = transform_input
         # The paper's side branches pool 5x5/3 on inception4a/4d's grid: 79x79 input or more.
         aux_min = 79 if paper else 0
-        self.aux_heads = (AuxHead("aux1", "aux1.fc2", 1024, aux_min),
-                          AuxHead("aux2", "aux2.fc2", 1024, aux_min))
+        self.width = width
+
+        def c(channels: int) -> int:
+            return _scaled(channels, width)
+
+        self.aux_heads = (AuxHead("aux1", "aux1.fc2", c(1024), aux_min),
+                          AuxHead("aux2", "aux2.fc2", c(1024), aux_min))
         lrn = (lambda: nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)) if paper else None
 
         # stem                                           3x224x224
-        self.conv1 = ConvBNReLU(in_chans, 64, 7, stride=2, padding=3, norm=norm)  # 64x112x112
-        self.feature_info.append(FeatureInfo("conv1", 64, 2, "conv1"))
+        self.conv1 = ConvBNReLU(in_chans, c(64), 7, stride=2, padding=3, norm=norm)  # 64x112x112
+        self.feature_info.append(FeatureInfo("conv1", c(64), 2, "conv1"))
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 64x56x56
         self.lrn1 = lrn() if paper else nn.Identity()
-        self.conv2 = ConvBNReLU(64, 64, 1, norm=norm)  # -> 64x56x56
-        self.conv3 = ConvBNReLU(64, 192, 3, padding=1, norm=norm)  # -> 192x56x56
-        self.feature_info.append(FeatureInfo("conv3", 192, 4, "conv2-3"))
+        self.conv2 = ConvBNReLU(c(64), c(64), 1, norm=norm)  # -> 64x56x56
+        self.conv3 = ConvBNReLU(c(64), c(192), 3, padding=1, norm=norm)  # -> 192x56x56
+        self.feature_info.append(FeatureInfo("conv3", c(192), 4, "conv2-3"))
         self.lrn2 = lrn() if paper else nn.Identity()
         self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 192x28x28
 
-        def block(*channels: int) -> InceptionBlock:
-            return InceptionBlock(*channels, branch3_kernel=k, norm=norm)
+        grid = [c(192)]  # the channels entering the next block
+
+        def block(in_channels: int, *branches: int) -> InceptionBlock:
+            # Table 1's input width; narrowed, each branch is rounded on its own, so the
+            # block takes the previous block's output (the same number at width 1).
+            assert width != 1 or grid[-1] == in_channels
+            made = InceptionBlock(grid[-1], *(c(b) for b in branches), branch3_kernel=k,
+                                  norm=norm)
+            grid.append(made.out_channels)
+            return made
 
         # in, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj (Table 1 of the paper)
         self.inception3a = block(192, 64, 96, 128, 16, 32, 32)  # -> 256x28x28
         self.inception3b = block(256, 128, 128, 192, 32, 96, 64)  # -> 480x28x28
-        self.feature_info.append(FeatureInfo("inception3b", 480, 8, "inception (3a-3b)"))
+        self.feature_info.append(FeatureInfo("inception3b", grid[-1], 8, "inception (3a-3b)"))
         self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)  # -> 480x14x14
         self.inception4a = block(480, 192, 96, 208, 16, 48, 64)  # -> 512x14x14 (aux1)
         self.inception4b = block(512, 160, 112, 224, 24, 64, 64)  # -> 512x14x14
         self.inception4c = block(512, 128, 128, 256, 24, 64, 64)  # -> 512x14x14
         self.inception4d = block(512, 112, 144, 288, 32, 64, 64)  # -> 528x14x14 (aux2)
         self.inception4e = block(528, 256, 160, 320, 32, 128, 128)  # -> 832x14x14
-        self.feature_info.append(FeatureInfo("inception4e", 832, 16, "inception (4a-4e)"))
+        self.feature_info.append(FeatureInfo("inception4e", grid[-1], 16, "inception (4a-4e)"))
         self.maxpool4 = nn.MaxPool2d(2 if not paper else 3, stride=2, ceil_mode=True)  # 832x7x7
         self.inception5a = block(832, 256, 160, 320, 32, 128, 128)  # -> 832x7x7
         self.inception5b = block(832, 384, 192, 384, 48, 128, 128)  # -> 1024x7x7
-        self.feature_info.append(FeatureInfo("inception5b", 1024, 32, "inception (5a-5b)"))
+        out = grid[-1]  # 1024 at width 1
+        self.feature_info.append(FeatureInfo("inception5b", out, 32, "inception (5a-5b)"))
 
-        self.aux1 = GoogLeNetAux(512, num_classes, paper=paper) if aux_logits else None
-        self.aux2 = GoogLeNetAux(528, num_classes, paper=paper) if aux_logits else None
+        self.aux1 = (GoogLeNetAux(self.inception4a.out_channels, num_classes, paper=paper,
+                                  width=width) if aux_logits else None)
+        self.aux2 = (GoogLeNetAux(self.inception4d.out_channels, num_classes, paper=paper,
+                                  width=width) if aux_logits else None)
         # head: global average pool, dropout (0.4 in the paper, 0.2 in torchvision), FC
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout((0.4 if paper else 0.2) if dropout is None else dropout)
-        self.num_features = 1024
-        self.fc = nn.Linear(1024, num_classes)
+        self.num_features = out
+        self.fc = nn.Linear(out, num_classes)
         init_conv_bn_linear(self)
 
     def _features(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list]:
@@ -171,10 +201,10 @@ _GOOGLENET_PAPER_FIGURES = (
 )
 def googlenet(
     num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
-    dropout: float = 0.2,
+    dropout: float = 0.2, width: float = 1.0,
 ) -> GoogLeNet:
     return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=False,
-                     transform_input=transform_input, dropout=dropout)
+                     transform_input=transform_input, dropout=dropout, width=width)
 
 
 @register_model(

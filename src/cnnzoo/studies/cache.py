@@ -30,6 +30,10 @@ from cnnzoo.train.config import TrainConfig
 DONE = "done.json"
 FINAL = "final.json"
 STUDY_THREADS = 1  # every study run's torch threads on CPU (hashed: they change the sums)
+# Every study run trains channels-last: 0.60-0.89 of the time per step of the study nets on
+# one thread, where foreach updates, bf16 and torch.compile gained less or lost
+# (benchmarks/study_step_speed.py, docs/benchmarks.md). A study may still ask otherwise.
+STUDY_DEFAULTS = {"channels_last": True}
 # Fields that change where a run goes, not what it computes.
 NOT_HASHED = ("out", "device")
 
@@ -47,6 +51,8 @@ def train_command(cfg: TrainConfig) -> str:
     defaults = {f.name: f.default if f.default_factory is MISSING else f.default_factory()
                 for f in fields(TrainConfig) if f.name != "model_options"}
     words = ["cnnzoo", "train", cfg.model]
+    if cfg.recipe is None:  # else `cnnzoo train` fills the omitted fields from the model's recipe
+        words += ["--recipe", "none"]
     for key, value in cfg.to_dict().items():
         if key in ("model", "model_options") or value == _plain(defaults.get(key)):
             continue
@@ -129,7 +135,7 @@ class RunCache:
 
     def config(self, model: str, data: str, *, seed: int, **config_fields: Any) -> TrainConfig:
         cfg = TrainConfig(model=model, data=data, seed=seed, out=str(self.root / "pending"),
-                          threads=self.threads, **config_fields)
+                          threads=self.threads, **{**STUDY_DEFAULTS, **config_fields})
         cfg.out = str(self.root / config_hash(cfg))
         return cfg
 

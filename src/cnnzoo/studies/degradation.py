@@ -16,6 +16,7 @@ from cnnzoo.studies.training import (
     arm_stats,
     choose_data,
     configure,
+    curve_figures,
     final_row,
     final_table,
     pct,
@@ -155,32 +156,7 @@ def verdict(measured: dict[str, Any]) -> Verdict:
 
 
 def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
-    """He et al. Fig. 6 style: training and test error per epoch, mean and range over seeds,
-    both on one error scale."""
-    from cnnzoo.studies.svg import line_chart
-
-    rows = raw.csv("curves")
-    n = min((s["n"] for s in measured["final_train_err"].values()), default=0)
-    per: dict[str, dict[str, dict[int, list[float]]]] = {}
-    for r in rows:
-        for column in ("train_err", "test_err"):
-            per.setdefault(column, {}).setdefault(r["arm"], {}).setdefault(
-                int(r["epoch"]), []).append(100 * float(r[column]))
-    top = max((max(v) for c in per.values() for m in c.values() for v in m.values()),
-              default=100.0)
-    out = []
-    for column, what in (("train_err", "Training"), ("test_err", "Test")):
-        by_model = per.get(column, {})
-        points = {m: [(e, sum(v) / len(v)) for e, v in sorted(by_model[m].items())]
-                  for m in MODELS if m in by_model}
-        bands = {m: [(e, min(v), max(v)) for e, v in sorted(by_model[m].items())]
-                 for m in MODELS if m in by_model}
-        svg = line_chart(points, title=f"{what} error per epoch", xlabel="epoch",
-                         ylabel="error, % (mean; band: range over seeds)",
-                         dashed=[m for m in points if m.startswith("plain")],
-                         bands=bands, y_range=(0.0, top))
-        out.append(Figure(f"{what} error: plain nets dashed, ResNets solid", svg=svg,
-                          caption=f"He et al. 2016 Fig. 6 style, on {measured['data']}; "
-                                  f"{n} seed(s) per model; training error here is the "
-                                  "running error of each epoch's batches."))
-    return out
+    """He et al. Fig. 6 style: training and test error per epoch, plain nets dashed."""
+    return curve_figures(raw.csv("curves"), MODELS, "plain nets dashed, ResNets solid",
+                         dashed=("plain20", "plain56"),
+                         caption=f"He et al. 2016 Fig. 6 style, on {measured['data']}.")

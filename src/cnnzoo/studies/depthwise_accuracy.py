@@ -15,6 +15,7 @@ from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
     accuracy_figure,
     choose_data,
+    curve_figures,
     measure_arms,
     pct,
     read_meta,
@@ -33,8 +34,10 @@ COMPARISONS = (
 )
 PAPER = {"full conv": {"acc1": 71.7, "macs": 4866e6, "params": 29.3e6},
          "separable": {"acc1": 70.6, "macs": 569e6, "params": 4.2e6}}
-# (training images, epochs, image side, width c) per mode
-LENGTHS = {"quick": (3000, 5, 14, 16), "standard": (10000, 8, 28, 32)}
+# (training images, epochs, image side, width c) per mode. Measured here (quick, c = 16,
+# 4,000 images): with crop + flip the full net reached 80-81% test top-1 in 8 epochs, at the
+# "did it learn" bar; without, 85% in 6 (train 89.6%).
+LENGTHS = {"quick": (4000, 6, 14, 16), "standard": (10000, 8, 14, 16)}
 FULL = (None, 15, 28, 32)
 
 STUDY = Study(
@@ -47,7 +50,8 @@ STUDY = Study(
     experiment="A small net (3x3 stem, five 3x3 layers c-2c-4c-4c-8c-8c with two stride-2 "
                "steps, global pool, FC) built with full conv-BN-ReLU layers and with "
                "depthwise separable ones (3x3 depthwise-BN-ReLU, 1x1-BN-ReLU), trained with "
-               "one recipe (SGD 0.9, lr 0.1 cosine, weight decay 5e-4); test accuracy of the "
+               "one recipe (SGD 0.9, batch 32, lr 0.1 cosine, weight decay 5e-4, no "
+               "augmentation); test accuracy of the "
                "final weights on the whole test split per seed; MACs and parameters counted "
                "on the modules at the size they trained at.",
     tolerance=f"full - separable test accuracy, paired by seed, one-sided 95% t bounds: "
@@ -61,9 +65,10 @@ STUDY = Study(
     deviations="Fashion-MNIST and a 6-layer net, not ImageNet and the 28-layer MobileNet; "
                "the MAC ratio is therefore set by the 1/c_out + 1/9 rule at these widths, not "
                "the paper's 8.6x; one recipe for both (the paper used less weight decay on "
-               "the depthwise filters); a random training subset per seed; fp32.",
-    quick_deviations="3,000 training images x 5 epochs, halved to 14x14, width 16, at batch "
-                     "64 (lr halved with it); curves on 1,000 test images.",
+               "the depthwise filters); a random training subset per seed, halved to 14x14 "
+               "(quick and standard); no augmentation; fp32.",
+    quick_deviations="4,000 training images x 6 epochs (standard: 10,000 x 8), width 16; "
+                     "curves on 1,000 test images.",
     seeded=True,
 )
 
@@ -74,9 +79,9 @@ def lengths(ctx: StudyContext) -> tuple[int | None, int, int, int]:
 
 def recipe(ctx: StudyContext, separable: bool) -> dict[str, Any]:
     images, epochs, side, width = lengths(ctx)
-    return dict(batch_size=64, optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4,
+    return dict(batch_size=32, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=5e-4,
                 schedule="cosine", precision="fp32", epochs=epochs, limit_train=images,
-                limit_test=CURVE_TEST_IMAGES, image_size=(side, side),
+                limit_test=CURVE_TEST_IMAGES, image_size=(side, side), augment=False,
                 model_options={"separable": separable, "width": width})
 
 
@@ -98,7 +103,9 @@ def costs(width: int, side: int, in_chans: int = 1) -> dict[str, dict[str, int]]
 def run(ctx: StudyContext) -> None:
     data, note = choose_data(ctx)
     _, _, side, width = lengths(ctx)
-    write_meta(ctx, data, note, width=width, input_size=[1, side, side])
+    # "trained_size", not "input_size": the report draws mobilenet_v1's block, which this
+    # study's small net only imitates, at its own default input.
+    write_meta(ctx, data, note, width=width, trained_size=[1, side, side])
     ctx.write_json("costs", costs(width, side))
     train_arms(ctx, data, {arm: ("study_small_convnet", recipe(ctx, arm == "separable"))
                            for arm in ARMS})
@@ -108,7 +115,7 @@ def measure(raw: RawData) -> dict[str, Any]:
     meta = read_meta(raw)
     cost = raw.json("costs")
     return {**measure_arms(raw, ARMS, COMPARISONS), "width": meta.get("width"),
-            "input_size": meta.get("input_size"), "costs": cost,
+            "trained_size": meta.get("trained_size"), "costs": cost,
             "mac_ratio": cost["full conv"]["macs"] / cost["separable"]["macs"],
             "param_ratio": cost["full conv"]["params"] / cost["separable"]["params"],
             "paper": PAPER}
@@ -127,8 +134,9 @@ def verdict(measured: dict[str, Any]) -> Verdict:
 
 
 def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
-    side = (measured.get("input_size") or [1, 28, 28])[-1]
-    return [accuracy_figure(measured, "Full vs depthwise separable convolutions",
+    side = (measured.get("trained_size") or [1, 28, 28])[-1]
+    return [*curve_figures(raw.csv("runs"), ARMS, "full vs separable"),
+            accuracy_figure(measured, "Full vs depthwise separable convolutions",
                             f"Test accuracy of the final weights on the whole test split; "
                             f"error bars: sd over seeds. MACs per {side}x{side} image: full "
                             f"{measured['costs']['full conv']['macs']:,}, separable "

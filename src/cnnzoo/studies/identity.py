@@ -48,6 +48,7 @@ from cnnzoo.studies.training import (
     arm_stats,
     choose_data,
     configure,
+    curve_figures,
     final_row,
     final_table,
     measure_arms,
@@ -372,7 +373,10 @@ def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
                       errors={"test accuracy": [sd(ins[v]) for v in names]},
                       title="At insertion, before fine-tuning",
                       ylabel="test accuracy, % (mean +- sd over seeds)")
+    curves = curve_figures(raw.csv("curves"), ARMS, "the fine-tunes", dashed=(PLAIN,)) \
+        if raw.has("curves") else []
     return [
+        *curves,
         Figure("Fine-tuned: resnet-20, with residual blocks, with plain blocks", svg=tuned,
                caption=f"{n} seed(s); training error on a fixed part of each seed's "
                        "training images (eval mode), test error on the whole test split."),

@@ -28,22 +28,32 @@ FAMILY = "study"
 LRN_SIZE, LRN_K, PAPER_LRN_ALPHA = 5, 2.0, 1e-4
 
 
+def window_term(lrn: nn.LocalResponseNorm, x: torch.Tensor) -> torch.Tensor:
+    """What LRN adds to k at every channel and position of x (N, C, H, W): alpha / n times
+    the sum of squares over the window of n channels, centred as PyTorch centres it (zero
+    beyond the edges). The lrn study's measure of how much LRN acts."""
+    n, c, h, w = x.shape
+    i = torch.arange(c, device=x.device)
+    offset = i[None, :] - i[:, None]  # input channel - output channel
+    band = ((offset >= -(lrn.size // 2)) & (offset <= (lrn.size - 1) // 2)).to(x.dtype)
+    if c > 1 and x.is_contiguous(memory_format=torch.channels_last):
+        # channels last in memory: sum along the last axis of the NHWC view, no copy
+        sums = torch.matmul((x * x).permute(0, 2, 3, 1), band.t()).permute(0, 3, 1, 2)
+    else:
+        sums = torch.matmul(band, (x * x).reshape(n, c, h * w)).reshape(n, c, h, w)
+    return sums.mul_(lrn.alpha / lrn.size)
+
+
 class ChannelLRN(nn.LocalResponseNorm):
-    """nn.LocalResponseNorm's function (the same numbers to float rounding: the window of n
-    channels centred as PyTorch centres it, zero beyond the edges, alpha / n times its sum
-    of squares), the window sums taken as one product with a band matrix: on CPU PyTorch's
+    """nn.LocalResponseNorm's function, x / (k + window_term)^beta (the same numbers to float
+    rounding), with the window sums taken as one product with a band matrix: on CPU PyTorch's
     avg_pool3d route costs about 4x the time, forward and backward, which would make LRN's
-    share of a step (and a study's budget) a property of that kernel, not of LRN."""
+    share of a step (and the study's budget) a property of that kernel, not of LRN."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
             return super().forward(x)
-        i = torch.arange(x.shape[1], device=x.device)
-        offset = i[None, :] - i[:, None]  # input channel - output channel
-        band = ((offset >= -(self.size // 2)) & (offset <= (self.size - 1) // 2)).to(x.dtype)
-        n, c, h, w = x.shape
-        sums = torch.matmul(band, (x * x).reshape(n, c, h * w)).reshape(n, c, h, w)
-        return x * sums.mul(self.alpha / self.size).add_(self.k).pow_(-self.beta)
+        return x * window_term(self, x).add_(self.k).pow_(-self.beta)
 
 
 class AlexNetSmall(ZooModel):

@@ -273,8 +273,9 @@ def _block_diagram(study_id: str, folder: Path) -> str:
     name, block = BLOCKS[study_id]
     size = read_meta(RawData(folder)).get("input_size")
     where = "the input this study trained it on"
-    if not size:
-        size, where = list(model_card(name).input_size), "its default input"
+    card = model_card(name)
+    if not size or min(size[1:]) < card.min_input_size:  # a study net imitating the block
+        size, where = list(card.input_size), "its default input"
     model = create_model(name, in_chans=size[0], device="meta")
     svg = draw(model, input_size=tuple(size), block=block, detail="layers")
     shape = "x".join(str(v) for v in size)

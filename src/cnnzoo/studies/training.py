@@ -33,17 +33,6 @@ LEARNED = {"fashion-mnist": 0.80, "mnist": 0.95, "mnist-full": 0.95, "cifar10": 
 CURVE_TEST_IMAGES = 1000  # per-epoch curves only; verdicts use the whole test split
 
 
-def quick_run(recipe: dict[str, Any], epochs: int, limit_train: int, batch_size: int = 64
-              ) -> dict[str, Any]:
-    """A quick mode's run length, to update `recipe` with. Batch 64 (the recipes say 128): on
-    2 CPU cores the quick budget is a few thousand images, and twice the steps per image
-    train further in it. The lr follows the batch linearly (Goyal et al. 2017): measured
-    here, AlexNet-small without LRN died at the batch-128 lr with batch 64."""
-    lr = recipe["lr"] * batch_size / recipe["batch_size"]
-    return dict(epochs=epochs, limit_train=limit_train, limit_test=CURVE_TEST_IMAGES,
-                batch_size=batch_size, lr=lr)
-
-
 def choose_data(ctx: StudyContext) -> tuple[str, str]:
     """(dataset, note): ctx.data if given (NeedsData when it is not here), else
     Fashion-MNIST, else the embedded MNIST digits with a note saying so."""
@@ -213,6 +202,38 @@ def seeded_verdict(measured: Mapping[str, Any], key: str, confirmed: str, refute
         return Verdict(INCONCLUSIVE, key, f"{decision.why}{smallest} ({shown})", n=decision.n)
     why = confirmed if decision.verdict == CONFIRMED else refuted
     return Verdict(decision.verdict, key, f"{why}: {shown}", n=decision.n)
+
+
+def curve_figures(rows: Sequence[Mapping[str, str]], arms: Sequence[str], what: str,
+                  dashed: Sequence[str] = (), caption: str = "") -> list[Figure]:
+    """Training and test error per epoch of each arm: the mean over seeds, a band over their
+    range, both panels on one error scale (the per-epoch curves of runs.csv/curves.csv)."""
+    from cnnzoo.studies.svg import line_chart
+
+    per: dict[str, dict[str, dict[int, list[float]]]] = {}
+    for r in rows:
+        for column in ("train_err", "test_err"):
+            per.setdefault(column, {}).setdefault(r["arm"], {}).setdefault(
+                int(r["epoch"]), []).append(100 * float(r[column]))
+    top = max((max(v) for c in per.values() for m in c.values() for v in m.values()),
+              default=100.0)
+    seeds = len({r["seed"] for r in rows})
+    out = []
+    for column, label in (("train_err", "Training"), ("test_err", "Test")):
+        by_arm = per.get(column, {})
+        shown = [a for a in arms if a in by_arm]
+        points = {a: [(e, statistics.fmean(v)) for e, v in sorted(by_arm[a].items())]
+                  for a in shown}
+        bands = {a: [(e, min(v), max(v)) for e, v in sorted(by_arm[a].items())] for a in shown}
+        svg = line_chart(points, title=f"{label} error per epoch", xlabel="epoch",
+                         ylabel="error, % (mean; band: range over seeds)",
+                         dashed=[a for a in shown if a in dashed], bands=bands,
+                         y_range=(0.0, top))
+        where = ("the running error of each epoch's batches" if column == "train_err"
+                 else "1,000 test images per epoch")
+        out.append(Figure(f"{label} error per epoch: {what}", svg=svg,
+                          caption=f"{seeds} seed(s) per arm; {where}. {caption}".strip()))
+    return out
 
 
 def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> Figure:
