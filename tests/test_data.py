@@ -211,3 +211,25 @@ def test_loader_on_cuda_matches_cpu(mnist: ImageDataset) -> None:
         assert xg.is_cuda and yg.is_cuda
         torch.testing.assert_close(xg.cpu(), xc)
         assert torch.equal(yg.cpu(), yc)
+
+
+def test_limit_train_is_a_random_subset_drawn_with_the_seed() -> None:
+    """--limit-train N: the same N images for every run of one seed (every arm of a study),
+    others for another seed, in stored order; --limit-test keeps the first N."""
+    from cnnzoo.train import TrainConfig
+    from cnnzoo.train.run import load_data
+
+    full = load_dataset("mnist")
+    a = full.subset(train=500, test=100, seed=3)
+    again = load_data(TrainConfig(model="lenet5", data="mnist", limit_train=500,
+                                  limit_test=100, seed=3))
+    other = full.subset(train=500, seed=4)
+    assert torch.equal(a.train.images, again.train.images)
+    assert torch.equal(a.train.labels, again.train.labels)
+    assert not torch.equal(a.train.images, other.train.images)
+    assert not torch.equal(a.train.images, full.train.images[:500])  # not the first 500
+    assert torch.equal(a.test.images, full.test.images[:100])
+    # every picked image is a training image, each once
+    picked = {hashlib.sha256(x.numpy().tobytes()).hexdigest() for x in a.train.images}
+    pool = {hashlib.sha256(x.numpy().tobytes()).hexdigest() for x in full.train.images}
+    assert len(picked) == 500 and picked <= pool

@@ -22,7 +22,9 @@ from cnnzoo.train.inference import evaluate_on, load_trained
 from cnnzoo.train.optim import Schedule, param_groups
 from cnnzoo.train.precision import autocast, depthwise_in_fp32
 
-QUICK = dict(model="lenet5_modern", data="mnist", batch_size=64, lr=0.1, limit_train=1024,
+# Batch 32 at lr 0.05: 3 epochs of a seeded random 1,024 images reach 86% on seeds 0-2
+# (batch 64 at lr 0.1 reached 52-75%, too close to this file's 70% bar).
+QUICK = dict(model="lenet5_modern", data="mnist", batch_size=32, lr=0.05, limit_train=1024,
              limit_test=512, threads=1)
 
 

@@ -146,12 +146,11 @@ def _verdict_cell(result: dict) -> str:
 def _table_row(study_id: str, result: dict) -> list[str]:
     """study, verdict ('indicative (n=1)' below 3 seeds), n, the deciding comparison's
     difference and 90% interval against its margin, key figure."""
-    from cnnzoo.studies.report import deciding_comparison, interval_text
+    from cnnzoo.studies.report import evidence_text
 
     n = result.get("n")
-    deciding = deciding_comparison(result.get("comparisons") or [], result["verdict"])
     return [study_id, _verdict_cell(result), "-" if n is None else str(n),
-            interval_text(deciding) if deciding else "-", result["key"]]
+            evidence_text(result.get("comparisons") or [], result["verdict"]), result["key"]]
 
 
 def _verdict_table(rows: list[list[str]]) -> str:

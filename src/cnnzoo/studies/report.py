@@ -104,6 +104,16 @@ def interval_text(r: Mapping[str, Any]) -> str:
     return f"{_pts(r, 'difference')}{bounds} vs margin {_pts(r, 'margin')}"
 
 
+def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str:
+    """The comparison a verdict turned on, as the verdict tables show it: named where
+    several decide (which half of degradation decided), '-' where none does."""
+    r = deciding_comparison(comparisons, verdict)
+    if r is None:
+        return "-"
+    several = sum(1 for c in comparisons if c.get("decides")) > 1
+    return f"{r['name']}: {interval_text(r)}" if several else interval_text(r)
+
+
 def short_claim(text: str, width: int = CLAIM_WIDTH) -> str:
     """A claim's first sentence, cut at a word under `width` characters."""
     first = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0].rstrip(".;")
@@ -517,8 +527,8 @@ def _jobs(env: dict) -> str:
     jobs = env.get("training_jobs")
     if not jobs:
         return ""
-    return ", training runs one at a time" if jobs == 1 else \
-        f", training runs {jobs} at a time with a share of the threads each"
+    return ", training runs one at a time on 1 thread" if jobs == 1 else \
+        f", training runs {jobs} at a time on 1 thread each"
 
 
 # -- the page -----------------------------------------------------------------------------
@@ -527,8 +537,7 @@ def _jobs(env: dict) -> str:
 def _summary_row(e: Mapping[str, Any], root: Path) -> str:
     sid = escape(e["id"])
     n = _n(e)
-    deciding = deciding_comparison(e.get("comparisons") or [], e["verdict"])
-    evidence = escape(interval_text(deciding)) if deciding else "-"
+    evidence = escape(evidence_text(e.get("comparisons") or [], e["verdict"]))
     claim = e.get("claim", "")
     cells = [f"<a href='#{sid}'>{sid}</a>",
              f"<span title='{escape(claim)}'>{_prose(short_claim(claim), root)}</span>",
@@ -643,5 +652,6 @@ def verdicts(folder: Path) -> dict[str, Verdict]:
             for e in collect(folder)}
 
 
-__all__ = ["collect", "deciding_comparison", "interval_text", "is_indicative", "render_html",
-           "short_claim", "verdict_label", "verdicts", "write_json_atomic", "write_report"]
+__all__ = ["collect", "deciding_comparison", "evidence_text", "interval_text", "is_indicative",
+           "render_html", "short_claim", "verdict_label", "verdicts", "write_json_atomic",
+           "write_report"]
