@@ -21,7 +21,7 @@ BAD_LINES: list[str] = [
     # the command itself
     "", "bogus", "--bogus", "lst", "trian lenet5",
     # list
-    "list --format xml", "list 'resnet*' extra",
+    "list --format xml", "list 'resnet*' extra", "list 'zzz*'",
     # show
     "show", "show resnet5", "show googlnet", "show resnet18 --num-classes 0",
     "show resnet18 --num-classes x", "show resnet18 --in-chans 0",
@@ -30,6 +30,9 @@ BAD_LINES: list[str] = [
     "show resnet18 --input-size 3,5000,5000", "show mobilenet_v1 --widht 0.5",
     "show mobilenet_v2 --width 0", "show resnet18 --format xml",
     "show alexnet --input-size 32",
+    # a model option of the wrong kind (issue 23: was a 25-line TypeError)
+    "show mobilenet_v1 --width wide", "show resnet20 --width 0.5", "show resnet20 --width 0",
+    "show googlenet --aux-logits 3", "summary mobilenet_v2 --width true",
     # summary and compare
     "summary", "summary vgg17", "summary resnet18 --dtype fp8",
     "summary resnet18 --batch-size 0", "summary resnet18 --batch-size -1",
@@ -247,3 +250,15 @@ def test_one_line_on_a_bad_flag_names_help(capsys) -> None:
     # the flag comes from TrainConfig, whose int parser words the problem itself
     assert err.startswith("cnnzoo train: error: argument --epochs: ") and "'x'" in err
     assert err.endswith("(see `cnnzoo train --help`)\n") and err.count("\n") == 1
+
+
+def test_unknown_model_counts_the_models_list_shows() -> None:
+    """The study nets are registered but hidden: the count is what `cnnzoo list` shows."""
+    from cnnzoo import list_models
+    from cnnzoo.errors import UnknownModelError
+    from cnnzoo.registry import model_card
+
+    with pytest.raises(UnknownModelError) as e:
+        model_card("resnet99")
+    shown = len(list_models())
+    assert f"shows all {shown} models" in str(e.value) and shown == 34

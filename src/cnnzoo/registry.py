@@ -137,7 +137,7 @@ def _entry(name: str) -> _Entry:
     close += [n for n in sorted(_REGISTRY) if n.startswith(name) and n not in close]
     hint = f"; did you mean {', '.join(close[:6])}?" if close else ""
     raise UnknownModelError(
-        f"unknown model {name!r}{hint} (`cnnzoo list` shows all {len(_REGISTRY)} models)"
+        f"unknown model {name!r}{hint} (`cnnzoo list` shows all {len(list_models())} models)"
     )
 
 
@@ -201,6 +201,8 @@ def create_model(
         raise ModelOptionError(
             f"{name} has no option {', '.join(unknown)}; its options are: {listed}"
         )
+    for key, value in options.items():
+        _check_option(name, key, value, allowed[key])
     if weights is not None:
         from cnnzoo.weights import read_weights
 
@@ -213,11 +215,14 @@ def create_model(
     kwargs = dict(entry.defaults)
     kwargs.update(options)
     with torch.device(device) if device is not None else contextlib.nullcontext():
-        model = entry.builder(
-            num_classes=card.num_classes if num_classes is None else int(num_classes),
-            in_chans=card.input_size[0] if in_chans is None else int(in_chans),
-            **kwargs,
-        )
+        try:
+            model = entry.builder(
+                num_classes=card.num_classes if num_classes is None else int(num_classes),
+                in_chans=card.input_size[0] if in_chans is None else int(in_chans),
+                **kwargs,
+            )
+        except ValueError as e:  # a builder's own check of an option's range
+            raise ModelOptionError(f"{name}: {e}") from None
     model.model_name = name
     model.min_input_size = card.min_input_size
     if weights is not None:
@@ -225,6 +230,24 @@ def create_model(
 
         load_state_dict(model, state_dict, source=str(weights))
     return FeatureList(model, out_indices) if features_only else model
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _check_option(name: str, key: str, value: Any, default: Any) -> None:
+    """An option of the wrong kind is one line naming it (`--width wide` reached the builder
+    as a string and failed there as a TypeError)."""
+    kind = type(default)
+    if kind not in _KINDS or value is None:
+        return
+    ok = (isinstance(value, bool) if kind is bool else
+          isinstance(value, int | float) and not isinstance(value, bool) if kind is float else
+          isinstance(value, int) and not isinstance(value, bool) if kind is int else
+          isinstance(value, str))
+    if not ok:
+        raise ModelOptionError(f"{name}'s option {key} must be {_KINDS[kind]} (default "
+                               f"{default!r}), got {value!r}")
 
 
 def _is_tag(weights: object) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, render, shape_str
-from cnnzoo.registry import model_table
+from cnnzoo.registry import list_models, model_table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +23,8 @@ def _pct(value: float | None) -> str:
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
     records = model_table(args.pattern)
     if not records:
-        print(f"no model matches {args.pattern!r}")
-        return 1
+        raise UsageError(f"no model matches {args.pattern!r}; `cnnzoo list` shows all "
+                         f"{len(list_models())} models (patterns: 'resnet*', '*net*')")
     headers = ["name", "family", "params", "input", "top-1 err %", "top-5 err %",
                "reported by", "torchvision acc@1/5", "data"]
     rows = [
