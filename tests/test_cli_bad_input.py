@@ -107,6 +107,11 @@ BAD_LINES: list[str] = [
     "export lenet5 --format onnx -o {missing}/m.onnx", "export lenet5 --format onnx -o {empty}",
     "export lenet5 --format onnx -o {txt}/m.onnx", "export lenet5 --format onnx -o m.onnx "
     "--weights {missing}", "export lenet5 --format onnx -o m.onnx --opset x",
+    # draw and study report: outputs that are folders or cannot be made (issue 23)
+    "draw resnet50 -o {empty}", "draw resnet50 -o {missing}/d.svg", "draw resnet50 -o {txt}/d.svg",
+    "draw resnet50 -o d.txt", "study report {empty} -o {empty}",
+    "study report {empty} -o {missing}/r.html", "study report {empty} -o {txt}/r.html",
+    "study report {missing}", "study report {empty}",
 ]
 
 
@@ -204,7 +209,9 @@ def _refuse_output_into(folder: Path, problem: str, capsys) -> None:
     `problem`, exit 2, nothing created."""
     for line in (f"train lenet5 --data mnist --out {folder}/cnnzoo-run",
                  f"export lenet5 --format onnx -o {folder}/cnnzoo-m.onnx",
-                 f"bench lenet5 --append {folder}/cnnzoo-b.jsonl"):
+                 f"bench lenet5 --append {folder}/cnnzoo-b.jsonl",
+                 f"draw resnet50 -o {folder}/cnnzoo-d.svg",
+                 f"study report {folder.parent} -o {folder}/cnnzoo-r.html"):
         try:
             code = main(shlex.split(line))
         except SystemExit as e:

@@ -172,6 +172,23 @@ def test_runner_skips_finished_and_reruns_on_change(tmp_path: Path) -> None:
     assert again["skipped"] and again["verdict"] == REFUTED
 
 
+def test_a_rerun_stopped_part_way_keeps_the_earlier_results(tmp_path: Path) -> None:
+    """Ctrl-C during a rerun (issue 23: it had deleted the old result.json first)."""
+    m = _fake(lambda ctx: ctx.write_csv("x", [{"x": 1}]))
+    run_study(m, out=tmp_path, log=lambda s: None)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "fake").iterdir()}
+
+    def stopped(ctx: StudyContext) -> None:
+        ctx.write_csv("x", [{"x": 2}])  # new raw data, half way
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(_fake(stopped), out=tmp_path, force=True, log=lambda s: None)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "fake").iterdir()} == before
+    again = run_study(m, out=tmp_path, force=True, log=lambda s: None)  # completes: replaces
+    assert again["verdict"] == CONFIRMED and not (tmp_path / "_partial" / "fake").exists()
+
+
 def test_runner_needs_data_and_crash(tmp_path: Path) -> None:
     def needs(ctx: StudyContext) -> None:
         raise NeedsData("needs ImageNet: pass --data imagenet --data-root DIR")

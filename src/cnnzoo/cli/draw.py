@@ -50,6 +50,10 @@ def check_target(target: str) -> None:
     if target != "-" and not target.lower().endswith((".svg", ".png")):
         raise UsageError(f"cannot write {target}: give a .svg or .png file name (or - for "
                          "stdout)")
+    if target != "-":
+        from cnnzoo.train.rundir import check_writable_file  # the trainer: only when needed
+
+        check_writable_file(target, "-o")
 
 
 def run_draw(args: argparse.Namespace, extra: list[str]) -> int:

@@ -170,7 +170,10 @@ def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict)
 
 def run_report(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.studies import report
+    from cnnzoo.train.rundir import check_writable_file
 
+    if args.output:
+        check_writable_file(args.output, "-o")
     path = report(args.folder, args.output)
     print(f"report: {path}")
     return 0
