@@ -61,6 +61,11 @@ BAD_LINES: list[str] = [
     "train lenet5 --data mnist --limit-train x", "train lenet5 --data mnist --milestones a,b",
     "train lenet5 --data mnist --bogus-flag 1", "train lenet5 --data mnist --device tpu",
     "train lenet5 --data mnist --threads x", "train lenet5 --data mnist --momentum x",
+    # empty strings and contradicting flags (issue 23: --out '' trained into the cwd)
+    "train lenet5 --data mnist --out ''", "train lenet5 --data ''",
+    "train lenet5 --data mnist --data-root ''", "train lenet5 --data mnist --device ''",
+    "train lenet5 --data mnist --no-augment --augment crop",
+    "train lenet5 --data mnist --augment flip --no-augment",
     "train lenet5 --data mnist --freeze all", "train lenet5 --data mnist --augment rotate",
     "train lenet5 --data mnist --init-weights {missing}",
     "train lenet5 --data mnist --init-weights {txt}",

@@ -108,3 +108,25 @@ def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture
     assert main(["train", "--resume", str(run), "--batch-size", "16"]) == 2
     err = capsys.readouterr().err
     assert "--batch-size 16 differs" in err and "only epochs, lr," in err
+
+
+def test_a_stop_in_the_first_epoch_reports_no_accuracy_and_only_real_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C before the first epoch ends (issue 23: "best test top-1 -100.00% (epoch 0),
+    final nan%", and a list of files that did not exist)."""
+    import cnnzoo.train.loop as loop
+
+    class StopAtOnce(loop.StopFlag):
+        def __enter__(self) -> loop.StopFlag:
+            super().__enter__()
+            self.requested = True  # as if Ctrl-C came before the first step
+            return self
+
+    monkeypatch.setattr(loop, "StopFlag", StopAtOnce)
+    out = tmp_path / "stopped"
+    assert main([*TRAIN, "--out", str(out)]) == 130
+    printed = capsys.readouterr().out
+    assert "stopped before the first epoch ended" in printed and f"--resume {out}" in printed
+    assert "nan" not in printed and "-100.00%" not in printed
+    assert "last.pt" in printed and "best.safetensors" not in printed
+    assert (out / "last.pt").is_file() and not (out / "best.safetensors").exists()

@@ -95,9 +95,9 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
             p.add_argument(flag, dest=f.name, type=_converter(f), default=None,
                            choices=meta["choices"], metavar=meta["metavar"] or _metavar(f),
                            help=help_text)
-            if meta["negatable"]:
-                p.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
-                               default=None, help=argparse.SUPPRESS)
+            if meta["negatable"]:  # its own dest, so that --no-X with --X is caught
+                p.add_argument("--no-" + flag[2:], dest=NEGATED + f.name,
+                               action="store_true", help=argparse.SUPPRESS)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -109,10 +109,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_train, accepts_model_options=True)
 
 
+NEGATED = "negated_"  # the dest of a negatable field's --no-X flag
+
+
 def _given(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
     """The fields given on the command line, and only those."""
     given = {f.name: getattr(args, f.name) for f in config_fields()
              if not f.metadata["internal"] and getattr(args, f.name) is not None}
+    for f in config_fields():
+        if getattr(args, NEGATED + f.name, False):
+            flag = flag_of(f.name)
+            if f.name in given:
+                raise UsageError(f"--no-{flag[2:]} and {flag} contradict each other; give "
+                                 "one of them")
+            given[f.name] = False
     if extra:
         given["model_options"] = parse_model_options(extra)
     return given
@@ -158,10 +168,17 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     result = train(cfg, resume=bool(args.resume), progress=not args.no_progress)
     if not result.is_main:
         return result.exit_code
-    print(f"\n{cfg.model} on {cfg.data}: best test top-1 {100 * result.best_top1:.2f}% "
-          f"(epoch {result.best_epoch}), final {100 * result.final_top1:.2f}%, "
-          f"{result.seconds:.1f} s of training")
-    out = result.out
-    print(f"artefacts in {out}/: best.safetensors (weights), last.pt / best.pt "
-          "(checkpoints), metrics.jsonl, curves.png")
+    out = Path(result.out)
+    if result.history:
+        print(f"\n{cfg.model} on {cfg.data}: best test top-1 {100 * result.best_top1:.2f}% "
+              f"(epoch {result.best_epoch}), final {100 * result.final_top1:.2f}%, "
+              f"{result.seconds:.1f} s of training")
+    else:  # stopped before its first epoch ended: no accuracy to report
+        print(f"\n{cfg.model} on {cfg.data}: stopped before the first epoch ended; "
+              f"continue with --resume {out}")
+    # Only the files that exist: a run stopped early has no weights yet.
+    names = {"best.safetensors": "weights", "last.pt": "checkpoint", "best.pt": "checkpoint",
+             "metrics.jsonl": "metrics", "curves.png": "curves"}
+    found = [f"{n} ({what})" for n, what in names.items() if (out / n).is_file()]
+    print(f"artefacts in {out}/: {', '.join(found)}" if found else f"nothing saved in {out}/")
     return result.exit_code

@@ -197,6 +197,8 @@ class TrainConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             _check_type(f.name, value, hints[f.name])
+            if isinstance(value, str) and not value.strip():  # `--out ''` was the cwd
+                raise ConfigError(f.name, "must not be empty")
             choices, bound = f.metadata["choices"], f.metadata["bound"]
             if choices and value not in choices:
                 raise ConfigError(f.name, f"{value!r} is not one of {', '.join(choices)}")
