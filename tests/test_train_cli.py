@@ -130,3 +130,21 @@ def test_a_stop_in_the_first_epoch_reports_no_accuracy_and_only_real_files(
     assert "nan" not in printed and "-100.00%" not in printed
     assert "last.pt" in printed and "best.safetensors" not in printed
     assert (out / "last.pt").is_file() and not (out / "best.safetensors").exists()
+
+
+def test_a_model_options_value_is_not_taken_for_an_image(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`predict mobilenet_v1 --width 0.5 --weights W IMG` (issue 23: 0.5 was read as an image
+    file, "image not found: 0.5")."""
+    from cnnzoo.cli import _model_option_tokens
+
+    argv = ["predict", "mobilenet_v1", "--width", "0.5", "--weights", "w.safetensors", "a.png"]
+    assert _model_option_tokens(argv) == (
+        ["predict", "mobilenet_v1", "--weights", "w.safetensors", "a.png"], ["--width", "0.5"])
+    flags = ["show", "googlenet", "--aux-logits", "--num-classes", "10", "--no-transform-input"]
+    assert _model_option_tokens(flags)[1] == ["--aux-logits", "--no-transform-input"]
+    image = Path(__file__).resolve().parents[1] / "examples" / "seven_on_paper.png"
+    code = main(["predict", "mobilenet_v1", "--width", "0.5", "--weights",
+                 str(tmp_path / "missing.safetensors"), str(image)])
+    err = capsys.readouterr().err
+    assert code == 2 and "0.5" not in err and "missing.safetensors" in err

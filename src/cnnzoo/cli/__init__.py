@@ -100,11 +100,48 @@ def _version() -> str:
     return f"cnnzoo {__version__}"
 
 
+_BOOL_WORDS = ("true", "false", "yes", "no")
+
+
+def _model_option_tokens(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the rest, the model's own options with their values): `COMMAND MODEL ... --width
+    0.5` taken out before argparse, which would otherwise read 0.5 as a positional (predict
+    took it for an image file)."""
+    if len(argv) < 2 or argv[1].startswith("-"):
+        return argv, []
+    from cnnzoo.registry import model_options
+
+    try:
+        allowed = model_options(argv[1])
+    except CnnzooError:  # not a model: a subcommand, a typo the command reports itself
+        return argv, []
+    rest, taken = [], []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        key, eq, _ = token[2:].partition("=")
+        key = key.replace("-", "_")
+        if not token.startswith("--") or (key not in allowed and key[3:] not in allowed):
+            rest.append(token)
+            i += 1
+            continue
+        taken.append(token)
+        value = argv[i + 1] if i + 1 < len(argv) else None
+        wants = key in allowed and not eq and value is not None and not value.startswith("--")
+        if wants and (not isinstance(allowed[key], bool) or value.lower() in _BOOL_WORDS):
+            taken.append(value)
+            i += 1
+        i += 1
+    return rest, taken
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     global _ARGV
     _ARGV = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_ARGV)
-    args, extra = parser.parse_known_args(argv)
+    rest, options = _model_option_tokens(_ARGV)
+    args, extra = parser.parse_known_args(rest)
+    extra = options + extra
     command = innermost_parser(parser, args)
     if extra and not getattr(args, "accepts_model_options", False):
         near = [f"{t} (did you mean {suggest_flag(t, command)}?)" if suggest_flag(t, command)
