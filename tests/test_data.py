@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,33 @@ def test_limit_train_is_a_random_subset_drawn_with_the_seed() -> None:
     picked = {hashlib.sha256(x.numpy().tobytes()).hexdigest() for x in a.train.images}
     pool = {hashlib.sha256(x.numpy().tobytes()).hexdigest() for x in full.train.images}
     assert len(picked) == 500 and picked <= pool
+
+
+@pytest.mark.data
+def test_download_uses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Debian's dataset-fashion-mnist present: nothing is fetched (issue 23: it tried the
+    network, failed, and left an empty folder in the cache)."""
+    from cnnzoo.data import download as fetch
+    from cnnzoo.data.load import download_files
+
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("Debian dataset-fashion-mnist is not installed")
+    monkeypatch.setenv("CNNZOO_DATA", str(tmp_path / "home"))
+    monkeypatch.setattr(fetch, "download_dataset", lambda *a, **k: pytest.fail("fetched"))
+    assert download_files("fashion-mnist") == Path("/usr/share/datasets/fashion-mnist")
+    assert not (tmp_path / "home").exists()
+
+
+def test_a_failed_download_leaves_no_empty_folder(monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path) -> None:
+    from cnnzoo.data import download as fetch
+    from cnnzoo.data.load import download_files
+
+    def offline(spec, target, progress=True):
+        Path(target).mkdir(parents=True, exist_ok=True)
+        raise DatasetError("no network")
+
+    monkeypatch.setattr(fetch, "download_dataset", offline)
+    with pytest.raises(DatasetError, match="no network"):
+        download_files("cifar10", tmp_path / "cifar")
+    assert not (tmp_path / "cifar").exists()

@@ -89,12 +89,23 @@ def _not_found(spec: DatasetSpec, root: str | Path | None) -> DatasetError:
 
 def download_files(name: str, root: str | Path | None = None, progress: bool = True) -> Path:
     """Fetch `name`'s official files (MD5-checked) into root or data_home()/NAME; return the
-    folder that holds them."""
+    folder that holds them. Without `root`, files already in one of the usual places (a
+    system package's folder included) are used as they are."""
     from cnnzoo.data.download import download_dataset
 
     spec = _spec(name)
+    if root is None:
+        installed = locate(spec.name)  # e.g. Debian's dataset-fashion-mnist: nothing to fetch
+        if installed is not None:
+            return installed
     target = Path(root).expanduser() if root is not None else data_home() / spec.name
-    download_dataset(spec, target, progress=progress)
+    created = not target.exists()
+    try:
+        download_dataset(spec, target, progress=progress)
+    except BaseException:
+        if created and target.is_dir() and not any(target.iterdir()):
+            target.rmdir()  # a failed fetch leaves no empty folder behind
+        raise
     folder = locate(spec.name, target)
     if folder is None:
         raise DatasetError(f"{target}: the download finished but the {spec.name} files are "
