@@ -148,3 +148,20 @@ def test_a_model_options_value_is_not_taken_for_an_image(
                  str(tmp_path / "missing.safetensors"), str(image)])
     err = capsys.readouterr().err
     assert code == 2 and "0.5" not in err and "missing.safetensors" in err
+
+
+@pytest.mark.data
+def test_eval_warns_when_the_weights_were_trained_on_other_data(
+        run: Path, capsys: pytest.CaptureFixture) -> None:
+    """MNIST weights on Fashion-MNIST (issue 23: 5.43% with no word of warning)."""
+    from cnnzoo.data.load import locate
+
+    if locate("fashion-mnist") is None:
+        pytest.skip("Fashion-MNIST is not installed")
+    args = ["eval", "lenet5_modern", "--weights", str(run / "best.safetensors"),
+            "--limit-test", "64"]
+    assert main([*args, "--data", "fashion-mnist"]) == 0
+    err = capsys.readouterr().err
+    assert "trained on mnist, not fashion-mnist" in err and len(err.strip().splitlines()) == 1
+    assert main([*args, "--data", "mnist"]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.fmt import render
@@ -29,6 +30,22 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-test", type=int, metavar="N")
 
 
+def _warn_other_data(trained_on: object, evaluated_on: str) -> None:
+    """Weights trained on other data with the same classes count (MNIST weights on
+    Fashion-MNIST: 5% "accuracy") measure nothing: one warning line, from the dataset the
+    weights recorded."""
+    from cnnzoo.data.specs import canonical_name
+
+    if not isinstance(trained_on, str) or not trained_on:
+        return
+    same = (canonical_name(trained_on) or trained_on) == (canonical_name(evaluated_on)
+                                                          or evaluated_on)
+    if not same:
+        print(f"warning: these weights were trained on {trained_on}, not {evaluated_on}: the "
+              f"accuracy below says nothing about either (evaluate on --data {trained_on})",
+              file=sys.stderr)
+
+
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.data.specs import canonical_name
     from cnnzoo.train.inference import dataset_for, evaluate_on
@@ -43,6 +60,7 @@ def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
         imagenet_root(args.data_root)
     trained = trained_from_args(args, extra)
     dataset = dataset_for(trained, args.data, args.data_root)
+    _warn_other_data(trained.meta.get("dataset"), dataset.name)
     if args.limit_test:
         dataset = dataset.subset(test=args.limit_test)
     result = evaluate_on(trained, dataset, args.batch_size, args.precision,
