@@ -341,3 +341,29 @@ def test_top5_measured_column_says_what_is_missing(tmp_path: Path) -> None:
     assert r["verdict"] == INCONCLUSIVE  # the published comparison does not need the data
     with pytest.raises(Exception, match="unknown study option"):
         run("top5-table", out=tmp_path, force=True, weights="x", log=lambda s: None)
+
+
+def test_a_time_ratio_is_explained_only_when_the_timing_is_reliable() -> None:
+    """Timings that know their load (issue 23: ratios measured at load 4.35 were explained as
+    properties of the layers)."""
+    from cnnzoo.studies.layers import time_reason, time_summary, unreliable
+
+    def rows(load: float, spread: float) -> list[dict]:
+        out = []
+        for r in range(5):
+            wobble = 1 + spread * (-1) ** r
+            out += [{"module": "a", "precision": "fp32", "round": r, "seconds": 0.2 * wobble,
+                     "load_1min": load, "cores": 2},
+                    {"module": "b", "precision": "fp32", "round": r, "seconds": 1.0,
+                     "load_1min": load, "cores": 2}]
+        return out
+
+    calm = rows(0.5, 0.01)
+    assert unreliable(calm, time_summary(calm, "a", "b")) is None
+    busy = rows(4.35, 0.01)
+    assert unreliable(busy, time_summary(busy, "a", "b")) == "load 4.35 on 2 cores"
+    shaky = rows(0.5, 0.4)
+    why = unreliable(shaky, time_summary(shaky, "a", "b"))
+    assert why is not None and why.startswith("fp32 rounds spread")
+    text = time_reason(busy, [], time_summary(busy, "a", "b"), "a", "b", 0.1)
+    assert text.startswith("timing unreliable here (load 4.35")

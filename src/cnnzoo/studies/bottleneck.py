@@ -20,8 +20,8 @@ from cnnzoo.studies.layers import (
     count,
     native_bf16,
     roofline,
-    roofline_reason,
     time_precisions,
+    time_reason,
     time_summary,
     timing_precisions,
 )
@@ -89,8 +89,8 @@ def measure(raw: RawData) -> dict:
     return {"macs": macs, "formula": c["formula"], "claimed": c["claimed"],
             "mac_ratio": mac_ratio, "time": times, "working": c["working"],
             "native_bf16": c["native_bf16"],
-            "roofline": roofline_reason(raw.csv("roofline"), times, "bottleneck", "direct",
-                                        mac_ratio)}
+            "roofline": time_reason(raw.csv("times"), raw.csv("roofline"), times,
+                                    "bottleneck", "direct", mac_ratio)}
 
 
 def verdict(m: dict) -> Verdict:

@@ -24,8 +24,8 @@ from cnnzoo.studies.layers import (
     count,
     native_bf16,
     roofline,
-    roofline_reason,
     time_precisions,
+    time_reason,
     time_summary,
     timing_precisions,
 )
@@ -107,8 +107,8 @@ def measure(raw: RawData) -> dict:
         "macs": layer, "mac_ratio": mac_ratio, "saving_at_512": 1 / mac_ratio,
         "formula": c["formula"], "claimed": c["claimed"], "time": times,
         "working": c["working"], "native_bf16": c["native_bf16"],
-        "roofline": roofline_reason(raw.csv("roofline"), times, "separable", "normal",
-                                    mac_ratio),
+        "roofline": time_reason(raw.csv("times"), raw.csv("roofline"), times, "separable",
+                                "normal", mac_ratio),
     }
 
 

@@ -4,6 +4,7 @@ bytes moved, the roofline bound at this machine's peaks, and side-by-side times.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 
 import torch
@@ -72,13 +73,41 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
                     return copy(x)
 
             variants[f"{name}|{prec}"] = call
+    load = _load()
     rows = time_side_by_side(variants, rounds=rounds, repeats=repeats, warmup=warmup)
+    load = max(load, _load())  # the machine's load before and after: the worse of the two
     for row in rows:
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
     return [{"module": r["module"], "precision": r["precision"], "batch": r["batch"],
-             "layout": "channels_last", "round": r["round"], "seconds": r["seconds"]}
-            for r in rows]
+             "layout": "channels_last", "round": r["round"], "seconds": r["seconds"],
+             "load_1min": round(load, 2), "cores": os.cpu_count() or 1} for r in rows]
+
+
+def _load() -> float:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+
+
+# A time ratio is explained only when the rounds agree: their sd within this fraction of
+# the mean ratio, and the 1-min load under the core count (measured: at load 4.35 on 2
+# cores the bottleneck's ratio came out 1.42, idle 0.19).
+MAX_RATIO_SPREAD = 0.15
+
+
+def unreliable(rows: list[dict], summary: dict) -> str | None:
+    """Why this run's timings cannot be explained ('load 4.35 on 2 cores', 'rounds spread
+    +-31%'), or None when they can."""
+    loads = [float(r["load_1min"]) for r in rows if r.get("load_1min") not in (None, "")]
+    cores = max((int(r["cores"]) for r in rows if r.get("cores") not in (None, "")),
+                default=os.cpu_count() or 1)
+    if loads and max(loads) >= cores:
+        return f"load {max(loads):.2f} on {cores} cores"
+    for prec, s in summary.items():
+        ratio = s["ratio"]
+        if ratio["mean"] and ratio["sd"] and ratio["sd"] / ratio["mean"] > MAX_RATIO_SPREAD:
+            return (f"{prec} rounds spread +-{100 * ratio['sd'] / ratio['mean']:.0f}% "
+                    f"(over {100 * MAX_RATIO_SPREAD:.0f}%)")
+    return None
 
 
 def _clone(m: nn.Module) -> nn.Module:
@@ -141,6 +170,16 @@ def roofline(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, int]
                          "flops_bound_s": f_bound, "bytes_bound_s": b_bound,
                          "limit": "compute" if f_bound >= b_bound else "memory"})
     return rows
+
+
+def time_reason(times: list[dict], roof: list[dict], summary: dict, num: str, den: str,
+                mac_ratio: float) -> str:
+    """The time ratio explained by the rooflines, or 'timing unreliable here (...)' when the
+    load or the rounds' spread says the ratio is not the layers' own."""
+    why = unreliable(times, summary)
+    if why is not None:
+        return f"timing unreliable here ({why}): the time ratio is not explained"
+    return roofline_reason(roof, summary, num, den, mac_ratio)
 
 
 def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
