@@ -215,12 +215,13 @@ def test_the_note_names_the_indicative_verdicts_and_the_rule() -> None:
 
 
 def test_paths_are_shown_relative_to_the_results_folder(tmp_path: Path) -> None:
-    from cnnzoo.studies.report import _commands, _scrub
+    from cnnzoo.studies.report import _commands
+    from cnnzoo.studies.report_text import scrub
 
     root = tmp_path / "studies"
-    assert _scrub(f"see {root}/x/final.csv and /opt/data/mnist", root) == \
+    assert scrub(f"see {root}/x/final.csv and /opt/data/mnist", root) == \
         "see DIR/x/final.csv and …/mnist"
-    assert _scrub("3x3/s1/p1 and https://a.org/b/c", root) == "3x3/s1/p1 and https://a.org/b/c"
+    assert scrub("3x3/s1/p1 and https://a.org/b/c", root) == "3x3/s1/p1 and https://a.org/b/c"
     moved = {"commands": ["cnnzoo study run x --out /old/place/studies",
                           "cnnzoo train m --out /old/place/studies/_runs/ab"]}
     assert _commands(moved, root) == ["cnnzoo study run x --out DIR",

@@ -138,7 +138,7 @@ GREY, RESET = "\033[90m", "\033[0m"
 
 
 def _verdict_cell(result: dict) -> str:
-    from cnnzoo.studies.report import verdict_label
+    from cnnzoo.studies.report_text import verdict_label
 
     return verdict_label(result["verdict"], result.get("n"))
 
@@ -146,7 +146,7 @@ def _verdict_cell(result: dict) -> str:
 def _table_row(study_id: str, result: dict) -> list[str]:
     """study, verdict ('indicative (n=1)' below 3 seeds), n, the deciding comparison's
     difference and 90% interval against its margin, key figure."""
-    from cnnzoo.studies.report import evidence_text
+    from cnnzoo.studies.report_text import evidence_text
 
     n = result.get("n")
     return [study_id, _verdict_cell(result), "-" if n is None else str(n),

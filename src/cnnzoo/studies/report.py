@@ -13,15 +13,31 @@ import base64
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.studies.base import Figure, RawData, StudyError, Verdict
-from cnnzoo.studies.comparisons import AGAINST, MIN_SEEDS, UNCLEAR
+from cnnzoo.studies.comparisons import MIN_SEEDS
 from cnnzoo.studies.registry import STUDY_IDS, _load
+from cnnzoo.studies.report_text import (
+    INDICATIVE,
+    cell,
+    deciding_comparison,
+    evidence_text,
+    interval_text,
+    is_indicative,
+    is_long,
+    is_stats,
+    points,
+    prose,
+    scrub,
+    short_claim,
+    value_html,
+    verdict_label,
+)
 from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_json_atomic
 from cnnzoo.studies.svg import interval_chart
 
@@ -37,10 +53,8 @@ BLOCKS = {
     "v2-memory": ("mobilenet_v2", "features.2"),  # where v2 reaches its peak
 }
 MAX_ROWS = 60  # rows shown inline per CSV; the download has them all
-INDICATIVE = "indicative"  # shown for a verdict on fewer than MIN_SEEDS seeds
 BADGE = {"confirmed": "#1a7f37", "refuted": "#c62828", "inconclusive": "#b26a00",
          "needs-data": "#5f6b7a", "failed": "#222", INDICATIVE: "#6b7280"}
-CLAIM_WIDTH = 90  # characters of a claim in the summary table; the full one on hover
 
 CSS = """
 body{font:15px/1.5 Helvetica,Arial,sans-serif;color:#1d1d1f;max-width:1040px;margin:24px auto;
@@ -64,64 +78,6 @@ td:first-child{white-space:nowrap}td pre{margin:0}.small{font-size:12.5px}
 .note{background:#f5f5f7;border-left:4px solid #6b7280;padding:8px 12px}
 """
 
-# -- the verdict, as people read it (also the CLI's table) --------------------------------
-
-
-def is_indicative(verdict: str, n: int | None) -> bool:
-    """A verdict on fewer than MIN_SEEDS seeds: shown grey, never as a decision."""
-    return n is not None and n < MIN_SEEDS and verdict not in ("needs-data", "failed")
-
-
-def verdict_label(verdict: str, n: int | None) -> str:
-    """'indicative (n=1)' for a verdict on too few seeds, else the verdict itself."""
-    return f"{INDICATIVE} (n={n})" if is_indicative(verdict, n) else verdict
-
-
-def deciding_comparison(comparisons: Sequence[Mapping[str, Any]], verdict: str
-                        ) -> Mapping[str, Any] | None:
-    """The comparison a verdict turned on: a refuted one's first against the claim, an
-    inconclusive one's first unclear, else the first deciding one."""
-    deciding = [r for r in comparisons if r.get("decides")]
-    wanted = {"refuted": (AGAINST,), "inconclusive": (UNCLEAR, AGAINST)}.get(verdict, ())
-    for lean in wanted:
-        for r in deciding:
-            if r.get("leaning") == lean:
-                return r
-    return deciding[0] if deciding else None
-
-
-def _pts(r: Mapping[str, Any], key: str) -> str:
-    v = r.get(key)
-    return "?" if v is None else f"{float(r.get('scale', 1.0)) * float(v):+.2f}"
-
-
-def interval_text(r: Mapping[str, Any]) -> str:
-    """'+1.23 [+0.40, +2.06] vs margin +0.50': b - a and its 90% interval, in points."""
-    if r.get("difference") is None:
-        return f"no data vs margin {_pts(r, 'margin')}"
-    bounds = (" (no interval, n<2)" if r.get("lower") is None or r.get("upper") is None
-              else f" [{_pts(r, 'lower')}, {_pts(r, 'upper')}]")
-    return f"{_pts(r, 'difference')}{bounds} vs margin {_pts(r, 'margin')}"
-
-
-def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str:
-    """The comparison a verdict turned on, as the verdict tables show it: named where
-    several decide (which half of degradation decided), '-' where none does."""
-    r = deciding_comparison(comparisons, verdict)
-    if r is None:
-        return "-"
-    several = sum(1 for c in comparisons if c.get("decides")) > 1
-    return f"{r['name']}: {interval_text(r)}" if several else interval_text(r)
-
-
-def short_claim(text: str, width: int = CLAIM_WIDTH) -> str:
-    """A claim's first sentence, cut at a word under `width` characters."""
-    first = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0].rstrip(".;")
-    if len(first) <= width:
-        return first
-    return first[: width - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-
-
 def _badge(verdict: str, n: int | None = None) -> str:
     kind = INDICATIVE if is_indicative(verdict, n) else verdict
     return _pill(verdict_label(verdict, n), BADGE.get(kind, "#222"))
@@ -138,92 +94,6 @@ def _n(e: Mapping[str, Any]) -> int | None:
         return None if e["n"] is None else int(e["n"])
     module = _load(e["id"]) if e.get("id") in STUDY_IDS else None
     return len(e.get("seeds", [])) if module and module.study.seeded else None
-
-
-# -- text for people ----------------------------------------------------------------------
-
-# An absolute path of two parts or more, not part of a URL or a ratio such as 3x3/s1.
-_ABS_PATH = re.compile(r"(?<![\w.:/~-])/(?:[\w.+@-]+/)+[\w.+@-]+/?")
-
-
-def _scrub(text: str, root: Path) -> str:
-    """Absolute paths for people: the results folder as DIR, others as their basename."""
-    bases = sorted({b for b in (str(root), str(root.resolve())) if b.startswith("/")},
-                   key=len, reverse=True)
-
-    def shown(m: re.Match[str]) -> str:
-        path = m.group(0)
-        for base in bases:
-            if path == base or path.startswith(base + "/"):
-                return "DIR" + path[len(base):]
-        return "…/" + path.rstrip("/").rsplit("/", 1)[-1]
-
-    return _ABS_PATH.sub(shown, text)
-
-
-def _prose(text: Any, root: Path) -> str:
-    """Escaped text with `x` set as code and paths scrubbed."""
-    html = escape(_scrub(str(text), root))
-    return re.sub(r"`([^`\n]+)`", r"<code>\1</code>", html).replace("`", "")
-
-
-def _num(x: float) -> str:
-    if float(x).is_integer() and abs(x) >= 1:
-        return f"{int(x):,}"
-    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:,.0f}"
-
-
-def _compact(x: Any) -> str:
-    """A number inside running text: 568740352 -> 568.7M, 6176 -> 6,176."""
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return str(x)
-    for suffix, scale in (("G", 1e9), ("M", 1e6)):
-        if abs(x) >= scale:
-            return f"{x / scale:.4g}{suffix}"
-    return _num(x)
-
-
-def _is_stats(v: Any) -> bool:
-    return isinstance(v, dict) and "mean" in v and "sd" in v
-
-
-def _stats(v: Mapping[str, Any]) -> str:
-    if v["mean"] is None:
-        return "-"
-    sd = "" if v["sd"] is None else f" ± {_num(v['sd'])}"
-    return f"{_num(v['mean'])}{sd} (n={v.get('n', '?')})"
-
-
-def _inline(x: Any) -> str:
-    """A nested value as plain text: 'macs 568.7M, params 6,176'."""
-    if x is None:
-        return "-"
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if _is_stats(x):
-        return _stats(x)
-    if isinstance(x, dict):
-        return ", ".join(f"{k} {_inline(v) if not isinstance(v, dict) else f'({_inline(v)})'}"
-                         for k, v in x.items())
-    if isinstance(x, list | tuple):
-        sep = "; " if any(isinstance(v, dict) for v in x) else ", "
-        return sep.join(_inline(v) for v in x[:12]) + (f"{sep}..." if len(x) > 12 else "")
-    return _compact(x)
-
-
-def _value(v: Any, root: Path) -> str:
-    """One table cell."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool) or _is_stats(v) or isinstance(v, dict | list | tuple):
-        return escape(_inline(v)) if v != [] else "none"
-    if isinstance(v, float):
-        return _num(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, str) and "\n" in v:
-        return f"<pre>{escape(_scrub(v, root))}</pre>"
-    return _prose(v, root)
 
 
 # -- collecting the studies ---------------------------------------------------------------
@@ -295,7 +165,7 @@ def _block_diagram(study_id: str, folder: Path) -> str:
 
 
 def _flatten(d: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
-    if isinstance(d, dict) and not _is_stats(d) and depth < 3:
+    if isinstance(d, dict) and not is_stats(d) and depth < 3:
         out = []
         for k, v in d.items():
             out += _flatten(v, f"{prefix}{k}" if not prefix else f"{prefix} / {k}", depth + 1)
@@ -310,7 +180,7 @@ def _records(v: Any) -> list[str] | None:
         return None
     cols = [c for c in dict.fromkeys(k for r in v.values() for k in r)
             if any(r.get(c) not in (None, "") for r in v.values())]
-    flat = all(not isinstance(x, dict) or _is_stats(x) for r in v.values() for x in r.values())
+    flat = all(not isinstance(x, dict) or is_stats(x) for r in v.values() for x in r.values())
     return cols if flat and 0 < len(cols) <= 10 else None
 
 
@@ -330,29 +200,19 @@ def _measured_table(measured: dict, root: Path) -> str:
             continue
         head = "".join(f"<th>{escape(c)}</th>" for c in cols)
         body = "".join(f"<tr><td>{escape(name)}</td>" + "".join(
-            _cell(r.get(c), root) for c in cols) + "</tr>" for name, r in v.items())
+            cell(r.get(c), root) for c in cols) + "</tr>" for name, r in v.items())
         parts.append(f"<table><tr><th>{escape(key)}</th>{head}</tr>{body}</table>")
     rows = [(k, v) for k, v in _flatten(rest) if v not in (None, "")]
-    short = [(k, v) for k, v in rows if not _long(v)]
+    short = [(k, v) for k, v in rows if not is_long(v)]
     if short:
-        body = "".join(f"<tr><td>{escape(k)}</td>{_cell(v, root)}</tr>" for k, v in short)
+        body = "".join(f"<tr><td>{escape(k)}</td>{cell(v, root)}</tr>" for k, v in short)
         parts.append(f"<table><tr><th>figure</th><th>value</th></tr>{body}</table>")
     # Sentences and worked sums below the tables, where they do not stretch a column.
-    texts = "".join(f"<p><strong>{escape(k)}</strong>: {_value(v, root)}</p>"
-                    for k, v in rows if _long(v))
+    texts = "".join(f"<p><strong>{escape(k)}</strong>: {value_html(v, root)}</p>"
+                    for k, v in rows if is_long(v))
     if not parts and not texts:
         return "<p>nothing measured</p>"
     return f"<div class='tables'>{''.join(parts)}</div>{texts}"
-
-
-def _long(v: Any) -> bool:
-    return isinstance(v, str) and ("\n" in v or len(v) > 80)
-
-
-def _cell(v: Any, root: Path) -> str:
-    """A <td>, numbers right-aligned."""
-    number = isinstance(v, int | float) and not isinstance(v, bool)
-    return f"<td class='num'>{_value(v, root)}</td>" if number else f"<td>{_value(v, root)}</td>"
 
 
 def _data_uri(path: Path, mime: str) -> str:
@@ -365,7 +225,7 @@ def _raw_files(folder: Path) -> str:
     for path in sorted(folder.glob("*.csv")):
         rows = list(csv.reader(io.StringIO(path.read_text())))
         head, body = (rows[0], rows[1:]) if rows else ([], [])
-        shown = "".join("<tr>" + "".join(f"<td>{escape(_scrub(c, root))}</td>" for c in r)
+        shown = "".join("<tr>" + "".join(f"<td>{escape(scrub(c, root))}</td>" for c in r)
                         + "</tr>" for r in body[:MAX_ROWS])
         more = (f"<p>first {MAX_ROWS} of {len(body):,} rows; the download has all</p>"
                 if len(body) > MAX_ROWS else "")
@@ -381,7 +241,7 @@ def _raw_files(folder: Path) -> str:
         parts.append(
             f"<details><summary>{escape(path.name)}</summary><p><a download="
             f"'{escape(path.name)}' href='{_data_uri(path, 'application/json')}'>download "
-            f"{escape(path.name)}</a></p><pre>{escape(_scrub(path.read_text()[:20000], root))}"
+            f"{escape(path.name)}</a></p><pre>{escape(scrub(path.read_text()[:20000], root))}"
             "</pre></details>")
     if (folder / RESULT).is_file():
         parts.append(f"<p><a download='result.json' href='"
@@ -398,7 +258,7 @@ def _figure(f: Figure, root: Path) -> str:
         inner = f"<img alt='{escape(f.title)}' src='{f.png_data_uri}'>"
     else:
         inner = ""
-    caption = f"<figcaption>{_prose(f.caption, root)}</figcaption>" if f.caption else ""
+    caption = f"<figcaption>{prose(f.caption, root)}</figcaption>" if f.caption else ""
     return f"<figure class='fig'>{inner}{caption}</figure>"
 
 
@@ -417,7 +277,7 @@ def _comparison_row(r: Mapping[str, Any], root: Path) -> str:
     if r.get("lower") is None or r.get("upper") is None:
         bounds = "none (n&lt;2)"
     else:
-        bounds = f"[{_pts(r, 'lower')}, {_pts(r, 'upper')}]"
+        bounds = f"[{points(r, 'lower')}, {points(r, 'upper')}]"
     outcome = OUTCOME.get((r.get("outcome"), r.get("leaning")),
                           "unclear: no interval yet" if r.get("lower") is None else
                           "unclear: the interval contains the margin")
@@ -425,9 +285,9 @@ def _comparison_row(r: Mapping[str, Any], root: Path) -> str:
     name = escape(str(r.get("name", "")))
     cells = [
         f"<strong>{name}</strong>" if r.get("decides") else name,
-        _prose(r.get("statement", ""), root), f"<span class='num'>{r.get('n', '-')}</span>",
-        test, f"<span class='num'>{_pts(r, 'difference')}</span>",
-        f"<span class='num'>{bounds}</span>", f"<span class='num'>{_pts(r, 'margin')}</span>",
+        prose(r.get("statement", ""), root), f"<span class='num'>{r.get('n', '-')}</span>",
+        test, f"<span class='num'>{points(r, 'difference')}</span>",
+        f"<span class='num'>{bounds}</span>", f"<span class='num'>{points(r, 'margin')}</span>",
         outcome, "yes" if r.get("decides") else "no (shown only)",
         "-" if mde is None else f"<span class='num'>{float(r.get('scale', 1.0)) * mde:.2f}"
                                 "</span>",
@@ -463,7 +323,7 @@ def _run_line(e: Mapping[str, Any], root: Path) -> str:
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else \
         f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
     load = env.get("load_1min")
-    return _prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
+    return prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
                   f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"
                   f"{_jobs(env)}{'' if load is None else f' (load {load})'}, "
                   f"{e.get('created', '')}", root)
@@ -482,12 +342,12 @@ def _study_section(e: dict) -> str:
     root = e["folder"].parent
     if e["verdict"] == "failed":
         return (f"<section class='study' id='{sid}'><h2>{sid} {_badge('failed')}</h2>"
-                f"<pre>{escape(_scrub(e['traceback'][-4000:], root))}</pre></section>")
-    dl = [("Claim", _prose(e.get("claim", ""), root)),
-          ("Source", _prose(e.get("source", ""), root)),
-          ("Experiment", _prose(e.get("experiment", ""), root)),
-          ("Deviations", _prose(e.get("deviations") or "none", root)),
-          ("Tolerance", _prose(e.get("tolerance", ""), root)),
+                f"<pre>{escape(scrub(e['traceback'][-4000:], root))}</pre></section>")
+    dl = [("Claim", prose(e.get("claim", ""), root)),
+          ("Source", prose(e.get("source", ""), root)),
+          ("Experiment", prose(e.get("experiment", ""), root)),
+          ("Deviations", prose(e.get("deviations") or "none", root)),
+          ("Tolerance", prose(e.get("tolerance", ""), root)),
           ("Run", _run_line(e, root))]
     shown = _commands(e, root)
     commands = "".join(f"<code>{escape(c)}</code><br>" for c in shown)
@@ -497,13 +357,13 @@ def _study_section(e: dict) -> str:
                     + "".join(f"<code>{escape(c)}</code><br>" for c in shown[1:])
                     + "</details>")
     dl.append(("Commands", commands or "-"))
-    note = f"<p><em>{_prose(e['note'], root)}</em></p>" if e.get("note") else ""
+    note = f"<p><em>{prose(e['note'], root)}</em></p>" if e.get("note") else ""
     figs = _block_diagram(e["id"], e["folder"]) + "<div class='figs'>" + "".join(
         _figure(f, root) for f in e["figures"]) + "</div>"
     return "".join([
         f"<section class='study' id='{sid}'><h2>{sid} {_badge(e['verdict'], _n(e))}</h2>",
-        f"<p class='reason'><strong>{_prose(e.get('key', ''), root)}</strong></p>",
-        f"<p class='reason'>{_prose(e.get('reason', ''), root)}</p>{note}",
+        f"<p class='reason'><strong>{prose(e.get('key', ''), root)}</strong></p>",
+        f"<p class='reason'>{prose(e.get('reason', ''), root)}</p>{note}",
         "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in dl) + "</dl>",
         _comparisons(e, root), figs,
         "<h3>Measured</h3>", _measured_table(e.get("measured") or {}, root),
@@ -519,7 +379,7 @@ def _commands(e: Mapping[str, Any], root: Path) -> list[str]:
     old = words[words.index("--out") + 1] if "--out" in words[:-1] else ""
     if old.startswith("/"):
         commands = [re.sub(re.escape(old) + r"(?=/|\s|$)", str(root), c) for c in commands]
-    return [_scrub(c, root) for c in commands]
+    return [scrub(c, root) for c in commands]
 
 
 def _jobs(env: dict) -> str:
@@ -540,9 +400,9 @@ def _summary_row(e: Mapping[str, Any], root: Path) -> str:
     evidence = escape(evidence_text(e.get("comparisons") or [], e["verdict"]))
     claim = e.get("claim", "")
     cells = [f"<a href='#{sid}'>{sid}</a>",
-             f"<span title='{escape(claim)}'>{_prose(short_claim(claim), root)}</span>",
+             f"<span title='{escape(claim)}'>{prose(short_claim(claim), root)}</span>",
              _badge(e["verdict"], n), f"<span class='num'>{'-' if n is None else n}</span>",
-             f"<span class='num'>{evidence}</span>", _prose(e.get("key", ""), root),
+             f"<span class='num'>{evidence}</span>", prose(e.get("key", ""), root),
              escape(e.get("mode", ""))]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
@@ -596,10 +456,10 @@ def _environment(entries: list[dict], folder: Path) -> str:
     envs = [e["environment"] for e in entries if e.get("environment")]
     if not envs:
         return ""
-    rows = "".join(f"<tr><td>{escape(k)}</td><td>{_value(v, folder)}</td></tr>"
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{value_html(v, folder)}</td></tr>"
                    for k, v in envs[0].items())
     modes = sorted({e.get("mode", "quick") for e in entries if e.get("mode")})
-    shown = _scrub(str(folder), folder)
+    shown = scrub(str(folder), folder)
     rerun = f"cnnzoo study run --{modes[0] if len(modes) == 1 else 'quick'} --out {shown}"
     return ("<h2>Environment</h2><p>As recorded by the first study (each study's own run "
             "line above gives its threads, load and date).</p>"
