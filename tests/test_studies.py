@@ -367,3 +367,20 @@ def test_a_time_ratio_is_explained_only_when_the_timing_is_reliable() -> None:
     assert why is not None and why.startswith("fp32 rounds spread")
     text = time_reason(busy, [], time_summary(busy, "a", "b"), "a", "b", 0.1)
     assert text.startswith("timing unreliable here (load 4.35")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["quick", "standard", "full"])
+def test_every_counting_study_runs_in_every_mode(tmp_path: Path, mode: str) -> None:
+    """Each study declares its sizes per mode (the timing studies once knew only quick and
+    full, and failed in standard mode with a KeyError)."""
+    from cnnzoo.studies.registry import available
+
+    for m in available():
+        if m.study.seeded or m.study.data:
+            continue
+        if mode == "full" and m.id in ("bottleneck", "depthwise"):
+            continue  # full mode times emulated bf16 too: minutes, not seconds
+        result = run_study(m, mode=mode, out=tmp_path, threads=1, log=lambda s: None)
+        assert result["verdict"] in ("confirmed", "refuted", "inconclusive"), m.id
+        assert not (tmp_path / m.id / "error.txt").exists(), m.id

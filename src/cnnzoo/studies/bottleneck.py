@@ -29,8 +29,8 @@ from cnnzoo.studies.layers import (
 SHAPE = (192, 28, 28)
 CLAIMED = {"direct": 120e6, "bottleneck": 12.4e6}
 ROUNDING = 0.01  # the notes round 120,422,400 and 12,443,648 to 3 significant figures
-BATCH = {"quick": 4, "full": 16}
-ROUNDS = {"quick": 4, "full": 15}
+BATCH = {"quick": 4, "standard": 8, "full": 16}
+ROUNDS = {"quick": 4, "standard": 8, "full": 15}
 
 STUDY = Study(
     id="bottleneck",

@@ -34,8 +34,8 @@ EXAMPLE = (3, 6, 6)  # the notes' input; 3x3 filters, no padding -> 4x4
 LAYER = (512, 14, 14)  # MobileNet v1's blocks 7-11: 14x14x512 -> 512, the "n_c = 512" case
 CLAIMED = {"normal": 2160, "separable": 672, "saving_at_512": 10.0}
 ABOUT = 0.15  # "about 10x": accepted from 8.5x to 11.5x
-BATCH = {"quick": 4, "full": 16}
-ROUNDS = {"quick": 4, "full": 15}
+BATCH = {"quick": 4, "standard": 8, "full": 16}
+ROUNDS = {"quick": 4, "standard": 8, "full": 15}
 
 STUDY = Study(
     id="depthwise",
