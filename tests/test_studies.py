@@ -348,21 +348,25 @@ def test_a_time_ratio_is_explained_only_when_the_timing_is_reliable() -> None:
     properties of the layers)."""
     from cnnzoo.studies.layers import time_reason, time_summary, unreliable
 
-    def rows(load: float, spread: float) -> list[dict]:
+    def rows(load: float, spread: float, others: int) -> list[dict]:
         out = []
         for r in range(5):
             wobble = 1 + spread * (-1) ** r
             out += [{"module": "a", "precision": "fp32", "round": r, "seconds": 0.2 * wobble,
-                     "load_1min": load, "cores": 2},
+                     "load_1min": load, "others_running": others, "cores": 2},
                     {"module": "b", "precision": "fp32", "round": r, "seconds": 1.0,
-                     "load_1min": load, "cores": 2}]
+                     "load_1min": load, "others_running": others, "cores": 2}]
         return out
 
-    calm = rows(0.5, 0.01)
+    calm = rows(0.5, 0.01, 0)
     assert unreliable(calm, time_summary(calm, "a", "b")) is None
-    busy = rows(4.35, 0.01)
-    assert unreliable(busy, time_summary(busy, "a", "b")) == "load 4.35 on 2 cores"
-    shaky = rows(0.5, 0.4)
+    # a 1-min load raised by this process's own training just before is not a busy machine
+    after_training = rows(2.4, 0.01, 0)
+    assert unreliable(after_training, time_summary(after_training, "a", "b")) is None
+    busy = rows(4.35, 0.01, 3)
+    why = unreliable(busy, time_summary(busy, "a", "b"))
+    assert why == "load 4.35, 3 other processes running on 2 cores"
+    shaky = rows(0.5, 0.4, 0)
     why = unreliable(shaky, time_summary(shaky, "a", "b"))
     assert why is not None and why.startswith("fp32 rounds spread")
     text = time_reason(busy, [], time_summary(busy, "a", "b"), "a", "b", 0.1)

@@ -32,6 +32,18 @@ def test_hash_ignores_where_and_how_fast_but_not_what(tmp_path: Path) -> None:
         assert Path(other.out).name != Path(a.out).name, change
     # the thread count changes the sums, so it is part of what a run computes
     assert config_hash(replace(a, threads=2)) != config_hash(a)
+    # where the data is read from does not (moving it keeps the cache)
+    assert config_hash(replace(a, data_root="/elsewhere")) == config_hash(a)
+
+
+def test_the_studies_data_root_reaches_every_training_run(tmp_path: Path) -> None:
+    """--data cifar10 --data-root DIR: found by choose_data, then every run must read it
+    from DIR too (the runs used to look only in the usual places)."""
+    from cnnzoo.studies.training import configure
+
+    ctx = _ctx(tmp_path, "cifar10", str(tmp_path / "cifar"))
+    assert configure(ctx, {"epochs": 1})["data_root"] == str(tmp_path / "cifar")
+    assert "data_root" not in configure(_ctx(tmp_path), {"epochs": 1})
 
 
 def test_train_command_names_every_changed_option(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ def test_lrn_inconclusive_when_the_interval_holds_the_margin(tmp_path: Path) -> 
     v = _lrn_verdict(_lrn_raw(tmp_path, _shift(NO_LRN, 0.01, (0.012, -0.009, 0.006, -0.011,
                                                               0.004))))
     assert v.verdict == INCONCLUSIVE and v.n == 5, v
-    assert "the smallest effect this n could detect" in v.reason
+    assert "beyond the margin to be decided" in v.reason
 
 
 def test_lrn_two_seeds_are_indicative_only(tmp_path: Path) -> None:
@@ -320,7 +320,7 @@ def test_aux_inconclusive_states_the_smallest_detectable_effect(tmp_path: Path) 
     v = _aux_verdict(_aux_raw(tmp_path, gain=0.006, gap_cut=0.001,
                               noise=(0.012, -0.009, 0.006, -0.011, 0.004)))
     assert v.verdict == INCONCLUSIVE and v.n == 5, v
-    assert "the smallest effect this n could detect" in v.reason
+    assert "beyond the margin to be decided" in v.reason
 
 
 def test_aux_two_seeds_are_indicative_only(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def _model_option_tokens(argv: list[str]) -> tuple[list[str], list[str]]:
         token = argv[i]
         key, eq, _ = token[2:].partition("=")
         key = key.replace("-", "_")
-        if not token.startswith("--") or (key not in allowed and key[3:] not in allowed):
+        negated = key.startswith("no_") and key[3:] in allowed
+        if not token.startswith("--") or (key not in allowed and not negated):
             rest.append(token)
             i += 1
             continue

@@ -41,8 +41,8 @@ STUDY = Study(
            "(the 1x1 reductions of the Inception module)",
     experiment="Build the direct 5x5 conv and the 1x1 (16) -> 5x5 pair, trace their MACs, "
                "compare with the formula, and time both side by side in fp32 and bf16 "
-               "(interleaved rounds, channels-last, batch 4 quick / 16 full), beside each "
-               "one's roofline bound at this machine's measured peaks.",
+               "(interleaved rounds, channels-last, batch 4 quick / 8 standard / 16 full), "
+               "beside each one's roofline bound at this machine's measured peaks.",
     tolerance=f"Counted MACs equal the formula exactly and the notes' ~120M and ~12.4M "
               f"within {ROUNDING:.0%}. The time ratio is reported, not judged (the claim is "
               "about multiplications); where it differs from the MAC ratio by more than 2x "

@@ -15,11 +15,12 @@ images, `train.run.evaluate_final`) are computed once and kept in final.json bes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,23 @@ STUDY_THREADS = 1  # every study run's torch threads on CPU (hashed: they change
 # one thread, where foreach updates, bf16 and torch.compile gained less or lost
 # (benchmarks/study_step_speed.py, docs/benchmarks.md). A study may still ask otherwise.
 STUDY_DEFAULTS = {"channels_last": True}
-# Fields that change where a run goes, not what it computes.
-NOT_HASHED = ("out", "device")
+# Fields that change where a run goes or where its data is read from, not what it computes.
+NOT_HASHED = ("out", "device", "data_root")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's thread count set to `threads` (None: left as it is) for the block, and put
+    back after it: train() and the studies' own measurements set their count."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def config_hash(cfg: TrainConfig) -> str:
@@ -147,8 +163,6 @@ class RunCache:
         return self._load(cfg, json.loads(done.read_text()), cached=True)
 
     def train(self, model: str, data: str, *, seed: int, **config_fields: Any) -> CachedRun:
-        import torch
-
         from cnnzoo.train import train
         from cnnzoo.train.loop import LAST
 
@@ -160,12 +174,9 @@ class RunCache:
         resume = (out / LAST).is_file()
         command = train_command(cfg)
         self.log(f"{'resuming' if resume else 'training'} {model} seed {seed}: {command}")
-        before = torch.get_num_threads()
-        try:
+        with torch_threads(None):  # train() sets the run's own count
             result = train(cfg, resume=resume, log=self.log, progress=self.progress,
                            plots=False)
-        finally:
-            torch.set_num_threads(before)  # train() sets the run's own count
         if result.interrupted:
             raise KeyboardInterrupt(f"{model} seed {seed} interrupted; rerun to resume {out}")
         record = {
@@ -185,19 +196,13 @@ class RunCache:
 
     def _final(self, cfg: TrainConfig) -> dict[str, Any]:
         """final.json of a trained run, computed on the run's own thread count if missing."""
-        import torch
-
         from cnnzoo.train.run import evaluate_final
 
         path = Path(cfg.out) / FINAL
         if path.is_file():
             return json.loads(path.read_text())
-        before = torch.get_num_threads()
-        torch.set_num_threads(cfg.threads or before)
-        try:
+        with torch_threads(cfg.threads):
             final = evaluate_final(cfg)
-        finally:
-            torch.set_num_threads(before)
         write_text_atomic(path, json.dumps(final, indent=2, sort_keys=True))
         return final
 

@@ -31,7 +31,7 @@ ABOVE, BELOW, UNCLEAR = "above", "below", "unclear"
 FOR, AGAINST = "for", "against"
 MIN_SEEDS = 3  # fewer finished seeds an arm: indicative only, never confirmed or refuted
 CONFIDENCE = 0.95  # each bound is one-sided at this level (two-sided 90% interval)
-POWER = 0.80  # for the minimum detectable effect
+POWER = 0.80  # for the minimum detectable distance from the margin
 # Accuracies are counts over a test set: 0.70 - 0.69 is 0.0100000000000000009 in floats,
 # which must not "exceed" a 1-point margin.
 ON_THE_MARGIN = 1e-9
@@ -180,7 +180,9 @@ def leaning(comparison: Comparison | Mapping[str, Any], result: str) -> str:
 
 
 def detectable(se: float | None, df: float | None) -> float | None:
-    """The smallest true difference this n would find at CONFIDENCE with POWER."""
+    """How far beyond its margin a true difference must lie for this n to decide it (at
+    CONFIDENCE, with POWER): superiority needs b - a > margin + this, non-inferiority
+    b - a < margin - this."""
     if se is None or df is None:
         return None
     return (t_quantile(CONFIDENCE, df) + t_quantile(POWER, df)) * se

@@ -233,7 +233,7 @@ def _save_init(model: torch.nn.Module, folder: Path, label: str) -> str:
 
 def run(ctx: StudyContext) -> None:
     from cnnzoo.registry import create_model
-    from cnnzoo.studies.cache import Planned
+    from cnnzoo.studies.cache import STUDY_THREADS, Planned, torch_threads
     from cnnzoo.train.checkpoint import load_checkpoint
     from cnnzoo.train.loop import LAST
 
@@ -255,14 +255,16 @@ def run(ctx: StudyContext) -> None:
         loader, classes, channels = _test_loader(base.config)
         trained = create_model(BASE, num_classes=classes, in_chans=channels, **options)
         trained.load_state_dict(load_checkpoint(base.out / LAST)["model"])  # final weights
-        ref, labels = _logits(trained, loader)
+        with torch_threads(STUDY_THREADS):  # the check's sums do not depend on the cores
+            ref, labels = _logits(trained, loader)
         checks.append({"seed": seed, "variant": TRAINED,
                        "test_acc": float((ref.argmax(1) == labels).float().mean()),
                        "max_logit_diff": 0.0, "test_images": len(labels)})
         starts = {CONTROL: _save_init(trained, inits, f"{base.hash}-base")}
         for variant, (residual, zero) in INSERTIONS.items():
             deep = insert_blocks(trained, residual, zero, seed=seed)
-            out, _ = _logits(deep, loader)
+            with torch_threads(STUDY_THREADS):
+                out, _ = _logits(deep, loader)
             checks.append({"seed": seed, "variant": variant,
                            "test_acc": float((out.argmax(1) == labels).float().mean()),
                            "max_logit_diff": float((out - ref).abs().max()),

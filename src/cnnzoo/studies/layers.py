@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -73,34 +74,50 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
                     return copy(x)
 
             variants[f"{name}|{prec}"] = call
-    load = _load()
+    load, others = _load(), _others_running()
     rows = time_side_by_side(variants, rounds=rounds, repeats=repeats, warmup=warmup)
-    load = max(load, _load())  # the machine's load before and after: the worse of the two
+    load, others = max(load, _load()), max(others, _others_running())  # the worse of the two
     for row in rows:
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
     return [{"module": r["module"], "precision": r["precision"], "batch": r["batch"],
              "layout": "channels_last", "round": r["round"], "seconds": r["seconds"],
-             "load_1min": round(load, 2), "cores": os.cpu_count() or 1} for r in rows]
+             "load_1min": round(load, 2), "others_running": others,
+             "cores": os.cpu_count() or 1} for r in rows]
 
 
 def _load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-# A time ratio is explained only when the rounds agree: their sd within this fraction of
-# the mean ratio, and the 1-min load under the core count (measured: at load 4.35 on 2
-# cores the bottleneck's ratio came out 1.42, idle 0.19).
+def _others_running() -> int:
+    """Other processes running or runnable right now (/proc/loadavg's R of R/T, less this
+    one): unlike the 1-min load it does not count the training this process just did, nor
+    the timing's own threads."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return 0
+    return max(0, running - 1)
+
+
+# A time ratio is explained only when the rounds agree (their sd within this fraction of the
+# mean ratio) and fewer other processes ran than there are cores (measured: at load 4.35 on
+# 2 cores the bottleneck's ratio came out 1.42, idle 0.19).
 MAX_RATIO_SPREAD = 0.15
 
 
 def unreliable(rows: list[dict], summary: dict) -> str | None:
     """Why this run's timings cannot be explained ('load 4.35 on 2 cores', 'rounds spread
     +-31%'), or None when they can."""
-    loads = [float(r["load_1min"]) for r in rows if r.get("load_1min") not in (None, "")]
     cores = max((int(r["cores"]) for r in rows if r.get("cores") not in (None, "")),
                 default=os.cpu_count() or 1)
-    if loads and max(loads) >= cores:
+    others = [int(r["others_running"]) for r in rows if r.get("others_running") not in (None, "")]
+    loads = [float(r["load_1min"]) for r in rows if r.get("load_1min") not in (None, "")]
+    if others and max(others) >= cores:
+        load = f"load {max(loads):.2f}, " if loads else ""
+        return f"{load}{max(others)} other processes running on {cores} cores"
+    if not others and loads and max(loads) >= cores:  # rows from before others_running
         return f"load {max(loads):.2f} on {cores} cores"
     for prec, s in summary.items():
         ratio = s["ratio"]

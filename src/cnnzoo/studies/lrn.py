@@ -173,16 +173,14 @@ def lrn_activity(run: Any, images: int = ACTIVITY_IMAGES) -> list[dict[str, Any]
     the run's final weights and through its initial ones (rebuilt from its seed)."""
     from cnnzoo.data.loader import BatchLoader
     from cnnzoo.data.pipeline import build_transform
-    from cnnzoo.studies.cache import STUDY_THREADS
+    from cnnzoo.studies.cache import STUDY_THREADS, torch_threads
     from cnnzoo.train.checkpoint import load_checkpoint
     from cnnzoo.train.config import TrainConfig
     from cnnzoo.train.loop import LAST
     from cnnzoo.train.run import build_model, input_size_for, load_data
 
     cfg = TrainConfig.from_dict(run.config)
-    before = torch.get_num_threads()
-    torch.set_num_threads(STUDY_THREADS)  # the figures do not depend on the machine's cores
-    try:
+    with torch_threads(STUDY_THREADS):  # the figures do not depend on the machine's cores
         dataset = load_data(replace(cfg, limit_test=images))
         nets = {"initial": build_model(cfg, dataset), "final": build_model(cfg, dataset)}
         nets["final"].load_state_dict(load_checkpoint(Path(run.out) / LAST)["model"])
@@ -197,8 +195,6 @@ def lrn_activity(run: Any, images: int = ACTIVITY_IMAGES) -> list[dict[str, Any]
                              "module": name, "images": len(x), "threads": STUDY_THREADS,
                              "activity": round(value, 6)})
         return rows
-    finally:
-        torch.set_num_threads(before)
 
 
 @torch.no_grad()

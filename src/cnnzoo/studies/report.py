@@ -302,7 +302,7 @@ def _comparisons(e: Mapping[str, Any], root: Path) -> str:
         return ""
     unit = escape(str(rows[0].get("unit", "points")))
     head = ("comparison", "the claim says", "n", "test", f"b - a ({unit})", "90% interval",
-            "margin", "outcome", "decides", "smallest detectable")
+            "margin", "outcome", "decides", "decidable beyond the margin")
     table = ("<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
              + "".join(_comparison_row(r, root) for r in rows) + "</table>")
     chart = interval_chart(rows, title=f"{e['id']}: the differences against their margins")

@@ -17,7 +17,7 @@ import shlex
 import subprocess
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +134,6 @@ def _matches(old: dict | None, module: StudyModule, mode: str, seeds: tuple[int,
             and old.get("tolerance") == module.study.tolerance)
 
 
-@contextlib.contextmanager
-def _threads(threads: int | None) -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _clear(folder: Path) -> None:
@@ -207,7 +196,9 @@ def run_study(
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)
     t0 = time.perf_counter()
     missing = None
-    with _threads(threads):
+    from cnnzoo.studies.cache import torch_threads  # torch: only for a study that runs
+
+    with torch_threads(threads):
         try:
             module.module.run(ctx)
         except NeedsData as e:

@@ -22,7 +22,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
-from cnnzoo.studies.comparisons import Comparison, compare_all, decide, describe
+from cnnzoo.studies.comparisons import FOR, Comparison, compare_all, decide, describe
 
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
@@ -56,8 +56,10 @@ def choose_data(ctx: StudyContext) -> tuple[str, str]:
 
 
 def configure(ctx: StudyContext, config: dict[str, Any]) -> dict[str, Any]:
-    """A study's recipe with the context's forced fields (tests shrink runs this way)."""
-    return {**config, **ctx.train_overrides}
+    """A study's recipe with where its data is (--data-root) and the context's forced fields
+    (tests shrink runs this way)."""
+    where = {"data_root": ctx.data_root} if ctx.data_root else {}
+    return {**config, **where, **ctx.train_overrides}
 
 
 def write_meta(ctx: StudyContext, data: str, note: str, **extra: Any) -> None:
@@ -194,11 +196,12 @@ def seeded_verdict(measured: Mapping[str, Any], key: str, confirmed: str, refute
     if guard is not None:
         return Verdict(INCONCLUSIVE, key, f"{guard} ({shown})", n=decision.n)
     if decision.verdict == INCONCLUSIVE:
-        # The smallest effect the undecided comparisons could have detected at this n.
-        mde = [r["detectable"] for r in results if r["decides"] and r["leaning"] != "for"
-               and r["detectable"] is not None]
-        smallest = (f"; the smallest effect this n could detect: "
-                    f"{100 * max(mde):.2f} points" if mde else "")
+        # How far beyond the margin a true difference must lie for this n to decide the
+        # undecided comparisons.
+        mde = [r["scale"] * r["detectable"] for r in results if r["decides"]
+               and r["leaning"] != FOR and r["detectable"] is not None]
+        smallest = (f"; at this n a true difference must lie {max(mde):.2f} points beyond "
+                    "the margin to be decided" if mde else "")
         return Verdict(INCONCLUSIVE, key, f"{decision.why}{smallest} ({shown})", n=decision.n)
     why = confirmed if decision.verdict == CONFIRMED else refuted
     return Verdict(decision.verdict, key, f"{why}: {shown}", n=decision.n)
