@@ -1,5 +1,14 @@
 """cnnzoo: the classic CNN case studies, built faithfully, costed, trained and measured."""
 
+import os as _os
+
+# libgomp's OpenMP threads spin for a while when they wait for work. When other processes
+# hold the cores, that spinning takes their turns: LeNet-5's 3 epochs on 2 cores beside two
+# busy processes took 42 s with the default spin and 18 s with 10,000, idle unchanged (6.6-6.8
+# s; docs/benchmarks.md, "Threads that share"). It must be set before torch loads OpenMP; a
+# value the user set wins. The arithmetic, and so every result, is unchanged.
+_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+
 from cnnzoo import cost
 from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
 from cnnzoo.draw import draw
