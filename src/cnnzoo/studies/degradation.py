@@ -17,12 +17,11 @@ from cnnzoo.studies.training import (
     choose_data,
     configure,
     curve_figures,
-    final_row,
     final_table,
     pct,
     read_meta,
     seeded_verdict,
-    train_rows,
+    train_arms,
     trained_input,
     write_meta,
 )
@@ -102,24 +101,13 @@ def recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.studies.cache import Planned
-
     data, note = choose_data(ctx)
-    config = configure(ctx, recipe(ctx, data))
+    config = recipe(ctx, data)
     write_meta(ctx, data, note, models=list(MODELS), width=WIDTH,
-               input_size=trained_input("resnet20", data, config))
-    assert ctx.runs is not None
-    curves: list[dict[str, Any]] = []
-    finals: list[dict[str, Any]] = []
-    for seed in ctx.seeds:  # every model of a seed first: partial results stay paired
-        ctx.runs.train_all([Planned(model, data, seed, config) for model in MODELS])
-        for model in MODELS:
-            r = ctx.runs.train(model, data, seed=seed, **config)
-            ctx.commands.append(r.command)
-            curves += train_rows(r, arm=model, seed=seed)
-            finals.append(final_row(r, arm=model, seed=seed))
-        ctx.write_csv("curves", curves)
-        ctx.write_csv("final", finals)
+               input_size=trained_input("resnet20", data, configure(ctx, config)))
+    # Every model of a seed first: partial results stay paired. curves.csv: the name the
+    # committed evidence and the figure read.
+    train_arms(ctx, data, {model: (model, config) for model in MODELS}, curves_name="curves")
 
 
 def measure(raw: RawData) -> dict[str, Any]:

@@ -121,10 +121,11 @@ def pct(x: float | None) -> str:
 EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
 
 
-def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str, Any]]]
-               ) -> None:
+def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str, Any]]],
+               curves_name: str = "runs") -> None:
     """Train every arm (name -> (model, TrainConfig fields)) for every seed, the seeds in
-    order (a stop leaves whole seeds), and save runs.csv and final.csv after each seed."""
+    order (a stop leaves whole seeds), and save the per-epoch curves (CURVES_NAME.csv) and
+    final.csv after each seed."""
     from cnnzoo.studies.cache import Planned
 
     assert ctx.runs is not None
@@ -138,7 +139,7 @@ def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str
             ctx.commands.append(r.command)
             curves += train_rows(r, arm=arm, seed=seed)
             finals.append(final_row(r, arm=arm, seed=seed))
-        ctx.write_csv("runs", curves)
+        ctx.write_csv(curves_name, curves)
         ctx.write_csv("final", finals)
 
 
