@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import cnnzoo
+import cnnzoo.load
 from cnnzoo.bench import BenchResult, MachinePeaks, Variant, benchmark, check_variant
 from cnnzoo.bench import machine as machine_mod
 from cnnzoo.bench import timing as timing_mod
@@ -231,13 +232,53 @@ def test_cli_bench_table_marks_the_fastest(capsys, monkeypatch) -> None:
     assert "--refresh-peaks" not in out
 
 
-def test_cli_bench_says_when_a_cached_peak_is_too_low(capsys, monkeypatch) -> None:
-    low = MachinePeaks("busy machine", "cpu", 1, {"fp32": 1e3, "bf16": 8e14}, 1e10)
-    monkeypatch.setattr("cnnzoo.bench.machine_peaks", lambda device, refresh=False: low)
+def _peaks_cached_under_load(monkeypatch, probed_fp32: float) -> list[bool]:
+    """The cache holds a peak too low for what lenet5 reaches; measuring again finds
+    `probed_fp32`. Returns the refresh flags machine_peaks was called with."""
+    calls: list[bool] = []
+
+    def machine_peaks(device, refresh=False):
+        calls.append(refresh)
+        fp32 = probed_fp32 if refresh else 1e3
+        return MachinePeaks("this machine", "cpu", 1, {"fp32": fp32, "bf16": 8e14}, 1e10)
+
+    monkeypatch.setattr("cnnzoo.bench.machine_peaks", machine_peaks)
+    monkeypatch.setattr("cnnzoo.bench.runner.machine_peaks", machine_peaks)
+    return calls
+
+
+def test_a_result_above_the_cached_peak_measures_the_peak_again(capsys, monkeypatch) -> None:
+    calls = _peaks_cached_under_load(monkeypatch, probed_fp32=1e14)
     code, out, _ = _cli(capsys, "bench", "lenet5", "--batch-sizes", "1", "--repeats", "1",
                         "--precision", "fp32,bf16", "--quiet")
+    assert code == 0 and calls == [False, True]
+    assert "peak fp32 100000 GFLOP/s" in out  # the table's peaks are the new ones
+    assert "note:" not in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("lenet5")]
+    assert all(float(r[10]) < 100 for r in rows)  # % of peak, rebased
+
+
+def test_cli_bench_says_when_a_peak_stays_below_a_result(capsys, monkeypatch) -> None:
+    calls = _peaks_cached_under_load(monkeypatch, probed_fp32=1e3)
+    code, out, _ = _cli(capsys, "bench", "lenet5", "--batch-sizes", "1", "--repeats", "1",
+                        "--precision", "fp32,bf16", "--quiet")
+    assert code == 0 and calls == [False, True]
+    assert "note: fp32 ran above the matrix-product peak even after measuring it again" in out
+    assert "--refresh-peaks" in out
+
+
+def test_cli_bench_records_the_load_and_warns_when_busy(capsys, monkeypatch, tmp_path) -> None:
+    busy = {"load_1min": 4.2, "others_running": 5, "cores": 2}
+    monkeypatch.setattr("cnnzoo.bench.runner.snapshot",
+                        lambda: cnnzoo.load.Load(**busy))
+    log = tmp_path / "runs.jsonl"
+    code, out, _ = _cli(capsys, "bench", "lenet5", "--batch-sizes", "1", "--repeats", "1",
+                        "--quiet", "--append", str(log))
     assert code == 0
-    assert "note: fp32 ran above the cached peak" in out and "--refresh-peaks" in out
+    assert ("load 4.20 -> 4.20 (before -> after); timing unreliable here (load 4.20, 5 other "
+            "processes running, 2 cores)") in out
+    record = json.loads(log.read_text().splitlines()[0])
+    assert record["load_before"] == busy and record["load_after"] == busy
 
 
 @pytest.mark.parametrize(

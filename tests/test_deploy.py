@@ -17,6 +17,7 @@ from cnnzoo.deploy import DeployPath, Tolerance, available, deploy, load_deploye
 from cnnzoo.deploy.paths import PATHS
 from cnnzoo.deploy.report import PathResult
 from cnnzoo.errors import MissingDependencyError
+from cnnzoo.load import Load
 from cnnzoo.registry import create_model
 from cnnzoo.train.inference import Trained
 
@@ -144,6 +145,16 @@ def test_check_rejects_a_broken_path_even_when_fastest(lenet: Trained) -> None:
     assert broken.status.startswith("rejected") and broken.agreement < 0.5
     assert report.result("eager fp32").passed
     assert report.winner == "eager fp32"
+
+
+def test_deploy_records_the_load_around_its_timing(lenet: Trained, monkeypatch) -> None:
+    loads = iter([Load(0.5, 0, 2), Load(3.5, 4, 2)])
+    monkeypatch.setattr("cnnzoo.deploy.choose.snapshot", lambda: next(loads))
+    report = deploy(lenet, paths=["eager"], **FAST)
+    assert report.load_before == {"load_1min": 0.5, "others_running": 0, "cores": 2}
+    assert report.load_after["others_running"] == 4
+    assert ("load 0.50 -> 3.50" in report.header() and "timing unreliable here (load 3.50, "
+            "4 other processes running, 2 cores)" in report.header())
 
 
 @pytest.mark.parametrize(("key", "file"), [("eager", "model.safetensors"),

@@ -227,6 +227,17 @@ def test_lrn_measures_activity_and_the_time_share(tmp_path: Path) -> None:
     assert m["lrn_time_share"] == pytest.approx(1 - 1 / (sum(ratios) / 3))
     assert [c["name"] for c in m["comparisons"]] == ["LRN adds little", "LRN costs little"]
     assert m["gap"]["LRN"]["mean"] == pytest.approx(0.03)
+    assert m["timing_unreliable"] is None  # narrow rounds, no load recorded
+
+
+def test_lrn_does_not_explain_a_step_time_taken_on_a_busy_machine(tmp_path: Path) -> None:
+    raw = _lrn_raw(tmp_path, _shift(NO_LRN, 0.002, NOISE))
+    rows = raw.csv("timing")
+    _write_csv(tmp_path / "timing.csv", [
+        {**r, "load_1min": 3.1, "others_running": 3, "cores": 2} for r in rows])
+    v = _lrn_verdict(RawData(tmp_path))
+    assert "timing unreliable here (load 3.10, 3 other processes running on 2 cores)" in v.key
+    assert "% of a training step" not in v.key
 
 
 # ================================================================= inception-aux

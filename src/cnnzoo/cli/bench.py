@@ -10,6 +10,7 @@ import sys
 from cnnzoo.cli.common import add_model_arguments, check_threads, model_from_args
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, human, render
+from cnnzoo.load import busy_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -147,17 +148,29 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"\nmachine: {peaks.description}; peak {_peaks_line(peaks)} (measured, cached)"
               "\n* fastest of its precision at its batch size; inputs already in the "
               "variant's dtype and layout")
+        print(_load_line(results))
         above = sorted({r.precision for r in results if (r.peak_fraction or 0) > 1})
         if above:
-            # Peaks are cached the first time; taken on a busy machine they are too low.
-            print(f"note: {', '.join(above)} ran above the cached peak, which must have been "
-                  "measured while the machine was busy; rerun on a quiet machine with "
-                  "--refresh-peaks")
+            # benchmark() has re-measured the peaks already: still above means the layers
+            # beat a plain matrix product here (or the machine stayed busy while probing).
+            print(f"note: {', '.join(above)} ran above the matrix-product peak even after "
+                  "measuring it again; rerun on a quiet machine with --refresh-peaks")
     if args.append:
         with open(args.append, "a") as f:
             for r in results:
                 f.write(json.dumps(r.record()) + "\n")
     return 0
+
+
+def _load_line(results: list) -> str:
+    """The load before and after the timings, and a warning when other processes wanted
+    every core (the speeds then say little)."""
+    seen = [d for d in (results[0].load_before, results[-1].load_after) if d]
+    line = "load " + " -> ".join(f"{d['load_1min']:.2f}" for d in seen) + " (before -> after)"
+    busy = busy_text(*seen)
+    if busy:
+        line += f"; timing unreliable here ({busy}): rerun on a quieter machine"
+    return line
 
 
 def _peaks_line(peaks: object) -> str:

@@ -16,6 +16,7 @@ from cnnzoo.deploy.paths import PATHS, Built, Context, DeployPath
 from cnnzoo.deploy.report import DeployReport, PathResult
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.extras import install_command, installed
+from cnnzoo.load import snapshot
 from cnnzoo.precision import native_bf16
 from cnnzoo.train.inference import Trained
 
@@ -154,8 +155,10 @@ def deploy(
             ctx = Context(model, trained.input_size, threads, Path(tmp), images, dict(trained.meta))
             timed = _build_and_check(chosen, ctx, reference, images.labels, ref_acc, tolerance,
                                      report, say)
+            report.load_before = snapshot().as_dict()
             try:
                 _time_side_by_side(timed, trained.input_size, batch_size, rounds, repeats, say)
+                report.load_after = snapshot().as_dict()
             finally:
                 for t in timed:
                     t.built.prepared.cleanup()

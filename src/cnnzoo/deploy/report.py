@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from cnnzoo.fmt import human, render
+from cnnzoo.load import busy_text, snapshot
 from cnnzoo.models.base import model_name_of
 from cnnzoo.train.inference import Trained
 
@@ -39,7 +40,7 @@ class DeployReport:
     input_size: tuple[int, int, int]
     batch_size: int
     threads: int
-    load: tuple[float, float, float]  # the 1, 5 and 15 minute load averages at the start
+    load_before: dict  # cnnzoo.load.Load of the machine before the timing, and after it
     machine: str
     data: str
     skipped: dict[str, str]
@@ -49,16 +50,16 @@ class DeployReport:
     reason: str = ""
     written: list[str] = field(default_factory=list)
     reload_error: float | None = None  # the written file against the measured path
+    load_after: dict = field(default_factory=dict)
 
     @classmethod
     def start(cls, trained: Trained, batch_size: int, threads: int, data: str,
               skipped: dict[str, str]) -> DeployReport:
         from cnnzoo.bench.machine import cpu_name
 
-        load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
         return cls(model_name_of(trained.model), tuple(trained.input_size), batch_size,
-                   threads, tuple(round(v, 2) for v in load),
-                   f"{cpu_name()}, {os.cpu_count()} CPUs", data, dict(skipped),
+                   threads, snapshot().as_dict(), f"{cpu_name()}, {os.cpu_count()} CPUs",
+                   data, dict(skipped),
                    when=datetime.datetime.now(datetime.timezone.utc).isoformat(
                        timespec="seconds"))
 
@@ -121,10 +122,15 @@ class DeployReport:
                       records=[asdict(r) for r in self.results])
 
     def header(self) -> str:
-        load = ", ".join(f"{v:.2f}" for v in self.load)
-        return (f"{self.model} {'x'.join(map(str, self.input_size))}: throughput at batch "
+        load = " -> ".join(f"{d['load_1min']:.2f}" for d in (self.load_before, self.load_after)
+                           if d)
+        text = (f"{self.model} {'x'.join(map(str, self.input_size))}: throughput at batch "
                 f"{self.batch_size}, latency at batch 1; {self.threads} thread(s); load "
                 f"{load}; {self.machine}\nchecked on {self.data}")
+        busy = busy_text(self.load_before, self.load_after)
+        if busy:
+            text += f"\ntiming unreliable here ({busy}): rerun on a quieter machine"
+        return text
 
 
 def _f(value: float | None, spec: str) -> str:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from cnnzoo.bench.machine import machine_peaks
 from cnnzoo.cost import profile
+from cnnzoo.load import snapshot, worse
 from cnnzoo.precision import dtype_of, native_bf16
 from cnnzoo.studies.stats import ratio_summary, seconds_of, time_side_by_side
 
@@ -74,31 +74,15 @@ def time_modules(modules: Mapping[str, nn.Module], input_shape: tuple[int, int, 
                     return copy(x)
 
             variants[f"{name}|{prec}"] = call
-    load, others = _load(), _others_running()
+    before = snapshot()
     rows = time_side_by_side(variants, rounds=rounds, repeats=repeats, warmup=warmup)
-    load, others = max(load, _load()), max(others, _others_running())  # the worse of the two
+    seen = worse(before, snapshot())
     for row in rows:
         name, prec = row.pop("variant").split("|")
         row.update({"module": name, "precision": prec, "batch": batch})
     return [{"module": r["module"], "precision": r["precision"], "batch": r["batch"],
              "layout": "channels_last", "round": r["round"], "seconds": r["seconds"],
-             "load_1min": round(load, 2), "others_running": others,
-             "cores": os.cpu_count() or 1} for r in rows]
-
-
-def _load() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-
-
-def _others_running() -> int:
-    """Other processes running or runnable right now (/proc/loadavg's R of R/T, less this
-    one): unlike the 1-min load it does not count the training this process just did, nor
-    the timing's own threads."""
-    try:
-        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-    except (OSError, IndexError, ValueError):
-        return 0
-    return max(0, running - 1)
+             **seen.as_dict()} for r in rows]
 
 
 # A time ratio is explained only when the rounds agree (their sd within this fraction of the

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from cnnzoo.load import snapshot, worse
 from cnnzoo.studies.base import Figure, RawData, Study, StudyContext, Verdict
 from cnnzoo.studies.comparisons import (
     AGAINST,
@@ -25,6 +26,7 @@ from cnnzoo.studies.comparisons import (
     Comparison,
     describe,
 )
+from cnnzoo.studies.layers import unreliable
 from cnnzoo.studies.nets import PAPER_LRN_ALPHA
 from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
@@ -236,7 +238,10 @@ def time_lrn(in_chans: int, options: dict[str, Any], batch: int, rounds: int = 5
 
         return step
 
-    return time_side_by_side({"LRN": step_of(True), "no LRN": step_of(False)}, rounds)
+    before = snapshot()
+    rows = time_side_by_side({"LRN": step_of(True), "no LRN": step_of(False)}, rounds)
+    seen = worse(before, snapshot()).as_dict()
+    return [{**r, **seen} for r in rows]
 
 
 def run(ctx: StudyContext) -> None:
@@ -282,6 +287,7 @@ def measure(raw: RawData) -> dict[str, Any]:
     measured["step_seconds"] = {a: seconds_of(timing, a) for a in ARMS}
     measured["time_ratio"] = ratio  # seconds with LRN / without, per round
     measured["lrn_time_share"] = (1 - 1 / ratio["mean"]) if ratio["mean"] else None
+    measured["timing_unreliable"] = unreliable(timing, {"step": {"ratio": ratio}})
     return measured
 
 
@@ -296,6 +302,9 @@ def verdict(measured: dict[str, Any]) -> Verdict:
     acc, activity = measured["accuracy"], measured["lrn_activity"]
     share = measured["lrn_time_share"]
     cost = f"; LRN {100 * share:.0f}% of a training step's time" if share is not None else ""
+    if share is not None and measured.get("timing_unreliable"):
+        cost = f"; LRN's share of a step not judged: timing unreliable here " \
+               f"({measured['timing_unreliable']})"
     key = (f"test accuracy with LRN {pct(acc['LRN']['mean'])} vs without "
            f"{pct(acc['no LRN']['mean'])}; {_activity_text(activity)}{cost}")
     guard = None

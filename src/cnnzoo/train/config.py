@@ -171,7 +171,8 @@ class TrainConfig:
     limit_test: int | None = setting(None, "test on N images only", bound=AT_LEAST_1,
                                      metavar="N")
     device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)")
-    threads: int | None = setting(None, "CPU threads (default: one per core)",
+    threads: int | None = setting(None, "CPU threads (default: the cores other processes "
+                                  "leave free, judged again every 2 s)",
                                   bound=Bound(1, MAX_THREADS))
     model_options: dict[str, Any] = setting(
         factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "

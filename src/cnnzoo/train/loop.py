@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.errors import CheckpointError, TrainingError
+from cnnzoo.load import ThreadGovernor
 from cnnzoo.train.checkpoint import (
     load_checkpoint,
     nonfinite,
@@ -98,6 +99,9 @@ class Trainer:
             self.net = nn.parallel.DistributedDataParallel(self.raw, device_ids=ids)
         if cfg.compile:
             self.net = torch.compile(self.net)
+        # No --threads: the thread count follows the cores other processes leave free.
+        self.cores = (ThreadGovernor() if cfg.threads is None and self.device.type == "cpu"
+                      and not self.ctx.enabled else None)
         self.train_loader = train_loader
         self.test_loader = test_loader
         self.num_classes = num_classes
@@ -251,6 +255,8 @@ class Trainer:
                     self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
                              f"continue with --resume {self.out}")
                     break
+        if self.cores is not None:
+            self.cores.release()
         if self.plots and self.ctx.is_main and len(self.history) > self._plotted_epochs:
             self._plot()  # finished or interrupted: curves.png shows every epoch done
         final = self.history[-1]["test_top1"] if self.history else float("nan")
@@ -284,6 +290,8 @@ class Trainer:
                                 "seen": int(sums[2])}
                 bar.close(float(loss_sum) / max(1, seen), float(correct) / max(1, seen))
                 return None
+            if self.cores is not None:
+                self.cores.step()
             lr = self.schedule.apply(self.optimizer, self.epoch * steps + step)
             images = images.to(self.device, non_blocking=True)
             labels = labels.to(self.device, non_blocking=True)
@@ -364,6 +372,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "train_images_per_s": stats["images_per_s"],
             "test_count": result.count,
+            "threads": self.cores.take_fewest() if self.cores else torch.get_num_threads(),
         }
         self.history.append(record)
         improved = result.top1 > self.best_top1
@@ -382,9 +391,13 @@ class Trainer:
             if self.plots and time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
+        shared = ""
+        if self.cores is not None and record["threads"] < self.cores.limit:
+            shared = f", {record['threads']} thread{'s' * (record['threads'] > 1)}: " \
+                     "other processes busy"
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
-                 f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "
+                 f"({seconds:.1f} s{shared}, best {100 * self.best_top1:.2f}% at epoch "
                  f"{self.best_epoch})")
         barrier(self.ctx)
 
