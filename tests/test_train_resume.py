@@ -6,12 +6,10 @@ data is augmented: every piece of state a resume must restore is exercised.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -33,21 +31,14 @@ def cnnzoo(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=timeout)
 
 
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cnnzoo", *args], env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+STEPS = 8  # an epoch: 256 images at batch 32
+SIGNALLED = Path(__file__).with_name("train_signalled.py")
 
 
-def wait_for_epochs(run: Path, n: int, proc: subprocess.Popen, timeout: float = 600) -> None:
-    metrics = run / "metrics.jsonl"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= n:
-            return
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended early: {proc.communicate()[1][-2000:]}")
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for an epoch")
+def signalled(signum: signal.Signals, step: int, *args: str) -> subprocess.CompletedProcess:
+    """`cnnzoo train ARGS` that sends itself `signum` as global step `step` begins."""
+    return subprocess.run([sys.executable, str(SIGNALLED), signum.name, str(step), *args],
+                          env=ENV, text=True, capture_output=True, timeout=600)
 
 
 def assert_same_state(a: Path, b: Path) -> None:
@@ -74,13 +65,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sigkill_then_resume_is_bit_identical(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = start("train", *RUN, "--out", str(out), "--no-progress")
-    wait_for_epochs(out, 1, proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
-    killed_at = torch.load(out / "last.pt", weights_only=True)["epoch"]
-    assert 1 <= killed_at < EPOCHS, "the kill must land before the run ends"
+    killed = signalled(signal.SIGKILL, STEPS + 3, *RUN, "--out", str(out), "--no-progress")
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert torch.load(out / "last.pt", weights_only=True)["epoch"] == 1  # killed in epoch 2
     resumed = cnnzoo("train", "--resume", str(out), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"resumed from {out / 'last.pt'}" in resumed.stdout
@@ -92,17 +79,14 @@ def test_ctrl_c_or_sigterm_saves_mid_epoch_and_resume_is_bit_identical(
     reference: Path, tmp_path: Path, signum: int
 ) -> None:
     out = tmp_path / "run"
-    proc = start("train", *RUN, "--out", str(out), "--no-progress")
-    wait_for_epochs(out, 1, proc)
-    first = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
-    time.sleep(0.4 * first["seconds"])  # well into epoch 2's steps
-    proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signum, stderr[-2000:]
+    stopped = signalled(signum, STEPS + 3, *RUN, "--out", str(out), "--no-progress")
+    stdout, stderr = stopped.stdout, stopped.stderr
+    assert stopped.returncode == 128 + signum, stderr[-2000:]
     assert not (out / ".lock").exists() and not list(out.glob(".*.tmp*"))
     assert "interrupted" in stdout and "Traceback" not in stderr
     state = torch.load(out / "last.pt", weights_only=True)
-    assert state["epoch"] == 1 and state["batch"] > 0, "saved inside epoch 2"
+    # Signalled as epoch 2's fourth step began: that step completes, the fifth does not.
+    assert (state["epoch"], state["batch"]) == (1, 4), "saved inside epoch 2"
     assert f"step {state['batch'] + 1}" in stdout
     resumed = cnnzoo("train", "--resume", str(out), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
