@@ -74,6 +74,11 @@ def test_sbatch_script_is_a_job_array_of_the_pending_lines(tmp_path: Path) -> No
                                     '"$SLURM_ARRAY_TASK_ID"')
 
 
+def _epochs(folder: Path) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (folder / "metrics.jsonl").read_text()
+            .splitlines()]
+
+
 def _exec(plan: Path, index: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": SRC}
     return subprocess.Popen([sys.executable, "-m", "cnnzoo", "study", "exec", str(plan),
@@ -94,8 +99,7 @@ def test_exec_twice_at_once_trains_the_run_once(tmp_path: Path) -> None:
     assert "is being trained by another process" in other or "already finished" in other, outs
     run = read_plan(plan)[0]
     folder = Path(run.root) / run.hash
-    assert [json.loads(x)["epoch"] for x in (folder / "metrics.jsonl").read_text().split()] \
-        == [1, 2, 3]
+    assert _epochs(folder) == [1, 2, 3]
     assert (folder / DONE).is_file() and not (folder / CLAIM).exists()
     again = _exec(plan, 0)
     assert "already finished" in again.communicate(timeout=120)[0] and again.returncode == 0
@@ -166,7 +170,10 @@ def test_a_killed_ray_worker_is_retried_and_resumes_bit_for_bit(ray_cluster,
     killed: list[tuple[int, bool]] = []
 
     def kill_after_first_epoch() -> None:
+        deadline = time.monotonic() + 300
         while not (folder / "metrics.jsonl").is_file():  # epoch 1 saved (metrics come last)
+            if time.monotonic() > deadline:
+                return
             time.sleep(0.02)
         pid = int((folder / CLAIM).read_text().split()[0])  # the Ray worker training it
         os.kill(pid, signal.SIGKILL)
@@ -177,8 +184,7 @@ def test_a_killed_ray_worker_is_retried_and_resumes_bit_for_bit(ray_cluster,
     run_with_ray([entry], log=lambda s: None)
     killer.join(timeout=60)
     assert killed and killed[0][1] is False  # killed mid-run, then retried to the end
-    epochs = [json.loads(x)["epoch"] for x in (folder / "metrics.jsonl").read_text().split()]
-    assert epochs == [1, 2, 3, 4] and (folder / DONE).is_file()
+    assert _epochs(folder) == [1, 2, 3, 4] and (folder / DONE).is_file()
     alone = RunCache(tmp_path / "alone", progress=False, log=lambda s: None)
     uninterrupted = alone.train("lenet5", "mnist", seed=0, **{**TINY, **fields})
     resumed, whole = (load_checkpoint(p / "last.pt")["model"] for p in

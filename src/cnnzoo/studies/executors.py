@@ -145,7 +145,7 @@ def _probe_nodes(ray: Any, root: str, token: str) -> None:
     """Check the cache is shared on every alive node before any training is submitted."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    probe = ray.remote(check_shared).options(num_cpus=0)
+    probe = ray.remote(num_cpus=0)(check_shared)
     nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
     ray.get([probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False))
              .remote(root, token) for n in nodes])
