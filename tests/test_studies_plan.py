@@ -191,3 +191,14 @@ def test_a_killed_ray_worker_is_retried_and_resumes_bit_for_bit(ray_cluster,
                       (folder, uninterrupted.out))
     assert resumed.keys() == whole.keys()
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+
+
+def test_exec_of_a_missing_plan_or_line_is_one_line_and_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from cnnzoo.cli import main
+
+    assert main(["study", "exec", str(tmp_path / "nope.jsonl"), "--index", "0"]) == 2
+    assert "make it with `cnnzoo study plan" in capsys.readouterr().err
+    assert main(["study", "exec", str(_plan(tmp_path)), "--index", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "outside the plan (0 to 1)" in err and len(err.strip().splitlines()) == 1

@@ -4,7 +4,9 @@ A run lives in ROOT/<hash>/ (the `cnnzoo train` layout: last.pt, best.safetensor
 metrics.jsonl) and is finished when ROOT/<hash>/done.json exists. A run found with a
 last.pt but no done.json was killed: it resumes from there, so a killed study loses at
 most the epoch in progress. Every run records the `cnnzoo train ...` command that
-reproduces it.
+reproduces it. The trainer of a run holds ROOT/<hash>/.claim until done.json is written, so
+two processes (two `cnnzoo study exec` of one plan line, a retried Ray task) never train one
+run twice.
 
 Every run trains on STUDY_THREADS threads, which is part of its hash: one thread sums in
 another order than two, and a short run amplifies that into points of accuracy. So a run's
