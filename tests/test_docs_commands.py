@@ -33,6 +33,7 @@ NEEDS = (
     ("--data cifar", "the CIFAR files"),
     ("--device cuda", "a GPU"),
     ("--full", "hours (a study's full mode)"),
+    ("/shared/", "a cluster's shared folder (Ray, Slurm)"),
 )
 # Commands that run for minutes even when shortened: run only in the slow tier.
 SLOW = ("study ", "bench", "--per-layer", "compare", "export", "--data fashion-mnist",

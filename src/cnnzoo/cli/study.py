@@ -12,6 +12,7 @@ from pathlib import Path
 from cnnzoo.cli.common import check_threads
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.fmt import render
+from cnnzoo.studies.base import EXECUTORS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +25,53 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(run=run_list)
 
     run = ss.add_parser("run", help="run studies (all when no ID is given) and write the report")
-    run.add_argument("ids", nargs="*", metavar="ID", help="study ids (see `cnnzoo study list`)")
-    mode = run.add_mutually_exclusive_group()
+    _what_to_run(run)
+    run.add_argument("--weights-dir", metavar="DIR", help="torchvision weights MODEL.pth "
+                     "(top5-table's measured column)")
+    run.add_argument("--threads", type=int, metavar="N", help="torch threads of the timing "
+                     "and counting work (default torch's); every training run uses 1 thread, "
+                     "so that its figures do not depend on it")
+    run.add_argument("--jobs", type=int, metavar="N", help="training runs at once, one thread "
+                     "each (default: one per core on CPU, 1 on a GPU); the results are the "
+                     "same for any N")
+    run.add_argument("--executor", choices=EXECUTORS, default="local",
+                     help="who trains the runs: local worker processes (default), a Ray "
+                     "cluster (`pip install 'cnnzoo[ray]'`) or a Slurm job array by submitit "
+                     "(`pip install 'cnnzoo[slurm]'`); --out must be a folder every node "
+                     "sees at the same path")
+    run.add_argument("--address", metavar="ADDR", help="--executor ray: the cluster's "
+                     "address, e.g. auto or ray://HEAD:10001 (default: a local Ray instance)")
+    run.add_argument("--slurm-partition", metavar="NAME", help="--executor slurm: the "
+                     "partition (default the cluster's)")
+    run.add_argument("--force", action="store_true", help="rerun studies that already finished")
+    run.add_argument("--no-progress", dest="progress", action="store_false",
+                     help="no per-epoch progress bars from the training studies")
+    run.set_defaults(run=run_studies)
+
+    plan = ss.add_parser("plan", help="write DIR/plan.jsonl: every training run the studies "
+                         "need, for a scheduler (no training)")
+    _what_to_run(plan)
+    plan.set_defaults(run=run_plan)
+
+    ex = ss.add_parser("exec", help="train one run of a plan into the cache (resumes it; "
+                       "a second exec of the same run at once is refused)")
+    ex.add_argument("plan", metavar="PLAN", help="DIR/plan.jsonl (or DIR)")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--index", type=int, metavar="N", help="the line, from 0")
+    which.add_argument("--hash", metavar="H", help="the run's hash (a unique prefix will do)")
+    ex.add_argument("--progress", action="store_true", help="per-epoch progress bars")
+    ex.set_defaults(run=run_exec)
+
+    rep = ss.add_parser("report", help="rebuild the HTML report from the result files alone")
+    rep.add_argument("folder", metavar="DIR")
+    rep.add_argument("-o", "--output", metavar="FILE.html", help="default DIR/report.html")
+    rep.set_defaults(run=run_report)
+
+
+def _what_to_run(p: argparse.ArgumentParser) -> None:
+    """The options that say which training runs the studies need: `study run` and `plan`."""
+    p.add_argument("ids", nargs="*", metavar="ID", help="study ids (see `cnnzoo study list`)")
+    mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
                       help="small and fast: every study that can run here in minutes (default)")
     mode.add_argument("--standard", dest="mode", action="store_const", const="standard",
@@ -34,31 +80,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--full", dest="mode", action="store_const", const="full",
                       help="the real experiment: the paper's recipe where the data allows, "
                       "5 seeds")
-    run.set_defaults(mode="quick")
-    run.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default, for the "
-                     "studies that train: 3 quick, 5 standard and full; a verdict needs >= 3)")
-    run.add_argument("--data", metavar="NAME", help="dataset for the training studies "
-                     "(default fashion-mnist, else the embedded digits); imagenet for top5-table")
-    run.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
-    run.add_argument("--weights-dir", metavar="DIR", help="torchvision weights MODEL.pth "
-                     "(top5-table's measured column)")
-    run.add_argument("--out", default="runs/studies", metavar="DIR",
-                     help="results folder (default runs/studies)")
-    run.add_argument("--threads", type=int, metavar="N", help="torch threads of the timing "
-                     "and counting work (default torch's); every training run uses 1 thread, "
-                     "so that its figures do not depend on it")
-    run.add_argument("--jobs", type=int, metavar="N", help="training runs at once, one thread "
-                     "each (default: one per core on CPU, 1 on a GPU); the results are the "
-                     "same for any N")
-    run.add_argument("--force", action="store_true", help="rerun studies that already finished")
-    run.add_argument("--no-progress", dest="progress", action="store_false",
-                     help="no per-epoch progress bars from the training studies")
-    run.set_defaults(run=run_studies)
-
-    rep = ss.add_parser("report", help="rebuild the HTML report from the result files alone")
-    rep.add_argument("folder", metavar="DIR")
-    rep.add_argument("-o", "--output", metavar="FILE.html", help="default DIR/report.html")
-    rep.set_defaults(run=run_report)
+    p.set_defaults(mode="quick")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 (default, for the "
+                   "studies that train: 3 quick, 5 standard and full; a verdict needs >= 3)")
+    p.add_argument("--data", metavar="NAME", help="dataset for the training studies "
+                   "(default fashion-mnist, else the embedded digits); imagenet for top5-table")
+    p.add_argument("--data-root", metavar="DIR", help="where the dataset's files are")
+    p.add_argument("--device", metavar="DEV", help="every training run's device, e.g. cuda "
+                   "(bf16 autocast where the GPU has it); default: the trainer's (cuda if "
+                   "available)")
+    p.add_argument("--out", default="runs/studies", metavar="DIR",
+                   help="results folder (default runs/studies); its _runs/ is the cache")
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
@@ -105,6 +137,12 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
                "progress": args.progress}
     if args.weights_dir:
         options["weights_dir"] = args.weights_dir
+    if args.device:
+        options["device"] = args.device
+    if args.executor != "local":
+        # Every run the studies need, trained by the engine first; the studies below then
+        # find them in the cache and compute their verdicts as after a local run.
+        _train_elsewhere(modules, args, out)
     table, failed = [], 0
     t0 = time.perf_counter()
     for i, module in enumerate(modules, 1):
@@ -166,6 +204,58 @@ def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict)
 
     return run_study(module, mode=args.mode, seeds=args.seeds, data=args.data,  # type: ignore[arg-type]
                      out=out, **options)
+
+
+def _train_elsewhere(modules: list, args: argparse.Namespace, out: Path) -> None:
+    from cnnzoo.studies.executors import run_with_ray, run_with_submitit, train_plan
+    from cnnzoo.studies.plan import PLAN_FILE
+
+    if args.executor == "ray":
+        def run(entries: list) -> None:
+            run_with_ray(entries, address=args.address)
+    else:
+        extra = {"slurm_partition": args.slurm_partition} if args.slurm_partition else {}
+
+        def run(entries: list) -> None:
+            run_with_submitit(entries, out / PLAN_FILE, out / "slurm", **extra)
+    train_plan(modules, out, args.mode, args.seeds, run, **_context(args))
+
+
+def _context(args: argparse.Namespace) -> dict:
+    """The study context fields that change which runs a plan lists."""
+    return {"data": args.data, "data_root": args.data_root, "device": args.device}
+
+
+def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.studies.executors import sbatch_script, summary
+    from cnnzoo.studies.plan import make_plan, write_plan
+    from cnnzoo.studies.registry import available, get
+
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
+    modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()
+    out = Path(args.out)
+    plan = make_plan(modules, out, args.mode, args.seeds, log=lambda line: None,
+                     **_context(args))
+    path = write_plan(plan, out)
+    todo = [e for e in plan.entries if not e.finished]
+    script = path.with_suffix(".sbatch")
+    script.write_text(sbatch_script(path.resolve(), todo))
+    (out / "slurm").mkdir(exist_ok=True)
+    print(summary(plan))
+    print(f"plan: {path} (`cnnzoo study exec {path} --index N` trains line N); "
+          f"Slurm job array of the {len(todo)} pending: sbatch {script}")
+    return 0
+
+
+def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
+    from cnnzoo.studies.plan import read_plan, run_entry, select
+
+    entry = select(read_plan(args.plan), index=args.index, hash_=args.hash)
+    run = run_entry(entry, progress=args.progress)
+    how = "was already finished" if run.cached else f"finished ({run.seconds:.0f} s)"
+    print(f"run {entry.hash} ({entry.model} seed {entry.seed}) {how}: {run.out}")
+    return 0
 
 
 def run_report(args: argparse.Namespace, extra: list[str]) -> int:

@@ -41,6 +41,8 @@ VERDICTS = (CONFIRMED, REFUTED, INCONCLUSIVE, NEEDS_DATA)
 # quick: the default (`make demo`), minutes; standard: committed evidence, <= 90 min on 2
 # cores; full: the paper's recipe where the data allows.
 MODES = ("quick", "standard", "full")
+# Who trains the studies' runs (cnnzoo.studies.executors): local processes, Ray, Slurm.
+EXECUTORS = ("local", "ray", "slurm")
 
 
 class StudyError(CnnzooError, RuntimeError):
@@ -65,6 +67,9 @@ class Study:
     deviations: str = ""  # where the experiment departs from the paper, and why
     quick_deviations: str = ""  # what --quick shortens further, beyond `deviations`
     seeded: bool = False  # True where chance matters (training); then >= 3 seeds in full mode
+    # Training runs that start from earlier runs' weights, so that a plan (cnnzoo.studies.plan)
+    # can list them only once those have finished: what they are, in a few words.
+    planned_later: str = ""
 
     def deviations_in(self, mode: str) -> str:
         """The deviations of a run in `mode`: quick mode adds its own shortening."""
@@ -114,6 +119,7 @@ class StudyContext:
     train_overrides: dict[str, Any] = field(default_factory=dict)
     log: Callable[[str], None] = print
     weights_dir: str | None = None  # pretrained weights MODEL.pth (top5-table's measurement)
+    device: str | None = None  # every training run's device (None: the trainer's default)
 
     @property
     def quick(self) -> bool:

@@ -4,7 +4,9 @@ A run lives in ROOT/<hash>/ (the `cnnzoo train` layout: last.pt, best.safetensor
 metrics.jsonl) and is finished when ROOT/<hash>/done.json exists. A run found with a
 last.pt but no done.json was killed: it resumes from there, so a killed study loses at
 most the epoch in progress. Every run records the `cnnzoo train ...` command that
-reproduces it.
+reproduces it. The trainer of a run holds ROOT/<hash>/.claim until done.json is written, so
+two processes (two `cnnzoo study exec` of one plan line, a retried Ray task) never train one
+run twice.
 
 Every run trains on STUDY_THREADS threads, which is part of its hash: one thread sums in
 another order than two, and a short run amplifies that into points of accuracy. So a run's
@@ -26,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
+from cnnzoo.errors import CnnzooError
 from cnnzoo.train.config import TrainConfig
 
 DONE = "done.json"
 FINAL = "final.json"
+CLAIM = ".claim"  # held by the RunCache.train that trains the run, until done.json
 STUDY_THREADS = 1  # every study run's torch threads on CPU (hashed: they change the sums)
 # Every study run trains channels-last: 0.60-0.89 of the time per step of the study nets on
 # one thread, where foreach updates, bf16 and torch.compile gained less or lost
@@ -103,6 +107,10 @@ def _flag(key: str, value: Any) -> list[str]:
     return [flag, str(value)]
 
 
+class RunBusyError(CnnzooError, RuntimeError):
+    """Another process is training this run now."""
+
+
 @dataclass(frozen=True)
 class Planned:
     """One run a study will ask the cache for: RunCache.train's arguments."""
@@ -163,22 +171,53 @@ class RunCache:
         return self._load(cfg, json.loads(done.read_text()), cached=True)
 
     def train(self, model: str, data: str, *, seed: int, **config_fields: Any) -> CachedRun:
-        from cnnzoo.train import train
-        from cnnzoo.train.loop import LAST
-
+        """The finished run of this config: found in the cache, else trained (resumed from
+        its last.pt where a killed trainer left one) and marked finished. One process at a
+        time trains a run: a second call while another holds it raises RunBusyError."""
         cfg = self.config(model, data, seed=seed, **config_fields)
         found = self.get(cfg)
         if found is not None:
             return found
+        with self._claim(Path(cfg.out)):
+            # Finished by another process between the look above and the claim.
+            found = self.get(cfg)
+            return found if found is not None else self._train(cfg)
+
+    @contextlib.contextmanager
+    def _claim(self, out: Path) -> Iterator[None]:
+        """Hold the run (its CLAIM lock) from before training until done.json is written, so
+        a second trainer can neither start it again nor resume it between the two."""
+        from cnnzoo.train.rundir import RunDir, RunInUseError
+
+        holder = RunDir(out, lock=CLAIM)
+        try:
+            holder.acquire()
+        except RunInUseError:
+            owner = (out / CLAIM).read_text().strip() if (out / CLAIM).is_file() else "?"
+            raise RunBusyError(
+                f"run {out.name} is being trained by another process (PID and host: {owner}); "
+                f"that one will finish it. If that machine went down, delete {out / CLAIM} "
+                f"and {out / '.lock'} and run again") from None
+        try:
+            yield
+        finally:
+            holder.release()
+
+    def _train(self, cfg: TrainConfig) -> CachedRun:
+        from cnnzoo.train import train
+        from cnnzoo.train.loop import LAST
+
         out = Path(cfg.out)
         resume = (out / LAST).is_file()
         command = train_command(cfg)
-        self.log(f"{'resuming' if resume else 'training'} {model} seed {seed}: {command}")
+        self.log(f"{'resuming' if resume else 'training'} {cfg.model} seed {cfg.seed}: "
+                 f"{command}")
         with torch_threads(None):  # train() sets the run's own count
             result = train(cfg, resume=resume, log=self.log, progress=self.progress,
                            plots=False)
         if result.interrupted:
-            raise KeyboardInterrupt(f"{model} seed {seed} interrupted; rerun to resume {out}")
+            raise KeyboardInterrupt(f"{cfg.model} seed {cfg.seed} interrupted; rerun to resume "
+                                    f"{out}")
         record = {
             "config": cfg.to_dict(),
             "hash": out.name,

@@ -167,6 +167,7 @@ STUDY = Study(
                "fine-tune is short: the verdict is about what equal, short training "
                "reaches, not about the best either deeper net could reach.",
     seeded=True,
+    planned_later="3 fine-tunes a seed, which start from its trained resnet-20",
 )
 
 
@@ -249,6 +250,10 @@ def run(ctx: StudyContext) -> None:
     checks: list[dict[str, Any]] = []
     curves: list[dict[str, Any]] = []
     finals: list[dict[str, Any]] = []
+    # Every seed's base first (at once, `--jobs` at a time), then every seed's fine-tunes,
+    # which start from the bases' weights: a plan lists them once the bases have finished.
+    ctx.runs.train_all([Planned(BASE, data, seed, base_recipe) for seed in ctx.seeds])
+    plans: dict[int, dict[str, Planned]] = {}
     for seed in ctx.seeds:
         base = ctx.runs.train(BASE, data, seed=seed, **base_recipe)
         ctx.commands.append(base.command)
@@ -274,20 +279,21 @@ def run(ctx: StudyContext) -> None:
                 label = f"{base.hash}-{'residual' if residual else 'plain'}"
                 starts[arm] = _save_init(deep, inits, label)
         ctx.write_csv("insertion", checks)
-        plan = {}
+        plans[seed] = {}
         for arm, (model, residual) in TUNED.items():
             opts = dict(options) if residual is None else {
                 **options, "extra": EXTRA, "residual_insert": residual, "zero_init": False}
-            plan[arm] = Planned(model, data, seed, {**tune, "init_weights": starts[arm],
-                                                    "model_options": opts})
-        ctx.runs.train_all(list(plan.values()))
+            plans[seed][arm] = Planned(model, data, seed, {**tune, "init_weights": starts[arm],
+                                                           "model_options": opts})
+    ctx.runs.train_all([p for plan in plans.values() for p in plan.values()])
+    for seed, plan in plans.items():
         for arm, p in plan.items():
             r = ctx.runs.train(p.model, p.data, seed=p.seed, **p.fields)
             ctx.commands.append(r.command)
             curves += train_rows(r, arm=arm, seed=seed)
             finals.append(final_row(r, arm=arm, seed=seed))
-        ctx.write_csv("curves", curves)
-        ctx.write_csv("final", finals)
+    ctx.write_csv("curves", curves)
+    ctx.write_csv("final", finals)
 
 
 def _construction(raw: RawData) -> dict[str, Any]:

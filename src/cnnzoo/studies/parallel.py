@@ -3,8 +3,9 @@ cores: small nets use two threads poorly, so on 2 CPU cores two runs of one thre
 finish sooner than the same runs one after another with two threads
 (docs/benchmarks.md#case-studies-several-runs-at-once).
 
-Each worker process calls RunCache.train, the one way a run is trained and recorded, so a
-study's own train() calls afterwards find every run finished in the cache. A run that fails
+Each worker process trains one plan line by cnnzoo.studies.plan.run_entry (RunCache.train),
+the one way a run is trained and recorded, also by `study exec`, Ray and Slurm, so a study's
+own train() calls afterwards find every run finished in the cache. A run that fails
 in a worker is left to that later call, which resumes it in the study's process and raises
 its error where the study can report it. Ctrl-C (or SIGTERM) stops every worker at its next
 step boundary, after it has saved; rerunning resumes them.
@@ -17,11 +18,11 @@ import multiprocessing
 import os
 import signal
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cnnzoo.studies.cache import Planned, RunCache
+from cnnzoo.studies.plan import PlanEntry, entry_of, run_entry
 from cnnzoo.train.rundir import interrupts
 
 STOP_GRACE_S = 600  # how long workers get to save after Ctrl-C before they are killed
@@ -38,16 +39,21 @@ def default_jobs() -> int:
 
 
 def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> None:
-    """Train the unfinished runs of `plan`, `jobs` at a time, the costliest first (so the
-    last to finish is a short one). Returns when all have ended, finished or failed."""
-    pending = [p for p in plan
-               if cache.get(cache.config(p.model, p.data, seed=p.seed, **p.fields)) is None]
-    if jobs < 2 or len(pending) < 2:
-        return
-    jobs = min(jobs, len(pending))
-    queue = sorted(pending, key=_work, reverse=True)
-    cache.log(f"training {len(queue)} runs, {jobs} at a time with {cache.threads} thread"
-              f"{'s' if cache.threads > 1 else ''} each")
+    """Train the unfinished runs of `plan`, `jobs` at a time (see run_locally)."""
+    pending = [e for e in (entry_of(cache, p) for p in plan) if not e.finished]
+    if jobs >= 2 and len(pending) >= 2:
+        run_locally(pending, jobs, cache.log)
+
+
+def run_locally(entries: Sequence[PlanEntry], jobs: int,
+                log: Callable[[str], None] = print) -> None:
+    """Train plan lines `jobs` at a time, each in its own process, the costliest first (so
+    the last to finish is a short one). Returns when all have ended, finished or failed."""
+    jobs = min(jobs, len(entries))
+    queue = sorted(entries, key=lambda e: e.cost["macs"], reverse=True)
+    threads = max(e.config.get("threads") or 1 for e in entries)
+    log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
+        f"{'s' if threads > 1 else ''} each")
     start = _start_method()
     running: list[multiprocessing.process.BaseProcess] = []
     # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
@@ -56,9 +62,8 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
         try:
             while queue or running:
                 while queue and len(running) < jobs:
-                    p = queue.pop(0)
                     worker = start.Process(target=_train_one, daemon=True,
-                                           args=(str(cache.root), p))
+                                           args=(queue.pop(0),))
                     worker.start()
                     running.append(worker)
                 time.sleep(0.2)
@@ -81,25 +86,12 @@ def _start_method() -> Any:
     return context
 
 
-def _work(p: Planned) -> float:
-    """Multiply-adds of one image through the model at its default input, times the images
-    and epochs the run trains on: the order of the runs' costs, which is all that is needed."""
-    from cnnzoo.cost.profile import profile
-    from cnnzoo.registry import create_model, model_card
-
-    model = create_model(p.model, device="meta", **p.fields.get("model_options", {}))
-    macs = profile(model, model_card(p.model).input_size).macs
-    return macs * (p.fields.get("limit_train") or 60_000) * (p.fields.get("epochs") or 1)
-
-
-def _train_one(root: str, p: Planned) -> None:
+def _train_one(entry: PlanEntry) -> None:
     os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it asks each worker once
-    cache = RunCache(root, progress=False)
     # The run's folder name tells apart two runs of one model (inception-aux's two arms).
-    tag = f"[{p.model} {Path(cache.config(p.model, p.data, seed=p.seed, **p.fields).out).name[:6]}]"
-    cache.log = lambda line: print(f"{tag} {line}", flush=True)
+    tag = f"[{entry.model} {entry.hash[:6]}]"
     try:
-        cache.train(p.model, p.data, seed=p.seed, **p.fields)
+        run_entry(entry, log=lambda line: print(f"{tag} {line}", flush=True))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

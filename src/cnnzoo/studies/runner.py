@@ -32,11 +32,13 @@ from cnnzoo.studies.base import (
     Verdict,
 )
 from cnnzoo.studies.registry import StudyModule
+from cnnzoo.studies.training import device_fields
 
 RESULT = "result.json"
 FAILED = "error.txt"  # written instead of result.json when a study's code fails
 STAGING = "_partial"  # OUT/_partial/ID: a run in progress (the report skips "_" folders)
 DEFAULT_OUT = Path("runs/studies")
+RUNS = "_runs"  # OUT/_runs: the training runs' cache, shared by the studies of one OUT
 
 
 # Seeds of the studies where chance matters, per mode; a counting study runs once.
@@ -211,6 +213,9 @@ def run_study(
         jobs = ctx.runs.jobs_if_used()
         if jobs is not None:
             env["training_jobs"] = jobs
+        if ctx.device:  # --device: every training run's device and precision
+            env["training_device"] = ctx.device
+            env["training_precision"] = device_fields(ctx.device).get("precision", "fp32")
     elapsed = time.perf_counter() - t0
     if missing is not None:
         measured, verdict = {}, Verdict(NEEDS_DATA, missing.splitlines()[0], missing)
@@ -241,7 +246,7 @@ def _verdict_fields(measured: dict, verdict: Verdict) -> dict[str, Any]:
 def _run_cache(root: Path, progress: bool, jobs: int | None) -> Any:
     """The training cache under OUT/_runs, built only when a study first uses it (so the
     counting studies never import the trainer)."""
-    return _LazyRunCache(root / "_runs", progress, jobs)
+    return _LazyRunCache(root / RUNS, progress, jobs)
 
 
 class _LazyRunCache:

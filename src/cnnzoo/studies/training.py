@@ -56,10 +56,22 @@ def choose_data(ctx: StudyContext) -> tuple[str, str]:
 
 
 def configure(ctx: StudyContext, config: dict[str, Any]) -> dict[str, Any]:
-    """A study's recipe with where its data is (--data-root) and the context's forced fields
-    (tests shrink runs this way)."""
+    """A study's recipe with where its data is (--data-root), its device (--device) and the
+    context's forced fields (tests shrink runs this way)."""
     where = {"data_root": ctx.data_root} if ctx.data_root else {}
-    return {**config, **where, **ctx.train_overrides}
+    return {**config, **where, **device_fields(ctx.device), **ctx.train_overrides}
+
+
+def device_fields(device: str | None) -> dict[str, Any]:
+    """The TrainConfig fields of a study run on `device`: a GPU trains in bf16 autocast
+    where it has bf16 (precision is hashed: it changes the figures; the device is not).
+    Where no GPU is visible (a plan made on a cluster's login node) bf16 is assumed."""
+    if not device or device == "cpu":
+        return {"device": device} if device else {}
+    import torch
+
+    bf16 = not torch.cuda.is_available() or torch.cuda.is_bf16_supported()
+    return {"device": device, "precision": "bf16" if bf16 else "fp32"}
 
 
 def write_meta(ctx: StudyContext, data: str, note: str, **extra: Any) -> None:
@@ -123,17 +135,17 @@ EMPTY = {"mean": None, "sd": None, "n": 0, "values": []}
 
 def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str, Any]]],
                curves_name: str = "runs") -> None:
-    """Train every arm (name -> (model, TrainConfig fields)) for every seed, the seeds in
-    order (a stop leaves whole seeds), and save the per-epoch curves (CURVES_NAME.csv) and
-    final.csv after each seed."""
+    """Train every arm (name -> (model, TrainConfig fields)) for every seed (all at once,
+    `--jobs` at a time; a plan lists them all), and save the per-epoch curves
+    (CURVES_NAME.csv) and final.csv."""
     from cnnzoo.studies.cache import Planned
 
     assert ctx.runs is not None
     curves: list[dict[str, Any]] = []
     finals: list[dict[str, Any]] = []
+    ctx.runs.train_all([Planned(model, data, seed, configure(ctx, config))
+                        for seed in ctx.seeds for model, config in arms.values()])
     for seed in ctx.seeds:
-        ctx.runs.train_all([Planned(model, data, seed, configure(ctx, config))
-                            for model, config in arms.values()])
         for arm, (model, config) in arms.items():
             r = ctx.runs.train(model, data, seed=seed, **configure(ctx, config))
             ctx.commands.append(r.command)

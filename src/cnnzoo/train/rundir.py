@@ -78,9 +78,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class RunInUseError(ConfigError):
+    """The run folder's lock is held by a live process (or one on another machine)."""
+
+
 class RunDir:
-    def __init__(self, out: str | Path) -> None:
+    def __init__(self, out: str | Path, lock: str = LOCK) -> None:
         self.out = Path(out)
+        self.lock = lock  # the lock file's name: the study cache holds one of its own
         self.created: list[Path] = []  # folders this run made, deepest first
         self.held = False
 
@@ -99,7 +104,7 @@ class RunDir:
             self.created = missing
         except OSError as e:
             raise self._fail(f"cannot create the run folder {out}", e) from None
-        lock = out / LOCK
+        lock = out / self.lock
         mine = f"{os.getpid()} {socket.gethostname()}\n"
         for _ in range(2):
             try:
@@ -108,7 +113,7 @@ class RunDir:
                 owner = self._owner(lock)
                 if owner is not None:
                     self.created = []  # not ours to remove
-                    raise ConfigError(
+                    raise RunInUseError(
                         "out", f"{out} is in use by another trainer (PID {owner}); wait for "
                         "it to finish, stop it, or choose another folder") from None
                 lock.unlink(missing_ok=True)  # a dead trainer's: take it over
@@ -145,7 +150,7 @@ class RunDir:
         removed = []
         for pattern in TEMP_PATTERNS:
             for path in self.out.glob(pattern):
-                if path.is_file() and path.name != LOCK:
+                if path.is_file() and path.name != self.lock:
                     path.unlink(missing_ok=True)
                     removed.append(path)
         return removed
@@ -153,7 +158,7 @@ class RunDir:
     def release(self) -> None:
         """Drop the lock; remove the folder if this run created it and left nothing in it."""
         if self.held:
-            (self.out / LOCK).unlink(missing_ok=True)
+            (self.out / self.lock).unlink(missing_ok=True)
             self.held = False
         for folder in self.created:
             try:
