@@ -129,9 +129,15 @@ class ZooModel(nn.Module):
     # -- helpers -------------------------------------------------------------------
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise InputShapeError naming the model, what it expects and what it got."""
-        if torch.compiler.is_compiling() or torch.jit.is_tracing():
-            return  # shapes were checked eagerly; keep graphs free of Python checks
+        """Raise InputShapeError naming the model, what it expects and what it got.
+
+        Skipped while a graph is captured (torch.compile, torch.jit.trace, and
+        torch.fx.symbolic_trace, whose input is an fx Proxy with no shape to check): the
+        graph is then free of Python checks, and the eager call checks its inputs.
+        """
+        if (torch.compiler.is_compiling() or torch.jit.is_tracing()
+                or isinstance(x, torch.fx.Proxy)):
+            return
         name = model_name_of(self)
         expect = f"(N, {self.in_chans}, H, W) with H, W >= {self.min_input_size}"
         if not isinstance(x, torch.Tensor):
@@ -179,6 +185,16 @@ def model_name_of(module: nn.Module) -> str:
     if isinstance(module, ZooModel) and module.model_name:
         return module.model_name
     return type(module).__name__
+
+
+def sequential_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> torch.Tensor:
+    """Run a Sequential classifier on flat features, stopping before its last layer for
+    `pre_logits`. Its layers are called one by one: a slice (`classifier[:-1]`) is a new
+    Sequential, not a submodule of the model, and torch.fx cannot trace it."""
+    *body, last = classifier
+    for layer in body:
+        x = layer(x)
+    return x if pre_logits else last(x)
 
 
 class AuxOutputs(NamedTuple):
