@@ -20,10 +20,10 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/python -m compileall -q src
 	touch $@
 
-# `make test`: the export and openvino extras too, so that ONNX, OpenVINO and int8 paths
-# are tested.
+# `make test`: the export, openvino and lightning extras too, so that ONNX, OpenVINO, int8
+# and Lightning paths are tested.
 $(VENV)/.installed: $(VENV)/.installed-base
-	$(BIN)/pip install -q -e ".[test,export,openvino]"
+	$(BIN)/pip install -q -e ".[test,export,openvino,lightning]"
 	touch $@
 
 install: $(VENV)/.installed
