@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import InputShapeError, ModelOptionError
-from cnnzoo.models.features import FeatureInfo, capture, resolve_indices
+from cnnzoo.models.features import FeatureInfoList, capture, resolve_indices
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,18 @@ class ZooModel(nn.Module):
             )
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.feature_info: list[FeatureInfo] = []
+        self.feature_info = FeatureInfoList()
         self.frozen_norms: tuple[str, ...] = ()
+        # Set by create_model: the options it was built with (save_weights records them), and
+        # for a model built with weights, what input those weights expect (timm's name; see
+        # cnnzoo.data_config).
+        self.model_options: dict[str, Any] = {}
+        self.pretrained_cfg: dict[str, Any] | None = None
+
+    @property
+    def default_cfg(self) -> dict[str, Any] | None:
+        """timm's older name for `pretrained_cfg`."""
+        return self.pretrained_cfg
 
     # -- the interface -------------------------------------------------------------
 
