@@ -20,10 +20,10 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/python -m compileall -q src
 	touch $@
 
-# `make test`: the export, openvino, ray and slurm extras too, so that ONNX, OpenVINO, int8,
-# Ray and submitit paths are tested.
+# `make test`: the export, openvino, lightning, ray and slurm extras too, so that ONNX,
+# OpenVINO, int8, Lightning, Ray and submitit paths are tested.
 $(VENV)/.installed: $(VENV)/.installed-base
-	$(BIN)/pip install -q -e ".[test,export,openvino,ray,slurm]"
+	$(BIN)/pip install -q -e ".[test,export,openvino,lightning,ray,slurm]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -116,3 +116,30 @@ def test_checkpoint_wrappers_and_ddp_prefixes_are_unwrapped(tmp_path: Path) -> N
         warnings.simplefilter("error")
         model = create_model("lenet5", weights=path)
     assert torch.equal(model.c1.weight, state["c1.weight"])
+
+
+def test_saved_options_rebuild_the_model_in_the_api_as_in_predict(tmp_path: Path) -> None:
+    from cnnzoo.train.inference import load_trained
+
+    model = create_model("mobilenet_v1", width=0.5, num_classes=10, in_chans=1).eval()
+    path = save_weights(model, tmp_path / "half.safetensors")
+    again = create_model("mobilenet_v1", weights=path).eval()  # width 0.5 from the file
+    trained = load_trained("mobilenet_v1", path)  # what `cnnzoo predict` builds
+    assert again.model_options == trained.model.model_options == {"width": 0.5}
+    assert (again.num_classes, again.in_chans) == (10, 1)
+    x = torch.randn(2, 1, 64, 64)
+    assert torch.equal(again(x), model(x)) and torch.equal(trained.model(x), model(x))
+    with pytest.raises(WeightsError, match="shape mismatches"):  # an option given wins
+        create_model("mobilenet_v1", weights=path, width=1.0)
+
+
+def test_options_a_file_records_are_checked(tmp_path: Path) -> None:
+    from cnnzoo import ModelOptionError
+
+    model = create_model("mobilenet_v1", width=0.5)
+    wrong = save_weights(model, tmp_path / "wrong.safetensors", model_options={"depth": 3})
+    with pytest.raises(ModelOptionError, match="wrong.safetensors records the option depth"):
+        create_model("mobilenet_v1", weights=wrong)
+    bad = save_weights(model, tmp_path / "bad.safetensors", model_options=[0.5])
+    with pytest.raises(WeightsError, match="model_options=\\[0.5\\] is not a mapping"):
+        create_model("mobilenet_v1", weights=bad)

@@ -11,6 +11,7 @@ _os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 from cnnzoo import cost
 from cnnzoo.cost import Profile, TrainingMemory, profile, training_memory
+from cnnzoo.data_config import resolve_data_config
 from cnnzoo.draw import draw
 from cnnzoo.errors import (
     CnnzooError,
@@ -57,6 +58,7 @@ __all__ = [
     "model_name_of",
     "model_options",
     "profile",
+    "resolve_data_config",
     "save_weights",
     "training_memory",
 ]

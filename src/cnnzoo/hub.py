@@ -1,9 +1,10 @@
 """The pretrained-weights cache: where files live, fetching them once, verifying them.
 
 Files go to `$CNNZOO_HOME/weights` (the cache root of home.py: default the platform cache
-folder, ~/.cache/cnnzoo on Linux). A file is verified by SHA-256 when it arrives and
-whenever it changes; a stamp beside it (`.NAME.sha256`: digest, size, mtime) spares
-re-hashing 500 MB on every load.
+folder, ~/.cache/cnnzoo on Linux). A file torchvision already fetched into torch's own hub
+cache (`torch.hub.get_dir()/checkpoints`, same file name) is used where it is, once it
+verifies. A file is verified by SHA-256 when it arrives and whenever it changes; a stamp in
+cnnzoo's folder (`.NAME.sha256`: digest, size, mtime) spares re-hashing 500 MB on every load.
 `CNNZOO_WEIGHTS_URL` replaces the base URL of every entry (a mirror, or a test server).
 """
 
@@ -15,10 +16,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch.hub
+
 from cnnzoo.errors import WeightsError
 from cnnzoo.fetch import Checksum, ChecksumError, FetchError, NetworkError, fetch_url, file_digest
 from cnnzoo.home import cnnzoo_home
-from cnnzoo.pretrained import DEFAULT_TAG, PRETRAINED, TAGS, PretrainedWeights, pretrained_names
+from cnnzoo.pretrained import (
+    DEFAULT_TAG,
+    PRETRAINED,
+    TAGS,
+    PretrainedWeights,
+    pretrained_names,
+    table_tag,
+)
 
 
 def weights_dir() -> Path:
@@ -26,7 +36,9 @@ def weights_dir() -> Path:
 
 
 def pretrained_entry(name: str, tag: str = DEFAULT_TAG) -> PretrainedWeights:
-    """The table entry for `name`'s `tag` weights, or one line saying which models have them."""
+    """The table entry for `name`'s `tag` weights (a tag, or a torchvision weight name such as
+    "DEFAULT" or "IMAGENET1K_V1"), or one line saying which models have them."""
+    tag = table_tag(name, tag)
     entry = PRETRAINED.get(f"{name}.{tag}")
     if entry is not None:
         return entry
@@ -41,7 +53,22 @@ def pretrained_entry(name: str, tag: str = DEFAULT_TAG) -> PretrainedWeights:
 
 
 def cached_path(entry: PretrainedWeights) -> Path:
+    """Where cnnzoo keeps (or fetches) the file."""
     return weights_dir() / entry.filename
+
+
+def torch_hub_dir() -> Path:
+    """Where torchvision keeps the files it fetched (torch.hub.get_dir() honours $TORCH_HOME)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def torch_hub_path(entry: PretrainedWeights) -> Path:
+    return torch_hub_dir() / entry.filename
+
+
+def local_path(entry: PretrainedWeights) -> Path | None:
+    """The file on disk: cnnzoo's cache first, then torch's hub cache; None if neither."""
+    return next((p for p in (cached_path(entry), torch_hub_path(entry)) if p.is_file()), None)
 
 
 def checksum(entry: PretrainedWeights) -> Checksum:
@@ -73,7 +100,9 @@ class Status:
 
 
 def _stamp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.sha256")
+    # In cnnzoo's folder even for a file in torch's cache: nothing is written into another
+    # tool's folder.
+    return weights_dir() / f".{path.name}.sha256"
 
 
 _STAMP_AFTER_NS = 2_000_000_000
@@ -85,10 +114,17 @@ def _stat_key(path: Path) -> str:
 
 
 def verify(entry: PretrainedWeights, rehash: bool = False) -> Status:
-    """Whether the cached file is there and has the published digest."""
-    path = cached_path(entry)
-    if not path.is_file():
-        return Status(entry, path, "missing")
+    """Whether a local file is there (cnnzoo's cache, else torch's hub cache) and has the
+    published digest; a corrupt copy in cnnzoo's cache does not hide a good one in torch's."""
+    statuses = [_verify_file(entry, p, rehash)
+                for p in (cached_path(entry), torch_hub_path(entry)) if p.is_file()]
+    ok = [s for s in statuses if s.state == "ok"]
+    if ok:
+        return ok[0]
+    return statuses[0] if statuses else Status(entry, cached_path(entry), "missing")
+
+
+def _verify_file(entry: PretrainedWeights, path: Path, rehash: bool) -> Status:
     stamp = _stamp(path)
     if not rehash and stamp.is_file():
         digest, _, key = stamp.read_text().partition(" ")
@@ -101,22 +137,25 @@ def verify(entry: PretrainedWeights, rehash: bool = False) -> Status:
     # mtime changing (coarse file-system timestamps): stamp only files older than that.
     if time.time_ns() - path.stat().st_mtime_ns > _STAMP_AFTER_NS:
         with contextlib.suppress(OSError):  # a read-only cache works; it is hashed each time
+            stamp.parent.mkdir(parents=True, exist_ok=True)
             stamp.write_text(f"{digest} {_stat_key(path)}\n")
     return Status(entry, path, "ok", digest)
 
 
 def download(entry: PretrainedWeights, progress: bool = True, timeout: float = 30) -> Path:
-    """Fetch `entry` into the cache unless it is there and verifies; return its path."""
+    """Fetch `entry` into cnnzoo's cache unless a verified file is on disk (there or in
+    torch's hub cache); return its path."""
     status = verify(entry)
     if status.state == "ok":
         return status.path
     url = source_url(entry)
+    dest = cached_path(entry)  # never into torch's folder, whatever is there
     try:
-        path = fetch_url(url, status.path, checksum(entry), progress=progress, timeout=timeout)
+        path = fetch_url(url, dest, checksum(entry), progress=progress, timeout=timeout)
     except NetworkError as e:
         raise WeightsError(f"{e}; without a network, download {entry.filename} from {url} "
-                           f"elsewhere and put it in {status.path.parent} (or set CNNZOO_HOME)"
-                           ) from None
+                           f"elsewhere and put it in {dest.parent} (or set CNNZOO_HOME) or "
+                           f"in torch's {torch_hub_dir()}") from None
     except (ChecksumError, FetchError) as e:
         raise WeightsError(str(e)) from None
     verify(entry)  # writes the stamp

@@ -12,10 +12,12 @@ The cache and the downloader are in cnnzoo.hub; this module holds only facts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
+from cnnzoo.errors import WeightsError
 
 TORCHVISION_BASE = "https://download.pytorch.org/models/"
 TORCHVISION_LICENCE = "BSD-3-Clause (torchvision; weights trained on ImageNet-1k, whose terms " \
@@ -68,6 +70,10 @@ class PretrainedWeights:
     licence: str = TORCHVISION_LICENCE
     source: str = TORCHVISION_DOCS
     base_url: str = TORCHVISION_BASE
+    # torchvision's name for this file (its `weights="IMAGENET1K_V1"` string), and the name
+    # its "DEFAULT" stands for with this model: a newer file cnnzoo does not have, for some.
+    torchvision_name: str = "IMAGENET1K_V1"
+    torchvision_default: str = "IMAGENET1K_V1"
 
     @property
     def url(self) -> str:
@@ -97,6 +103,8 @@ def _tv(model: str, filename: str, sha256: str | None, sha256_source: str, acc1:
 
 
 _INCEPTION = {"transform_input": True}
+# torchvision's DEFAULT is its IMAGENET1K_V2 file for these (a newer training recipe).
+_V2 = {"torchvision_default": "IMAGENET1K_V2"}
 
 _TABLE = (
     _tv("alexnet", "alexnet-owt-7be5be79.pth",
@@ -124,13 +132,13 @@ _TABLE = (
         73.314, 91.420, size=87_319_819),
     _tv("resnet50", "resnet50-0676ba61.pth",
         "0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a", _BUNSEN,
-        76.130, 92.862, size=102_530_333),
+        76.130, 92.862, size=102_530_333, **_V2),
     _tv("resnet101", "resnet101-63fe2227.pth",
         "63fe2227b86e8f1f2063f43a75c84d195911b6a0eace650907dd3dc62dd49a0a", _BUNSEN,
-        77.374, 93.546),
+        77.374, 93.546, **_V2),
     _tv("resnet152", "resnet152-394f9c45.pth",
         "394f9c45966e3651a89bbb78a48410a6755854ce4a5ab64927cf1c7247f85e58", _BUNSEN,
-        78.312, 94.046),
+        78.312, 94.046, **_V2),
     _tv("googlenet", "googlenet-1378be20.pth",
         "1378be20a8e875cf1568b8a71654e704449655e34711a959a38b04fb34905cef",
         _D3M + "; one other project agrees", 69.778, 89.530, model_options=_INCEPTION),
@@ -143,7 +151,7 @@ _TABLE = (
         77.294, 93.450, preset=IMAGENET_299, model_options=_INCEPTION),
     _tv("mobilenet_v2", "mobilenet_v2-b0353104.pth",
         "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
-        "a Yocto recipe (SRC_URI sha256sum) and " + _D3M, 71.878, 90.286),
+        "a Yocto recipe (SRC_URI sha256sum) and " + _D3M, 71.878, 90.286, **_V2),
 )
 
 PRETRAINED: dict[str, PretrainedWeights] = {w.key: w for w in _TABLE}
@@ -156,6 +164,35 @@ def pretrained_names() -> list[str]:
     return list(dict.fromkeys(w.model for w in _TABLE))
 
 
+# torchvision's weight names as strings: "DEFAULT", "IMAGENET1K_V1", and the enum's full
+# name "ResNet50_Weights.IMAGENET1K_V1", which torchvision's builders accept too.
+_TORCHVISION_NAME = re.compile(r"(?:\w+_Weights\.)?(DEFAULT|IMAGENET1K_[A-Z0-9_]+)")
+
+
 def is_tag(weights: object) -> bool:
-    """True for a pretrained tag such as 'imagenet' (as opposed to a file path)."""
-    return isinstance(weights, str) and weights in TAGS
+    """True for a pretrained tag such as 'imagenet' or a torchvision weight name such as
+    'DEFAULT' or 'IMAGENET1K_V1' (as opposed to a file path)."""
+    return isinstance(weights, str) and (weights in TAGS or
+                                         _TORCHVISION_NAME.fullmatch(weights) is not None)
+
+
+def table_tag(name: str, weights: str) -> str:
+    """The table's tag for `weights`: a tag as it is; a torchvision weight name mapped to the
+    tag of the file it names for `name`, or WeightsError where that file is not in the
+    table (torchvision's DEFAULT for resnet50 is its IMAGENET1K_V2 file, which it is not)."""
+    match = _TORCHVISION_NAME.fullmatch(weights)
+    if match is None:
+        return weights
+    wanted = match.group(1)
+    files = [w for w in PRETRAINED.values() if w.model == name]
+    for w in files:
+        target = w.torchvision_default if wanted == "DEFAULT" else wanted
+        if target == w.torchvision_name:
+            return w.tag
+    have = ", ".join(f"{w.torchvision_name} ({w.tag!r})" for w in files)
+    if not files:
+        return DEFAULT_TAG  # the caller says which models have pretrained weights
+    meaning = (f"torchvision's DEFAULT for {name} is its {files[0].torchvision_default} file, "
+               "which" if wanted == "DEFAULT" else f"{wanted} of {name}")
+    raise WeightsError(f"{meaning} is not in cnnzoo's table; {name} has {have}: pass "
+                       f"weights={files[0].torchvision_name!r} for that file")

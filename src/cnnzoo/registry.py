@@ -112,9 +112,11 @@ def _ensure_loaded() -> None:
     importlib.import_module("cnnzoo.studies.nets")
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered model names matching a shell-style pattern, e.g. 'resnet*'."""
+def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
+    """Registered model names matching a shell-style pattern, e.g. 'resnet*'; with
+    `pretrained=True` only those with pretrained weights (cnnzoo.pretrained's table)."""
     _ensure_loaded()
+    with_weights = set(_pretrained_names()) if pretrained else None
     # Case-study order: by family as the families were registered, then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
@@ -126,7 +128,8 @@ def list_models(pattern: str = "*") -> list[str]:
         natural = [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
         return (families.index(_REGISTRY[name].card.family), natural)
 
-    return sorted((n for n in shown if fnmatch.fnmatch(n, pattern)), key=zoo_order)
+    return sorted((n for n in shown if fnmatch.fnmatch(n, pattern) and
+                   (with_weights is None or n in with_weights)), key=zoo_order)
 
 
 def _entry(name: str) -> _Entry:
@@ -172,10 +175,15 @@ def create_model(
     """Build a registered model.
 
     num_classes and in_chans default to the card's (1000 and 3 for ImageNet models).
-    `weights` is a torchvision `.pth` file, a cnnzoo safetensors file, or a pretrained tag
-    ("imagenet": fetched once into the cache, see cnnzoo.pretrained; `pretrained=True` is
-    the same); when num_classes is not given it is taken from the file. `device='meta'`
-    builds without allocating memory (for counting and shape analysis).
+    `weights` is a torchvision `.pth` file, a cnnzoo safetensors file, or pretrained weights
+    by name: "imagenet" (`pretrained=True` is the same) or torchvision's names ("DEFAULT",
+    "IMAGENET1K_V1") where they name a file of cnnzoo's table (cnnzoo.pretrained), fetched
+    once into the cache unless already there or in torch's hub cache. A file's recorded
+    options (num_classes, in_chans, model_options such as width) rebuild the model it was
+    saved from; options given here win. Options are checked before anything is read or
+    fetched. A model built with weights has `pretrained_cfg` (and its alias `default_cfg`):
+    the input size, interpolation, crop, mean and std its weights expect, num_classes and
+    source. `device='meta'` builds without allocating memory (for counting and shapes).
 
     `features_only=True` returns the feature extractor instead: its forward gives the
     feature maps of the stages in `out_indices` (default all of `model.feature_info`;
@@ -184,29 +192,28 @@ def create_model(
     if out_indices is not None and not features_only:
         raise ModelOptionError("out_indices selects stages for features_only=True; pass both")
     entry = _entry(name)
+    allowed = model_options(name)
+    _check_options(name, options, allowed)
     if pretrained:
         if weights is not None and not _is_tag(weights):
             raise ModelOptionError(f"pretrained=True and weights={str(weights)!r} both given; "
                                    "pass one of them")
         weights = weights or "imagenet"
+    table = None
     if _is_tag(weights):
-        from cnnzoo.hub import pretrained_entry, weights_path
+        from cnnzoo.hub import download, pretrained_entry
 
-        options = {**pretrained_entry(name, str(weights)).model_options, **options}
-        weights = weights_path(name, str(weights))
-    allowed = model_options(name)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
-        raise ModelOptionError(
-            f"{name} has no option {', '.join(unknown)}; its options are: {listed}"
-        )
-    for key, value in options.items():
-        _check_option(name, key, value, allowed[key])
+        table = pretrained_entry(name, str(weights))
+        options = {**table.model_options, **options}
+        weights = download(table)
+    state_dict, meta = None, {}
     if weights is not None:
-        from cnnzoo.weights import read_weights
+        from cnnzoo.weights import read_weights, saved_options
 
         state_dict, meta = read_weights(weights)
+        saved = saved_options(meta, weights)
+        _check_options(name, saved, allowed, source=str(weights))
+        options = {**saved, **options}
         if num_classes is None:
             num_classes = meta.get("num_classes") or _infer_num_classes(name, state_dict)
         if in_chans is None and "in_chans" in meta:
@@ -225,11 +232,31 @@ def create_model(
             raise ModelOptionError(f"{name}: {e}") from None
     model.model_name = name
     model.min_input_size = card.min_input_size
-    if weights is not None:
+    model.model_options = dict(options)
+    if state_dict is not None:
+        from cnnzoo.data_config import file_cfg, table_cfg
         from cnnzoo.weights import load_state_dict
 
         load_state_dict(model, state_dict, source=str(weights))
+        path = Path(weights)
+        model.pretrained_cfg = (table_cfg(model, table, path) if table is not None
+                                else file_cfg(model, meta, path))
     return FeatureList(model, out_indices) if features_only else model
+
+
+def _check_options(name: str, options: dict[str, Any], allowed: dict[str, Any],
+                   source: str | None = None) -> None:
+    """Every option is one `name` takes, of the right kind: the caller's, or those a weights
+    file (`source`) records."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        listed = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "none"
+        what = (f"{source} records the option {', '.join(unknown)}, but {name} has none such "
+                "(weights saved from another model?)" if source else
+                f"{name} has no option {', '.join(unknown)}")
+        raise ModelOptionError(f"{what}; its options are: {listed}")
+    for key, value in options.items():
+        _check_option(name, key, value, allowed[key])
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
@@ -250,10 +277,17 @@ def _check_option(name: str, key: str, value: Any, default: Any) -> None:
                                f"{default!r}), got {value!r}")
 
 
+# cnnzoo.pretrained imports cnnzoo.data, whose pipeline imports this module: read it late.
 def _is_tag(weights: object) -> bool:
     from cnnzoo.pretrained import is_tag
 
     return is_tag(weights)
+
+
+def _pretrained_names() -> list[str]:
+    from cnnzoo.pretrained import pretrained_names
+
+    return pretrained_names()
 
 
 def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:

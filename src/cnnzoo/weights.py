@@ -59,6 +59,31 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     return _unwrap_state_dict(obj, path), {}
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata of a weights file without its tensors: a safetensors header's (decoded),
+    {} for a torch pickle (which has none). For a file `read_weights` has checked already."""
+    path = Path(path)
+    if not (path.suffix in _SAFETENSORS_SUFFIXES or _looks_like_safetensors(path)):
+        return {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return _decode_meta(dict(f.metadata() or {}))
+    except Exception as e:  # safetensors raises its own types for a bad header
+        raise WeightsError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def saved_options(meta: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """The model options a weights file records (`model_options`, written by save_weights
+    and `cnnzoo train`): what the model must be rebuilt with for the tensors to fit."""
+    options = meta.get("model_options")
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise WeightsError(f"{path}: metadata model_options={options!r} is not a mapping of "
+                           "options; the file is damaged (re-save it with cnnzoo.save_weights)")
+    return dict(options)
+
+
 def _looks_like_safetensors(path: Path) -> bool:
     # A safetensors file starts with an 8-byte little-endian header length, then '{'.
     with path.open("rb") as f:
@@ -206,13 +231,15 @@ def _mismatch_report(
 
 def save_weights(model: ZooModel, path: str | Path, **metadata: Any) -> Path:
     """Write the model's weights as safetensors, atomically, with what is needed to rebuild
-    it (model name, num_classes, in_chans) in the file's metadata."""
+    it (model name, num_classes, in_chans, and the options create_model built it with, such
+    as width) in the file's metadata; `create_model(name, weights=path)` rebuilds it."""
     path = Path(path)
     meta = {
         "format": "cnnzoo",
         "model": model_name_of(model),
         "num_classes": getattr(model, "num_classes", None),
         "in_chans": getattr(model, "in_chans", None),
+        "model_options": dict(getattr(model, "model_options", {})),
         **metadata,
     }
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}

@@ -23,8 +23,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -
     )
     if weights:
         parser.add_argument("--weights", default=None, metavar="FILE|imagenet",
-                            help="torchvision .pth or cnnzoo .safetensors weights, or imagenet "
-                                 "(pretrained, fetched once: see `cnnzoo weights list`)")
+                            help="torchvision .pth or cnnzoo .safetensors weights (rebuilt with "
+                                 "the options they record), or imagenet or torchvision's name "
+                                 "IMAGENET1K_V1 (pretrained, fetched once unless in torch's "
+                                 "hub cache: see `cnnzoo weights list`)")
     parser.epilog = (
         "Any other --option VALUE is passed to the model, e.g. --width 0.5 or --aux-logits "
         "(`cnnzoo show NAME` lists a model's options)."

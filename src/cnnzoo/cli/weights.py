@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.hub import cached_path, weights_dir
+    from cnnzoo.hub import local_path, torch_hub_dir, weights_dir
     from cnnzoo.pretrained import PRETRAINED
 
     records = []
@@ -37,7 +37,7 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
             "weights": w.key, "file": w.filename, "acc1": w.acc1, "acc5": w.acc5,
             "preset": f"{w.preset.resize}/{w.preset.crop}",
             "sha256": w.sha256 or f"{w.sha256_prefix} (prefix only)",
-            "cached": cached_path(w).is_file(), "url": w.url, "licence": w.licence,
+            "cached": local_path(w) is not None, "url": w.url, "licence": w.licence,
             "sha256_source": w.sha256_source,
         })
     headers = ["weights", "file", "acc@1", "acc@5", "resize/crop", "SHA-256", "cached"]
@@ -46,7 +46,8 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
             for w, r in zip(PRETRAINED.values(), records, strict=True)]
     print(render(headers, rows, args.format, right=(2, 3), records=records))
     if args.format == "table":
-        print(f"\ncache: {weights_dir()} (set CNNZOO_HOME to move it). Accuracy: torchvision's "
+        print(f"\ncache: {weights_dir()} (set CNNZOO_HOME to move it), and torchvision's "
+              f"{torch_hub_dir()} is searched too. Accuracy: torchvision's "
               "published ImageNet-1k val figures. `prefix only`: no public full SHA-256 was "
               "found, so only the 8 digits in the file name are checked.")
     return 0
@@ -90,9 +91,10 @@ def run_verify(args: argparse.Namespace, extra: list[str]) -> int:
 def run_path(args: argparse.Namespace, extra: list[str]) -> int:
     import sys
 
-    from cnnzoo.hub import cached_path, pretrained_entry
+    from cnnzoo.hub import cached_path, local_path, pretrained_entry
 
-    path = cached_path(pretrained_entry(args.name, args.tag))
+    entry = pretrained_entry(args.name, args.tag)
+    path = local_path(entry) or cached_path(entry)
     print(path)
     if not path.is_file():
         print(f"(not downloaded yet: `cnnzoo weights download {args.name}`, or put the file "

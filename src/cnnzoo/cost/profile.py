@@ -20,6 +20,7 @@ from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.fmt import shape_str
 from cnnzoo.models.base import ZooModel, model_name_of
 from cnnzoo.precision import ANALYSIS, dtype_of
+from cnnzoo.registry import default_input_size
 
 
 @dataclass
@@ -254,7 +255,7 @@ def _traced_copy(model: nn.Module, dtype: torch.dtype) -> Iterator[nn.Module]:
 
 def profile(
     model: nn.Module,
-    inputs: object,
+    inputs: object = None,
     dtype: torch.dtype | str | None = None,
     batch_size: int = 1,
 ) -> Profile:
@@ -262,15 +263,18 @@ def profile(
 
     `inputs`: a (C, H, W) shape (at `batch_size`, 1 by default: costs per image), a batched
     (N, C, H, W) shape, a tensor, or a list of tensors and batched shapes, one per argument
-    of `forward`. `dtype`: float32 unless a tensor says otherwise. No arithmetic is done
-    and no activation memory is used, whatever the model's size; `model` itself is not
-    changed (a meta copy is traced). MACs count the multiply-adds of convolutions and
-    linear layers (less those on structural zeros, see `zero_macs`); other FLOPs (batch
-    norm, activations, pooling, additions, biases) are counted separately by kind.
-    `print(profile(...))` prints the table.
+    of `forward`; None (the default) for a model from create_model is its card's input
+    size at the model's channels. `dtype`: float32 unless a tensor says otherwise. No
+    arithmetic is done and no activation memory is used, whatever the model's size;
+    `model` itself is not changed (a meta copy is traced). MACs count the multiply-adds of
+    convolutions and linear layers (less those on structural zeros, see `zero_macs`); other
+    FLOPs (batch norm, activations, pooling, additions, biases) are counted separately by
+    kind. `print(profile(...))` prints the table.
     """
     if batch_size < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
+    if inputs is None:
+        inputs = default_input_size(model)
     xs, dt = meta_inputs(inputs, dtype, batch_size)
     tracer = Tracer()
     for x in xs:

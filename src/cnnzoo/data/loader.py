@@ -26,6 +26,52 @@ def _seed(*parts: int) -> int:
                .generate_state(1, np.uint64)[0] & 0x7FFFFFFFFFFFFFFF)
 
 
+class EpochSampler(torch.utils.data.Sampler[int]):
+    """The order a BatchLoader follows: this rank's example indices for the current epoch.
+
+    It is the loader's `sampler`, where loops written for PyTorch's DataLoader (Lightning,
+    a hand loop with DistributedSampler's convention) call `sampler.set_epoch(e)` before each
+    epoch; the loader reads its epoch from here, so `loader.set_epoch(e)` and
+    `loader.sampler.set_epoch(e)` are the same call.
+    """
+
+    def __init__(self, size: int, *, shuffle: bool, seed: int, rank: int, world_size: int,
+                 even: bool) -> None:
+        self.size = int(size)
+        self.shuffle = shuffle
+        self.seed = int(seed)
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.even = even
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order (and the loader's augmentation) to produce."""
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        """Examples this rank sees per epoch (padded when `even`)."""
+        if self.even:
+            return math.ceil(self.size / self.world_size)
+        return len(range(self.rank, self.size, self.world_size))
+
+    def indices(self) -> torch.Tensor:
+        """This rank's example indices for the current epoch, in order."""
+        n = self.size
+        if self.shuffle:
+            g = torch.Generator().manual_seed(_seed(self.seed, self.epoch))
+            order = torch.randperm(n, generator=g)
+        else:
+            order = torch.arange(n)
+        if self.even and n % self.world_size:
+            pad = self.world_size - n % self.world_size
+            order = torch.cat([order, order.repeat(math.ceil(pad / n))[:pad]])
+        return order[self.rank::self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+
 class BatchLoader:
     """Iterate (images, labels) batches of a Split.
 
@@ -33,7 +79,8 @@ class BatchLoader:
     labels as int64 on `device`. With world_size > 1 each rank gets every world_size-th
     example of the epoch's order; `even=True` (training) pads by repeating the start so all
     ranks see the same number of batches, `even=False` (evaluation) leaves shards unpadded so
-    every example is counted exactly once.
+    every example is counted exactly once. The order and the epoch live in `sampler` (an
+    EpochSampler), so any loop that calls `loader.sampler.set_epoch(e)` gets epoch e.
     """
 
     def __init__(
@@ -61,28 +108,33 @@ class BatchLoader:
         self.split = split
         self.batch_size = int(batch_size)
         self.transform = transform
-        self.shuffle = shuffle
         self.drop_last = drop_last
-        self.seed = int(seed)
-        self.rank = int(rank)
-        self.world_size = int(world_size)
-        self.even = even
+        self.sampler = EpochSampler(len(split), shuffle=shuffle, seed=seed, rank=rank,
+                                    world_size=world_size, even=even)
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.channels_last = channels_last
         self.prefetch = int(prefetch)
-        self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order and augmentation to produce (as DistributedSampler)."""
-        self.epoch = int(epoch)
+        self.sampler.set_epoch(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    @property
+    def seed(self) -> int:
+        return self.sampler.seed
+
+    @property
+    def rank(self) -> int:
+        return self.sampler.rank
 
     @property
     def num_samples(self) -> int:
         """Examples this rank sees per epoch (before drop_last)."""
-        n = len(self.split)
-        if self.even:
-            return math.ceil(n / self.world_size)
-        return len(range(self.rank, n, self.world_size))
+        return len(self.sampler)
 
     def __len__(self) -> int:
         n = self.num_samples
@@ -90,16 +142,7 @@ class BatchLoader:
 
     def indices(self) -> torch.Tensor:
         """This rank's example indices for the current epoch, in order."""
-        n = len(self.split)
-        if self.shuffle:
-            g = torch.Generator().manual_seed(_seed(self.seed, self.epoch))
-            order = torch.randperm(n, generator=g)
-        else:
-            order = torch.arange(n)
-        if self.even and n % self.world_size:
-            pad = self.world_size - n % self.world_size
-            order = torch.cat([order, order.repeat(math.ceil(pad / n))[:pad]])
-        return order[self.rank::self.world_size]
+        return self.sampler.indices()
 
     def _make_batch(self, idx: torch.Tensor, number: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.split.batch(idx)

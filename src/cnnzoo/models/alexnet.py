@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
@@ -96,8 +96,7 @@ class AlexNet(ZooModel):
         return self.features(x)
 
     def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
-        x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
-        return x if pre_logits else self.classifier[-1](x)
+        return sequential_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
 
 
 _CASE_STUDY = (

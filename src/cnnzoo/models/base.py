@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import InputShapeError, ModelOptionError
-from cnnzoo.models.features import FeatureInfo, capture, resolve_indices
+from cnnzoo.models.features import FeatureInfoList, capture, resolve_indices
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,18 @@ class ZooModel(nn.Module):
             )
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.feature_info: list[FeatureInfo] = []
+        self.feature_info = FeatureInfoList()
         self.frozen_norms: tuple[str, ...] = ()
+        # Set by create_model: the options it was built with (save_weights records them), and
+        # for a model built with weights, what input those weights expect (timm's name; see
+        # cnnzoo.data_config).
+        self.model_options: dict[str, Any] = {}
+        self.pretrained_cfg: dict[str, Any] | None = None
+
+    @property
+    def default_cfg(self) -> dict[str, Any] | None:
+        """timm's older name for `pretrained_cfg`."""
+        return self.pretrained_cfg
 
     # -- the interface -------------------------------------------------------------
 
@@ -129,9 +139,15 @@ class ZooModel(nn.Module):
     # -- helpers -------------------------------------------------------------------
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise InputShapeError naming the model, what it expects and what it got."""
-        if torch.compiler.is_compiling() or torch.jit.is_tracing():
-            return  # shapes were checked eagerly; keep graphs free of Python checks
+        """Raise InputShapeError naming the model, what it expects and what it got.
+
+        Skipped while a graph is captured (torch.compile, torch.jit.trace, and
+        torch.fx.symbolic_trace, whose input is an fx Proxy with no shape to check): the
+        graph is then free of Python checks, and the eager call checks its inputs.
+        """
+        if (torch.compiler.is_compiling() or torch.jit.is_tracing()
+                or isinstance(x, torch.fx.Proxy)):
+            return
         name = model_name_of(self)
         expect = f"(N, {self.in_chans}, H, W) with H, W >= {self.min_input_size}"
         if not isinstance(x, torch.Tensor):
@@ -179,6 +195,16 @@ def model_name_of(module: nn.Module) -> str:
     if isinstance(module, ZooModel) and module.model_name:
         return module.model_name
     return type(module).__name__
+
+
+def sequential_head(classifier: nn.Sequential, x: torch.Tensor, pre_logits: bool) -> torch.Tensor:
+    """Run a Sequential classifier on flat features, stopping before its last layer for
+    `pre_logits`. Its layers are called one by one: a slice (`classifier[:-1]`) is a new
+    Sequential, not a submodule of the model, and torch.fx cannot trace it."""
+    *body, last = classifier
+    for layer in body:
+        x = layer(x)
+    return x if pre_logits else last(x)
 
 
 class AuxOutputs(NamedTuple):

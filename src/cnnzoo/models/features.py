@@ -35,6 +35,31 @@ class FeatureInfo:
             object.__setattr__(self, "title", self.module)
 
 
+class FeatureInfoList(list):
+    """A model's stages: a list of FeatureInfo, with timm's accessors beside it.
+
+    `channels()`, `reduction()` and `module_name()` give each stage's value as a list; with an
+    index (negative counts from the end) the one stage's, with a sequence of indices those
+    stages' values.
+    """
+
+    def _get(self, field: str, idx: int | Sequence[int] | None) -> object:
+        if idx is None:
+            return [getattr(f, field) for f in self]
+        if isinstance(idx, int):
+            return getattr(self[idx], field)
+        return [getattr(self[i], field) for i in idx]
+
+    def channels(self, idx: int | Sequence[int] | None = None) -> int | list[int]:
+        return self._get("channels", idx)  # type: ignore[return-value]
+
+    def reduction(self, idx: int | Sequence[int] | None = None) -> int | list[int]:
+        return self._get("reduction", idx)  # type: ignore[return-value]
+
+    def module_name(self, idx: int | Sequence[int] | None = None) -> str | list[str]:
+        return self._get("module", idx)  # type: ignore[return-value]
+
+
 HEAD = "head"  # the stage name of everything after the last declared stage
 
 
@@ -122,9 +147,18 @@ class FeatureList(nn.Module):
                 f"features_only needs a cnnzoo model, got {type(model).__name__}")
         self.out_indices = tuple(resolve_indices(model.feature_info, out_indices,
                                                  model_name_of(model)))
-        self.feature_info = [model.feature_info[i] for i in self.out_indices]
+        self.feature_info = FeatureInfoList(model.feature_info[i] for i in self.out_indices)
         _prune_after(model, max(self.out_indices))
         self.model = model
+
+    @property
+    def pretrained_cfg(self) -> dict | None:
+        """The model's (see ZooModel.pretrained_cfg)."""
+        return self.model.pretrained_cfg
+
+    @property
+    def default_cfg(self) -> dict | None:
+        return self.model.pretrained_cfg
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         self.model.check_input(x)

@@ -16,7 +16,7 @@ from torch import nn
 
 from cnnzoo.blocks import ConvNormAct, DepthwiseSeparableConv, ResidualBlock
 from cnnzoo.models.alexnet import KRIZHEVSKY_2012
-from cnnzoo.models.base import ZooModel
+from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.models.mobilenet import HOWARD_2017
 from cnnzoo.models.resnet import HE_2015, CifarResNet
@@ -120,8 +120,7 @@ class AlexNetSmall(ZooModel):
         return self.features(x)
 
     def forward_head(self, x: torch.Tensor, *, pre_logits: bool = False) -> torch.Tensor:
-        x = self.classifier[:-1](torch.flatten(self.avgpool(x), 1))
-        return x if pre_logits else self.classifier[-1](x)
+        return sequential_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
 
 
 class SmallConvNet(ZooModel):

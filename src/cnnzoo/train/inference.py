@@ -2,8 +2,9 @@
 
 Weights written by `cnnzoo train` carry what inference needs in their metadata (class
 names, mean/std, input size, model options); pretrained tags ("imagenet") carry it in their
-table entry (class names, evaluation preset); other weights fall back to the model card and
-to ImageNet statistics.
+table entry (class names, evaluation preset); other weights fall back to the model card (its
+input size, its dataset's statistics). The model is built by create_model, which reads all
+of that into `model.pretrained_cfg` (cnnzoo.data_config): the API and the CLI are one path.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ import torch
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
-from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
-from cnnzoo.errors import UsageError, WeightsError
+from cnnzoo.data_config import meta_size
+from cnnzoo.errors import UsageError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
-from cnnzoo.registry import create_model, default_input_size
+from cnnzoo.registry import create_model
 from cnnzoo.train.evaluate import EvalResult, evaluate
 from cnnzoo.train.images import Expected, read_for_training_data, read_with_preset
-from cnnzoo.weights import read_weights
-
-# Image sides a weights file may ask for: beyond this its metadata is damaged or hostile.
-MAX_SIDE = 4096
+from cnnzoo.weights import read_metadata
 
 
 @dataclass
@@ -44,19 +42,6 @@ class Trained:
         if isinstance(names, list) and len(names) == self.model.num_classes:
             return [str(c) for c in names]
         return [str(i) for i in range(self.model.num_classes)]
-
-
-def _meta_size(meta: dict[str, Any], key: str, length: int) -> list[int] | None:
-    """meta[key] as `length` positive ints no larger than MAX_SIDE, None if absent."""
-    value = meta.get(key)
-    if value is None:
-        return None
-    ok = isinstance(value, list) and len(value) == length and all(
-        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in value)
-    if not ok:
-        raise WeightsError(f"the weights' metadata has {key}={value!r}; expected {length} "
-                           f"sizes between 1 and {MAX_SIDE} (a damaged or foreign file)")
-    return value
 
 
 def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
@@ -79,21 +64,18 @@ def load_trained(
     in_chans: int | None = None,
     **options: Any,
 ) -> Trained:
-    """The model with its weights, in eval mode; options saved with the weights (such as
-    width) are used unless given again. `weights` is a file or a pretrained tag."""
+    """The model with its weights, in eval mode, built by create_model exactly as
+    `create_model(name, weights=weights, ...)` builds it (options saved with the weights,
+    such as width, unless given again). `weights` is a file or pretrained weights by name."""
     if is_tag(weights):
         trained = _load_pretrained(name, str(weights), in_chans, **options)
         if input_size is not None:
             trained.input_size = tuple(input_size)
         return trained
-    _, meta = read_weights(weights)
-    saved = meta.get("model_options") if isinstance(meta.get("model_options"), dict) else {}
-    model = create_model(name, weights=weights, in_chans=in_chans, **{**saved, **options})
-    model.eval()
-    _meta_size(meta, "image_size", 2)
-    stored = _meta_size(meta, "input_size", 3)
+    model = create_model(name, weights=weights, in_chans=in_chans, **options).eval()
+    meta = read_metadata(weights)
     if input_size is None:
-        input_size = (model.in_chans, *stored[1:]) if stored else default_input_size(model)
+        input_size = model.pretrained_cfg["input_size"]
     return Trained(model, meta, tuple(input_size))
 
 
@@ -148,16 +130,16 @@ def evaluate_on(
 def _stats_dataset(trained: Trained, image_size: tuple[int, int], channels: int) -> ImageDataset:
     """An empty dataset carrying the statistics and fit the weights were trained with, so
     image files get exactly the test-time transform of the training data."""
-    meta = trained.meta
-    mean, std = meta.get("mean"), meta.get("std")
+    meta, cfg = trained.meta, trained.model.pretrained_cfg
+    mean, std = meta.get("mean"), meta.get("std")  # the data's own, before any conversion
     if not (isinstance(mean, list) and isinstance(std, list)):
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.5,), (0.5,))
+        mean, std = cfg["mean"], cfg["std"]
     empty = Split(torch.zeros(0, channels, *image_size, dtype=torch.uint8),
                   torch.zeros(0, dtype=torch.long), "image files")
     return ImageDataset(
         name=str(meta.get("dataset", "images")), classes=tuple(trained.classes), train=empty,
         test=empty, mean=tuple(mean), std=tuple(std), source="image files",
-        fit=str(meta.get("fit", "resize")),
+        fit=cfg["fit"],
     )
 
 
@@ -175,7 +157,7 @@ def expected_input(trained: Trained) -> Expected:
     # Weights trained on grey data read files as grey, whatever the model's channels.
     channels = len(mean) if isinstance(mean, list) and len(mean) in (1, 3) \
         else trained.model.in_chans
-    size = _meta_size(meta, "image_size", 2) or list(trained.input_size[1:])
+    size = meta_size(meta, "image_size", 2) or list(trained.input_size[1:])
     dark = (float(mean[0]) < 0.5) if channels == 1 and isinstance(mean, list) else None
     return Expected(channels, (size[0], size[1]), str(meta.get("dataset", "training")), dark)
 
