@@ -20,10 +20,10 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/python -m compileall -q src
 	touch $@
 
-# `make test`: the export and openvino extras too, so that ONNX, OpenVINO and int8 paths
-# are tested.
+# `make test`: the optional extras too, so that ONNX, OpenVINO and int8 paths, TensorBoard
+# logging, shell completion and the tour notebook are tested.
 $(VENV)/.installed: $(VENV)/.installed-base
-	$(BIN)/pip install -q -e ".[test,export,openvino]"
+	$(BIN)/pip install -q -e ".[test,export,openvino,tensorboard,completion,notebook]"
 	touch $@
 
 install: $(VENV)/.installed
