@@ -8,6 +8,7 @@ index): that is what makes a resumed run bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import signal
 import time
@@ -21,6 +22,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.train.checkpoint import (
     load_checkpoint,
@@ -39,10 +41,14 @@ from cnnzoo.train.plots import plot_curves
 from cnnzoo.train.precision import autocast, depthwise_in_fp32, grad_scaler
 from cnnzoo.train.progress import ProgressBar
 from cnnzoo.train.rundir import StopFlag, os_problem
+from cnnzoo.train.tensorboard import FOLDER as TENSORBOARD
+from cnnzoo.train.tensorboard import TensorBoardLog
 from cnnzoo.weights import save_weights
 
 LAST, BEST, BEST_WEIGHTS = "last.pt", "best.pt", "best.safetensors"
 METRICS, CURVES = "metrics.jsonl", "curves.png"
+# The run's settings as plain JSON: what `cnnzoo train --config FILE` reads back.
+CONFIG = "config.json"
 # Drawing curves.png costs ~1 s (matplotlib): every epoch, it was a quarter of a LeNet-5
 # run's wall time. Redrawn at most this often, and once more when the run stops.
 REPLOT_AFTER_S = 30.0
@@ -111,6 +117,7 @@ class Trainer:
         self._plotted_at = float("-inf")  # the first epoch draws curves.png
         self._plotted_epochs = 0  # epochs curves.png shows
         self.best_top1, self.best_epoch = -1.0, 0
+        self.tensorboard: TensorBoardLog | None = None  # opened by fit() where asked for
         self.elapsed = 0.0
         self.epoch, self.batch = 0, 0  # where the next step starts
         # Running sums of an epoch stopped part-way (so its train metrics stay exact).
@@ -227,6 +234,20 @@ class Trainer:
         cfg = self.cfg
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            self._write(lambda: write_text_atomic(
+                self.out / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n"))
+            if cfg.tensorboard:
+                self.tensorboard = self._write(
+                    lambda: TensorBoardLog(self.out / TENSORBOARD, self.history))
+        try:
+            return self._fit()
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+                self.tensorboard = None
+
+    def _fit(self) -> TrainResult:
+        cfg = self.cfg
         interrupted = False
         with StopFlag() as stop:
             while self.epoch < cfg.epochs:
@@ -382,6 +403,8 @@ class Trainer:
             if self.plots and time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
+            if self.tensorboard is not None:
+                self._write(lambda: self.tensorboard.add(record))
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
                  f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "
