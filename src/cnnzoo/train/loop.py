@@ -117,7 +117,8 @@ class Trainer:
         self._plotted_at = float("-inf")  # the first epoch draws curves.png
         self._plotted_epochs = 0  # epochs curves.png shows
         self.best_top1, self.best_epoch = -1.0, 0
-        self.tensorboard: TensorBoardLog | None = None  # opened by fit() where asked for
+        self.tensorboard: TensorBoardLog | None = None  # opened on first use, if asked for
+        self._config_recorded = False
         self.elapsed = 0.0
         self.epoch, self.batch = 0, 0  # where the next step starts
         # Running sums of an epoch stopped part-way (so its train metrics stay exact).
@@ -196,6 +197,28 @@ class Trainer:
         state = self.state_dict()  # every rank joins the RNG gather
         if self.ctx.is_main:
             self._write(lambda: save_checkpoint(self.out / name, self._finite(state)))
+            self._record_config()
+
+    # Written with the first checkpoint, not before: a run that fails before it has saved
+    # anything leaves its folder empty, and the folder is removed (rundir.RunDir).
+    def _record_config(self) -> None:
+        """config.json: this run's settings (a resumed run's, with what it changed)."""
+        if not self._config_recorded:
+            self._write(lambda: write_text_atomic(
+                self.out / CONFIG, json.dumps(self.cfg.to_dict(), indent=2) + "\n"))
+            self._config_recorded = True
+
+    def _log_tensorboard(self, record: dict[str, Any] | None = None) -> None:
+        """With --tensorboard: open the event file on first use (writing the epochs already
+        done), then add `record`."""
+        if not self.cfg.tensorboard:
+            return
+        if self.tensorboard is None:
+            done = [r for r in self.history if r is not record]
+            self.tensorboard = self._write(
+                lambda: TensorBoardLog(self.out / TENSORBOARD, done))
+        if record is not None:
+            self._write(lambda: self.tensorboard.add(record))
 
     def _finite(self, state: dict[str, Any]) -> dict[str, Any]:
         """`state`, once every weight and buffer in it is finite: a checkpoint is only
@@ -231,14 +254,10 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
-        cfg = self.cfg
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            self._write(lambda: write_text_atomic(
-                self.out / CONFIG, json.dumps(cfg.to_dict(), indent=2) + "\n"))
-            if cfg.tensorboard:
-                self.tensorboard = self._write(
-                    lambda: TensorBoardLog(self.out / TENSORBOARD, self.history))
+            if self.history:  # resumed: the events match the checkpoint's epochs at once
+                self._log_tensorboard()
         try:
             return self._fit()
         finally:
@@ -400,11 +419,11 @@ class Trainer:
                 self._write(lambda: save_checkpoint(self.out / BEST, state))
                 self._export_best(self.epoch, result.top1)
             self._write(lambda: save_checkpoint(self.out / LAST, state))
+            self._record_config()
             if self.plots and time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
-            if self.tensorboard is not None:
-                self._write(lambda: self.tensorboard.add(record))
+            self._log_tensorboard(record)
         self.log(f"epoch {self.epoch}/{self.cfg.epochs}: test top-1 {100 * result.top1:.2f}% "
                  f"top-5 {100 * result.top5:.2f}% loss {result.loss:.4f} "
                  f"({seconds:.1f} s, best {100 * self.best_top1:.2f}% at epoch "
