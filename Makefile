@@ -20,10 +20,10 @@ $(VENV)/.installed-base: $(BIN)/python pyproject.toml
 	$(BIN)/python -m compileall -q src
 	touch $@
 
-# `make test`: the export, openvino, lightning, ray and slurm extras too, so that ONNX,
-# OpenVINO, int8, Lightning, Ray and submitit paths are tested.
+# `make test`: the optional extras too, so that ONNX, OpenVINO and int8 paths, Lightning,
+# Ray and submitit, TensorBoard logging, shell completion and the tour notebook are tested.
 $(VENV)/.installed: $(VENV)/.installed-base
-	$(BIN)/pip install -q -e ".[test,export,openvino,lightning,ray,slurm]"
+	$(BIN)/pip install -q -e ".[test,export,openvino,lightning,ray,slurm,tensorboard,completion,notebook]"
 	touch $@
 
 install: $(VENV)/.installed

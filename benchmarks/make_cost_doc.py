@@ -18,6 +18,7 @@ from cnnzoo.blocks import DepthwiseSeparableConv, InceptionBlock
 from cnnzoo.cli import main as cli
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cost.md"
+COST_VS_TOOLS = Path(__file__).resolve().parent / "results" / "cost_vs_tools.md"
 
 
 def run(command: str, head: int | None = None) -> str:
@@ -106,6 +107,9 @@ def build() -> str:
         "REFERENCE": reference_table(),
         "COMPARE": run("cnnzoo compare alexnet vgg16 resnet18 resnet50 resnet152 googlenet "
                        "inception_v3 mobilenet_v1 mobilenet_v2"),
+        # The other tools are the benchmark's, not the library's: their table is read as
+        # benchmarks/cost_vs_tools.py last wrote it.
+        "COST_VS_TOOLS": COST_VS_TOOLS.read_text().rstrip("\n"),
     }
     for key, value in parts.items():
         template = template.replace("{{" + key + "}}", value)

@@ -33,7 +33,7 @@ def test_every_field_has_a_flag_or_says_why_not() -> None:
         assert all(a.default is None for a in actions[f.name])  # only given flags count
         spellings = [s for a in actions[f.name] for s in a.option_strings]
         assert flag_of(f.name) in spellings or (not spellings and f.metadata["flag"])
-    # and nothing else: the flags that are not fields are the two that are not settings,
+    # and nothing else: the flags that are not fields are the three that are not settings,
     # and each negatable field's --no-X (its own dest, so that --no-X with --X is caught)
     from cnnzoo.cli.train import NEGATED
 
@@ -41,7 +41,7 @@ def test_every_field_has_a_flag_or_says_why_not() -> None:
     assert negated and all(actions[d][0].option_strings[0].startswith("--no-") for d in negated)
     extra = {d for d, acts in actions.items() if acts[0].option_strings} - {
         f.name for f in config_fields()} - negated
-    assert extra == {"help", "resume", "no_progress"}
+    assert extra == {"help", "resume", "config", "no_progress"}
 
 
 def test_help_text_comes_from_the_dataclass() -> None:

@@ -23,3 +23,16 @@ def test_cost_doc_is_what_its_commands_print_now() -> None:
     script = _script("make_cost_doc")
     assert script.DOC.read_text() == script.build(), (
         "docs/cost.md is stale: run .venv/bin/python benchmarks/make_cost_doc.py")
+
+
+@pytest.mark.parametrize("name", ["lenet5", pytest.param("mobilenet_v2", marks=pytest.mark.slow)])
+def test_each_tool_differs_from_cnnzoo_by_exactly_what_the_cost_doc_says(name: str) -> None:
+    for tool in ("fvcore", "ptflops", "torchinfo"):  # the benchmark's, not the library's
+        pytest.importorskip(tool)
+    script = _script("cost_vs_tools")
+    profile, figures = script.measure(name)
+    named = script.parts(profile)
+    for tool, figure in figures.items():
+        said, residual = script.explain(tool, figure, profile, named)
+        assert residual == 0, f"{tool} on {name}: {residual:+,} not explained by: {said}"
+        assert f"- {tool}, {name} (" in (ROOT / "docs" / "cost.md").read_text()

@@ -4,6 +4,7 @@ leave no file behind."""
 from __future__ import annotations
 
 import builtins
+import json
 
 import pytest
 import torch
@@ -153,3 +154,41 @@ def test_cli_export_prints_errors_and_exits_2_on_bad_input(tmp_path, capsys) -> 
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("cnnzoo: error:") and "Traceback" not in err
     assert main(["export", "no_such_net", "--format", "onnx", "-o", str(out)]) == 2
+
+
+def test_exported_onnx_carries_classes_preprocessing_and_version(tmp_path) -> None:
+    _needs_onnx()
+    import onnx
+    import onnxruntime
+
+    from cnnzoo.data import load_dataset
+
+    data = load_dataset("mnist")  # the metadata a training run writes with its weights
+    weights = tmp_path / "w.safetensors"
+    cnnzoo.save_weights(cnnzoo.create_model("lenet5"), weights, dataset=data.name,
+                        classes=list(data.classes), mean=list(data.mean), std=list(data.std),
+                        input_size=[1, 32, 32], image_size=list(data.image_size), fit=data.fit)
+    out = tmp_path / "m.onnx"
+    assert main(["export", "lenet5", "--weights", str(weights), "--format", "onnx",
+                 "-o", str(out)]) == 0
+    props = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert props["model"] == "lenet5" and props["cnnzoo_version"] == cnnzoo.__version__
+    assert json.loads(props["classes"]) == list(data.classes)
+    assert json.loads(props["mean"]) == pytest.approx(list(data.mean))
+    assert json.loads(props["std"]) == pytest.approx(list(data.std))
+    assert json.loads(props["input_size"]) == [1, 32, 32] and props["fit"] == data.fit
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map == props  # what runtimes read
+
+
+def test_a_pretrained_tag_gives_its_evaluation_preset() -> None:
+    from cnnzoo.export import onnx_metadata
+    from cnnzoo.train.inference import weights_meta
+
+    model = cnnzoo.create_model("inception_v3", device="meta")
+    props = onnx_metadata(model, (3, 299, 299), weights_meta("inception_v3", "imagenet"))
+    assert (props["resize"], props["crop"], props["interpolation"]) == ("342", "299", "bilinear")
+    assert len(json.loads(props["classes"])) == 1000 and props["num_classes"] == "1000"
+    assert json.loads(props["mean"]) == pytest.approx([0.485, 0.456, 0.406])
+    bare = onnx_metadata(model, (3, 299, 299))  # no weights: nothing about preprocessing
+    assert set(bare) == {"model", "num_classes", "input_size", "cnnzoo_version"}

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from html import escape
 from typing import Any
 
 FORMATS = ("table", "md", "json", "csv")
@@ -40,6 +41,8 @@ def render(
     `right` lists the column indexes to right-align (numbers). For JSON, `records`
     (machine-readable values) are written when given, else the rows as dicts.
     """
+    if fmt == "html":
+        return html_table(headers, rows, right)
     if fmt == "json":
         if records is None:
             records = [dict(zip(headers, r, strict=True)) for r in rows]
@@ -69,3 +72,22 @@ def render(
     else:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return "\n".join([line(headers), rule, *(line(r) for r in cells)])
+
+
+# Compact enough for a notebook cell: small type, tight cells, numbers aligned. Scoped to
+# the table's class, so that it restyles nothing else on the page.
+TABLE_CSS = ("<style>table.cnnzoo{font-size:12px;border-collapse:collapse}"
+             "table.cnnzoo td,table.cnnzoo th{padding:1px 6px;text-align:left}"
+             "table.cnnzoo .r{text-align:right;font-variant-numeric:tabular-nums}</style>")
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+               right: Sequence[int] = ()) -> str:
+    """Rows as an HTML table (what a notebook shows), with its own small stylesheet;
+    `right` columns are right-aligned."""
+    def cells(values: Sequence[Any], tag: str) -> str:
+        return "".join(f"<{tag}{' class=r' if i in right else ''}>{escape(str(v))}</{tag}>"
+                       for i, v in enumerate(values))
+
+    body = "".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
+    return f"{TABLE_CSS}<table class=cnnzoo><tr>{cells(headers, 'th')}</tr>{body}</table>"

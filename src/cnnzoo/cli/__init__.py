@@ -19,7 +19,7 @@ from cnnzoo.errors import CnnzooError, UsageError
 # importing cnnzoo.cli.list would bind the name `list` in this package, hiding the builtin.
 COMMAND_MODULES = tuple(f"cnnzoo.cli.{name}" for name in (
     "list_", "show", "train", "eval_", "predict", "summary", "compare", "cost", "data", "bench",
-    "export", "deploy", "draw", "weights", "study",
+    "export", "deploy", "draw", "weights", "study", "completion",
 ))
 
 
@@ -44,7 +44,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _only_module(argv: Sequence[str] | None) -> str | None:
-    """The one command module that `argv` names, if it names one: building the other 14
+    """The one command module that `argv` names, if it names one: building the other 15
     commands' parsers (and importing what they need) was a tenth of `summary`'s start-up."""
     if argv is None:
         return None

@@ -30,15 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace, extra: list[str]) -> int:
     from cnnzoo.export import DEFAULT_TOLERANCE, check_output, export_model
+    from cnnzoo.train.inference import weights_meta
 
     check_output(args.output, args.export_format)
     model, size = model_from_args(args, extra)
+    meta = weights_meta(args.model, args.weights) if args.weights else None
     print(f"exporting {args.model} to {args.export_format} ...", file=sys.stderr, flush=True)
     result = export_model(
         model, Path(args.output), args.export_format, size,
         dynamic_batch=not args.static_batch, check=not args.no_check,
         tolerance=DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance,
-        opset=args.opset,
+        opset=args.opset, weights_meta=meta,
     )
     print(result.summary())
     return 0

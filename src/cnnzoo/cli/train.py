@@ -1,7 +1,7 @@
 """`cnnzoo train`: train a model on a dataset, or resume a run.
 
 The flags are generated from TrainConfig's fields (their types, help, choices and
-defaults); this module adds only --resume and --no-progress, which are not settings."""
+defaults); this module adds only --resume, --config and --no-progress, which are not settings."""
 
 from __future__ import annotations
 
@@ -13,13 +13,14 @@ from typing import Any
 
 from cnnzoo.cli.common import parse_model_options
 from cnnzoo.errors import ConfigError, UsageError
-from cnnzoo.train.config import config_fields, field_type
+from cnnzoo.train.config import config_fields, field_type, read_config_file
 
 _TRAIN_HELP = """examples:
   cnnzoo train lenet5 --data mnist                 (the model's recipe for the data)
   cnnzoo train resnet20 --data fashion-mnist --epochs 3        (the recipe, 3 epochs)
   cnnzoo train mobilenet_v2 --data cifar10 --width 0.5 --recipe none --schedule onecycle
   cnnzoo train --resume runs/lenet5-mnist --epochs 30     (continue, or train longer)
+  cnnzoo train --config runs/lenet5-mnist/config.json --seed 1   (a run's settings again)
   torchrun --standalone --nproc_per_node=2 -m cnnzoo train resnet20 --data mnist
 Defaults shown are TrainConfig's; a model's recipe for the data (`cnnzoo show NAME`)
 sets some of them first, and each flag given overrides one field.
@@ -105,6 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=_TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(p)
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from last.pt")
+    p.add_argument("--config", metavar="FILE",
+                   help="start from the settings in FILE, JSON: a run's config.json or any "
+                   "subset of its keys; flags given override them (a run's own config.json "
+                   "names its folder: the new run gets a folder of its own)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train, accepts_model_options=True)
 
@@ -137,10 +142,25 @@ def _default_out(model: str, data: str) -> str:
     return out
 
 
+def _from_file(path: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a --config file with the flags given over them."""
+    values = read_config_file(path)
+    out = values.get("out")
+    if isinstance(out, str) and Path(out).resolve() == Path(path).resolve().parent:
+        del values["out"]  # a run's own record: rerunning it must not land on that run
+    merged = {**values, **given}
+    stored = values.get("model_options")
+    if isinstance(stored, dict) and "model_options" in given:
+        merged["model_options"] = {**stored, **given["model_options"]}
+    return merged
+
+
 def run_train(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         return _run(args, extra)
     except ConfigError as e:  # the library names the field; the user typed a flag
+        if args.config and getattr(args, e.field, None) is None:  # it came from the file
+            raise UsageError(f"--config {args.config}: {e.field} {e.problem}") from None
         raise UsageError(f"{flag_of(e.field)} {e.problem}") from None
 
 
@@ -153,13 +173,18 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.resume:
         if args.out and Path(args.out) != Path(args.resume):
             raise UsageError("--resume DIR continues the run in DIR; leave out --out")
+        if args.config:
+            raise UsageError("--resume DIR continues a run with its own settings; --config "
+                             "FILE starts a new one: give one of them")
         cfg = resume_config(args.resume, given)
     else:
-        if not args.model:
+        if args.config:
+            given = _from_file(args.config, given)
+        if not given.get("model"):
             raise UsageError("name a model and a dataset, e.g. `cnnzoo train lenet5 --data "
                              "mnist`, or continue a run with --resume DIR")
         given.setdefault("data", TrainConfig.data)
-        given.setdefault("out", _default_out(args.model, given["data"]))
+        given.setdefault("out", _default_out(given["model"], given["data"]))
         cfg, recipe = configure(**given)
         if (Path(cfg.out) / LAST).exists():  # the library's words are resume=True
             raise UsageError(f"--out {cfg.out} already holds a run; continue it with --resume "

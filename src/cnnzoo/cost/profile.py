@@ -54,11 +54,23 @@ class Profile:
     uncounted_ops: tuple[str, ...] = ()
     input_shapes: tuple[tuple[int, ...], ...] = ()  # every input, batch included
 
+    # report.py renders profiles and imports this module, hence the imports below.
     def __str__(self) -> str:
         """The summary table with the totals above it and the notes below."""
         from cnnzoo.cost.report import footer, headline, summary_table
 
         return f"{headline(self)}\n\n{summary_table(self)}\n\n{footer(self)}"
+
+    def __repr__(self) -> str:
+        from cnnzoo.cost.report import profile_repr
+
+        return profile_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the totals, the per-layer table and its notes."""
+        from cnnzoo.cost.report import profile_html
+
+        return profile_html(self)
 
     @property
     def macs(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from html import escape
 
 from cnnzoo.cost.profile import Profile, StageCost
 from cnnzoo.cost.tracer import LayerCost
@@ -44,12 +45,13 @@ def _stage_row(s: StageCost, total: int, exact: bool) -> list[str]:
 
 
 def summary_table(p: Profile, fmt: str = "table", stages_only: bool = False) -> str:
-    """The per-layer table (or the stage table) in `fmt`: table, md, json or csv."""
+    """The per-layer table (or the stage table) in `fmt`: table, md, json, csv or html (a
+    notebook's; numbers humanised as in the text table)."""
     if fmt == "json":
         return json.dumps(p.to_dict(), indent=2)
     if fmt == "csv":
         return _csv(p)
-    exact = fmt != "table"
+    exact = fmt not in ("table", "html")
     total = p.macs
     rows: list[list[str]] = []
     stages = p.stages()
@@ -149,3 +151,19 @@ def compare_rows(profiles: list[Profile], reported: list[dict], fmt: str) -> str
             "torchvision_acc1": rep["torchvision_acc1"],
         })
     return render(COMPARE_HEADERS, rows, fmt, right=(2, 3, 4, 5, 6, 8), records=records)
+
+
+def profile_html(p: Profile) -> str:
+    """What a notebook shows for a profile: the totals, the per-layer table, the notes."""
+    lines = "<br>".join(escape(line) for line in headline(p).splitlines())
+    notes = "<br>".join(escape(line) for line in footer(p).splitlines())
+    return (f"<div><p style='font-size:13px'><strong>{lines}</strong></p>"
+            f"{summary_table(p, 'html')}<p style='font-size:12px;color:#555'>{notes}</p></div>")
+
+
+def profile_repr(p: Profile) -> str:
+    """One line instead of the dataclass's (every layer's row: 23,820 characters for
+    ResNet-50); `print(profile)` prints the table."""
+    return (f"<Profile {p.model}: input {shape_str(p.input_size)}, batch {p.batch_size}, "
+            f"{p.dtype}, {len(p.layers)} layers, params {human(p.params)}, MACs "
+            f"{human(p.macs)}; print() it for the table>")

@@ -1,6 +1,6 @@
 """Architecture diagrams drawn from the real modules: `draw(model) -> SVG text`."""
 
 from cnnzoo.draw.api import draw
-from cnnzoo.draw.output import save
+from cnnzoo.draw.output import Diagram, save
 
-__all__ = ["draw", "save"]
+__all__ = ["Diagram", "draw", "save"]

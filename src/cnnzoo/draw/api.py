@@ -10,6 +10,7 @@ from torch import nn
 from cnnzoo.draw.boxes import Context, lay_out, linear_units, unit_box
 from cnnzoo.draw.layout import COLOURS, NOTE, Item, measure_seq, place_arcs, place_seq
 from cnnzoo.draw.names import KIND_NAMES, shape_text
+from cnnzoo.draw.output import Diagram
 from cnnzoo.draw.structure import flow
 from cnnzoo.draw.svg import Canvas, Path, Rect, Text, text_width, to_svg
 from cnnzoo.draw.trace import Graph, trace
@@ -29,8 +30,9 @@ def draw(
     detail: str = "stages",
     *,
     costs: bool = False,
-) -> str:
-    """Draw a model from its real forward pass (traced on the meta device) as SVG.
+) -> Diagram:
+    """Draw a model from its real forward pass (traced on the meta device) as SVG text
+    (a str; a notebook shows it as the picture; `.save(path)` writes .svg or .png).
 
     `model_or_name`: a registered name or any nn.Module taking one image batch.
     `input_size`: (C, H, W); a zoo model's default is its card's, and any other module
@@ -69,7 +71,7 @@ def draw(
     return render(items, heading, extra)
 
 
-def render(items: list[Item], heading: str, extra: list[tuple[int, int]]) -> str:
+def render(items: list[Item], heading: str, extra: list[tuple[int, int]]) -> Diagram:
     left, right, height = measure_seq(items)
     arcs_w = 18 * (len(extra) + 1) if extra else 0
     content_w = left + right + arcs_w
@@ -83,7 +85,7 @@ def render(items: list[Item], heading: str, extra: list[tuple[int, int]]) -> str
     spans = place_seq(c, items, cx, top)
     if extra:
         place_arcs(c, spans, extra, cx - left)
-    return to_svg(c, heading)
+    return Diagram(to_svg(c, heading))
 
 
 def _legend_entries() -> list[tuple[str, str]]:

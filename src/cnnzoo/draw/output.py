@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -11,6 +12,22 @@ from cnnzoo.atomic import write_bytes_atomic
 from cnnzoo.errors import MissingDependencyError, UsageError
 
 _BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+class Diagram(str):
+    """A diagram's SVG text: a str in every way (write it, embed it, compare it), which a
+    notebook shows as the picture and whose repr is one line instead of the whole SVG."""
+
+    def _repr_svg_(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        w, h = _size(self)
+        return f"<Diagram {w}x{h} SVG, {len(self):,} characters; .save('x.svg' or 'x.png')>"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the diagram to a .svg or .png file (see `save`)."""
+        return save(self, path)
 
 
 def save(svg: str, path: str | Path) -> Path:
@@ -32,8 +49,6 @@ def _atomic(path: Path, data: bytes) -> None:
 
 
 def _size(svg: str) -> tuple[int, int]:
-    import re
-
     m = re.search(r'<svg[^>]* width="(\d+)" height="(\d+)"', svg)
     return (int(m.group(1)), int(m.group(2))) if m else (1200, 1600)
 

@@ -8,23 +8,34 @@ exported file computes what eager PyTorch computes.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from cnnzoo.atomic import umask_mode
 from cnnzoo.errors import CnnzooError, ExportError, UsageError
-from cnnzoo.export.formats import FORMATS, SUFFIXES, WRITERS, load_runner, onnx_session
+from cnnzoo.export.formats import (
+    FORMATS,
+    SUFFIXES,
+    WRITERS,
+    load_runner,
+    onnx_session,
+    set_onnx_metadata,
+)
 from cnnzoo.export.parity import ParityCheck, parity_checks
 from cnnzoo.models.base import model_name_of
 from cnnzoo.registry import default_input_size
 
 __all__ = [
-    "FORMATS", "ExportResult", "ParityCheck", "check_output", "export_model", "onnx_session",
+    "FORMATS", "ExportResult", "ParityCheck", "check_output", "export_model", "onnx_metadata",
+    "onnx_session",
 ]
 
 # Exported graphs fuse and reorder float32 arithmetic; 1e-4 of the output's scale is far
@@ -59,6 +70,29 @@ class ExportResult:
         return "\n".join(lines)
 
 
+# What an ONNX file carries from its weights' metadata (a cnnzoo-trained file's, or a
+# pretrained tag's entry): the classes and the preprocessing of evaluation.
+WEIGHTS_KEYS = ("dataset", "classes", "mean", "std", "image_size", "fit", "resize", "crop",
+                "interpolation")
+
+
+def onnx_metadata(model: nn.Module, input_size: tuple[int, int, int],
+                  weights_meta: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The metadata_props of an exported ONNX file: model name, classes, input size, the
+    evaluation preprocessing (mean/std, resize/crop or fit) where the weights' metadata says
+    them, and the cnnzoo version. Values other than text are JSON."""
+    from cnnzoo import __version__
+
+    props: dict[str, Any] = {"model": model_name_of(model),
+                             "num_classes": getattr(model, "num_classes", None),
+                             "input_size": list(input_size)}
+    props.update({k: v for k, v in (weights_meta or {}).items()
+                  if k in WEIGHTS_KEYS and v is not None})
+    props["cnnzoo_version"] = __version__
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in props.items()
+            if v is not None}
+
+
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0][:300] if text else type(e).__name__
@@ -87,8 +121,13 @@ def export_model(
     check: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
     opset: int | None = None,
+    weights_meta: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Export `model` (put in eval mode: auxiliary heads off) to `path`.
+
+    An ONNX file carries `onnx_metadata` in its metadata_props: the classes and evaluation
+    preprocessing come from `weights_meta` (what `cnnzoo.train.inference.weights_meta`
+    reads from a weights file or a pretrained tag).
 
     With `check`, the written file is run (ONNX Runtime for ONNX) against eager PyTorch on
     random inputs of batch 1 and 3 and on real images; above `tolerance` (relative to the
@@ -110,6 +149,8 @@ def export_model(
     try:
         try:
             WRITERS[format](model, example, tmp, dynamic_batch, opset)
+            if format == "onnx":
+                set_onnx_metadata(tmp, onnx_metadata(model, size, weights_meta))
         except CnnzooError:
             raise
         except Exception as e:  # noqa: BLE001 - any exporter failure becomes one clear line

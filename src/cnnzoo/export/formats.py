@@ -69,6 +69,16 @@ def write_onnx(
         program.save(str(path), external_data=False)
 
 
+def set_onnx_metadata(path: Path, props: dict[str, str]) -> None:
+    """Write `props` into the ONNX file's metadata_props (what `onnx.load(path)
+    .metadata_props` and ONNX Runtime's `get_modelmeta().custom_metadata_map` read)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, props)
+    onnx.save(proto, str(path))
+
+
 def write_torchscript(
     model: nn.Module, x: torch.Tensor, path: Path, dynamic_batch: bool, opset: int | None
 ) -> None:

@@ -28,10 +28,12 @@ from cnnzoo.studies.registry import SKIPPED, STUDY_IDS, STUDY_MODULES, UnknownSt
 # Load the submodule now: its first import would otherwise rebind `cnnzoo.studies.report`
 # from the function below to the module.
 import cnnzoo.studies.report as _report_module  # noqa: E402, F401  isort: skip
+from cnnzoo.studies.result import StudyResult  # noqa: E402  isort: skip
 
 __all__ = [
     "CONFIRMED", "INCONCLUSIVE", "NEEDS_DATA", "REFUTED", "SKIPPED", "STUDY_IDS",
     "STUDY_MODULES", "VERDICTS", "NeedsData", "Study", "StudyContext", "StudyError",
+    "StudyResult",
     "UnknownStudyError", "Verdict", "list_studies", "report", "run",
 ]
 
@@ -45,16 +47,19 @@ def list_studies() -> list[Study]:
 
 
 def run(study_id: str, mode: str = "quick", seeds: int | None = None, data: str | None = None,
-        out: str | Path = "runs/studies", **options: Any) -> dict:
+        out: str | Path = "runs/studies", **options: Any) -> StudyResult:
     """Run one study (or reuse its finished result) and return its result dict: claim,
-    measured figures, verdict, key figure, reason, environment. Options: data_root,
+    measured figures, verdict, key figure, reason, environment (a notebook shows it as the
+    report's section: verdict, interval chart, figures). Options: data_root,
     threads, jobs (training runs at once, default 1; more start worker processes, so a script
     calling this needs multiprocessing's `if __name__ == "__main__":` guard), force,
     progress, log, weights_dir."""
     from cnnzoo.studies.registry import get
     from cnnzoo.studies.runner import run_study
 
-    return run_study(get(study_id), mode=mode, seeds=seeds, data=data, out=out, **options)
+    module = get(study_id)
+    result = run_study(module, mode=mode, seeds=seeds, data=data, out=out, **options)
+    return StudyResult(result, Path(out) / module.id)
 
 
 def report(folder: str | Path, html_path: str | Path | None = None) -> Path:

@@ -127,14 +127,21 @@ def collect(folder: Path) -> list[dict]:
                              comparisons=measured.get("comparisons", []))
             except (StudyError, KeyError, ValueError, TypeError) as e:
                 entry["note"] = f"verdict as stored: the raw files could not be re-read ({e})"
-        if module is not None and hasattr(module.module, "figures") and entry.get("measured"):
-            try:
-                entry["figures"] = module.module.figures(RawData(sub), entry["measured"])
-            except Exception as e:  # noqa: BLE001 - a figure must not cost the whole report
-                entry["figures"] = [Figure("figure unavailable",
-                                           caption=f"{type(e).__name__}: {e}")]
+        entry["figures"] = _figures(sub, entry.get("measured"))
         entries.append(entry)
     return entries
+
+
+def _figures(folder: Path, measured: dict | None) -> list[Figure]:
+    """The study's own figures, drawn from its raw files (none where it has no code here
+    or measured nothing)."""
+    module = _load(folder.name) if folder.name in STUDY_IDS else None
+    if module is None or not hasattr(module.module, "figures") or not measured:
+        return []
+    try:
+        return module.module.figures(RawData(folder), measured)
+    except Exception as e:  # noqa: BLE001 - a figure must not cost the whole report
+        return [Figure("figure unavailable", caption=f"{type(e).__name__}: {e}")]
 
 
 # -- one study's section ------------------------------------------------------------------
@@ -469,6 +476,38 @@ def _environment(entries: list[dict], folder: Path) -> str:
             "studies).</p>")
 
 
+# A notebook's share of CSS: scoped to the result's box, so the page keeps its own styles.
+NOTEBOOK_CSS = "".join(
+    f"div.cnnzoo-study {rule}" for rule in (
+        "table{border-collapse:collapse;font-size:12.5px;margin:4px 0}",
+        "td{border-bottom:1px solid #e3e3e3;padding:2px 6px;text-align:left}",
+        "th{border-bottom:1px solid #e3e3e3;padding:2px 6px;text-align:left}",
+        ".num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}",
+        ".badge{display:inline-block;padding:1px 9px;border-radius:10px;color:#fff;"
+        "font-size:12.5px;font-weight:bold}",
+        ".fig svg{max-width:100%;height:auto}", "figcaption{color:#555;font-size:12.5px}",
+        ".small{font-size:12px}", ".tables{display:flex;flex-wrap:wrap;gap:0 24px}"))
+
+
+def result_html(result: Mapping[str, Any], folder: Path) -> str:
+    """One study's result as a notebook shows it: the verdict and why, the interval chart
+    and table of its comparisons, its figures and what it measured (the report's own
+    pieces; no raw files, no diagrams)."""
+    root = folder.parent
+    sid = escape(str(result.get("id", folder.name)))
+    figures = "".join(_figure(f, root) for f in _figures(folder, result.get("measured")))
+    return "".join([
+        f"<div class='cnnzoo-study'><style>{NOTEBOOK_CSS}</style>",
+        f"<h3>{sid} {_badge(str(result.get('verdict', '')), _n(result))}</h3>",
+        f"<p><em>{prose(result.get('claim', ''), root)}</em></p>",
+        f"<p><strong>{prose(result.get('key', ''), root)}</strong></p>",
+        f"<p>{prose(result.get('reason', ''), root)}</p>",
+        _comparisons(result, root), f"<div class='figs'>{figures}</div>",
+        "<details><summary>measured</summary>",
+        _measured_table(result.get("measured") or {}, root), "</details></div>",
+    ])
+
+
 def _where(folder: Path) -> str:
     if not folder.is_absolute():
         return f"<code>{escape(str(folder))}</code>"
@@ -513,5 +552,5 @@ def verdicts(folder: Path) -> dict[str, Verdict]:
 
 
 __all__ = ["collect", "deciding_comparison", "evidence_text", "interval_text", "is_indicative",
-           "render_html", "short_claim", "verdict_label", "verdicts", "write_json_atomic",
-           "write_report"]
+           "render_html", "result_html", "short_claim", "verdict_label", "verdicts",
+           "write_json_atomic", "write_report"]

@@ -9,11 +9,13 @@ field (`epochs must be >= 1, got 0`); the CLI maps the field to its flag.
 
 from __future__ import annotations
 
+import json
 import math
 import types
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from cnnzoo.data.pipeline import check_augmentations
@@ -28,7 +30,7 @@ CHANNELS = ("strict", "convert")
 # The fields a resumed run may change (nanoGPT keeps such a list too); any other field
 # given on resume must equal the stored one: a resumed run is the same run. `lr`: after a
 # NaN stop, resume the last finite checkpoint at a lower peak rate.
-RESUMABLE = ("epochs", "lr", "device", "out", "threads")
+RESUMABLE = ("epochs", "lr", "device", "out", "threads", "tensorboard")
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,8 @@ class TrainConfig:
     threads: int | None = setting(None, "CPU threads (default: the cores other processes "
                                   "leave free, judged again every 2 s)",
                                   bound=Bound(1, MAX_THREADS))
+    tensorboard: bool = setting(False, "also write metrics.jsonl's scalars as TensorBoard "
+                                "events in OUT/tensorboard (the tensorboard extra)")
     model_options: dict[str, Any] = setting(
         factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "
         "NAME` lists them)")
@@ -255,6 +259,35 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a JSON file (a run's config.json, or one written by hand: any subset
+    of TrainConfig's fields); UsageError naming the file and the fix when it is missing,
+    not JSON, not an object or names a setting that does not exist. Values are checked
+    where the config is built."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file; give a run's config.json or a JSON "
+                         "file of settings") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"--config {path} cannot be read ({e}); give a JSON file") from None
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"--config {path} is not JSON (line {e.lineno}: {e.msg}); give a "
+                         "run's config.json or a JSON object of settings") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"--config {path} holds a JSON {type(values).__name__}, not an object "
+                         'of settings such as {"epochs": 5}')
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UsageError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; the "
+                         f"settings are TrainConfig's fields: {', '.join(sorted(known))}")
+    return values
 
 
 _HINTS: dict[str, Any] = {}

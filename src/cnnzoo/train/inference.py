@@ -44,17 +44,36 @@ class Trained:
         return [str(i) for i in range(self.model.num_classes)]
 
 
-def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
+def pretrained_meta(entry: PretrainedWeights) -> dict[str, Any]:
+    """What a pretrained tag's table entry says in place of a file's metadata: its classes
+    and its evaluation preset."""
     from cnnzoo.data.imagenet import imagenet_classes
+
+    preset = entry.preset
+    return {"dataset": entry.dataset, "classes": list(imagenet_classes()),
+            "mean": list(preset.mean), "std": list(preset.std), "fit": "crop",
+            "input_size": [3, preset.crop, preset.crop], "resize": preset.resize,
+            "crop": preset.crop, "interpolation": preset.interpolation}
+
+
+def weights_meta(name: str, weights: str | Path) -> dict[str, Any]:
+    """The metadata of `weights` for model `name`: a file's (empty for a torchvision .pth),
+    or a pretrained tag's table entry."""
+    from cnnzoo.hub import pretrained_entry
+
+    if is_tag(weights):
+        return pretrained_meta(pretrained_entry(name, str(weights)))
+    return read_metadata(weights)
+
+
+def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
     from cnnzoo.hub import pretrained_entry
 
     entry = pretrained_entry(name, tag)
     model = create_model(name, weights=tag, in_chans=in_chans, **options).eval()
     preset = entry.preset
-    meta = {"dataset": entry.dataset, "classes": list(imagenet_classes()),
-            "mean": list(preset.mean), "std": list(preset.std), "fit": "crop",
-            "input_size": [3, preset.crop, preset.crop]}
-    return Trained(model, meta, (model.in_chans, preset.crop, preset.crop), entry)
+    return Trained(model, pretrained_meta(entry), (model.in_chans, preset.crop, preset.crop),
+                   entry)
 
 
 def load_trained(

@@ -8,6 +8,7 @@ index): that is what makes a resumed run bit-identical to an uninterrupted one.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import signal
 import time
@@ -21,6 +22,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.load import ThreadGovernor
 from cnnzoo.train.checkpoint import (
@@ -40,10 +42,14 @@ from cnnzoo.train.plots import plot_curves
 from cnnzoo.train.precision import autocast, depthwise_in_fp32, grad_scaler
 from cnnzoo.train.progress import ProgressBar
 from cnnzoo.train.rundir import StopFlag, os_problem
+from cnnzoo.train.tensorboard import FOLDER as TENSORBOARD
+from cnnzoo.train.tensorboard import TensorBoardLog
 from cnnzoo.weights import save_weights
 
 LAST, BEST, BEST_WEIGHTS = "last.pt", "best.pt", "best.safetensors"
 METRICS, CURVES = "metrics.jsonl", "curves.png"
+# The run's settings as plain JSON: what `cnnzoo train --config FILE` reads back.
+CONFIG = "config.json"
 # Drawing curves.png costs ~1 s (matplotlib): every epoch, it was a quarter of a LeNet-5
 # run's wall time. Redrawn at most this often, and once more when the run stops.
 REPLOT_AFTER_S = 30.0
@@ -115,6 +121,8 @@ class Trainer:
         self._plotted_at = float("-inf")  # the first epoch draws curves.png
         self._plotted_epochs = 0  # epochs curves.png shows
         self.best_top1, self.best_epoch = -1.0, 0
+        self.tensorboard: TensorBoardLog | None = None  # opened on first use, if asked for
+        self._config_recorded = False
         self.elapsed = 0.0
         self.epoch, self.batch = 0, 0  # where the next step starts
         # Running sums of an epoch stopped part-way (so its train metrics stay exact).
@@ -193,6 +201,28 @@ class Trainer:
         state = self.state_dict()  # every rank joins the RNG gather
         if self.ctx.is_main:
             self._write(lambda: save_checkpoint(self.out / name, self._finite(state)))
+            self._record_config()
+
+    # Written with the first checkpoint, not before: a run that fails before it has saved
+    # anything leaves its folder empty, and the folder is removed (rundir.RunDir).
+    def _record_config(self) -> None:
+        """config.json: this run's settings (a resumed run's, with what it changed)."""
+        if not self._config_recorded:
+            self._write(lambda: write_text_atomic(
+                self.out / CONFIG, json.dumps(self.cfg.to_dict(), indent=2) + "\n"))
+            self._config_recorded = True
+
+    def _log_tensorboard(self, record: dict[str, Any] | None = None) -> None:
+        """With --tensorboard: open the event file on first use (writing the epochs already
+        done), then add `record`."""
+        if not self.cfg.tensorboard:
+            return
+        if self.tensorboard is None:
+            done = [r for r in self.history if r is not record]
+            self.tensorboard = self._write(
+                lambda: TensorBoardLog(self.out / TENSORBOARD, done))
+        if record is not None:
+            self._write(lambda: self.tensorboard.add(record))
 
     def _finite(self, state: dict[str, Any]) -> dict[str, Any]:
         """`state`, once every weight and buffer in it is finite: a checkpoint is only
@@ -228,9 +258,19 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
-        cfg = self.cfg
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
+            if self.history:  # resumed: the events match the checkpoint's epochs at once
+                self._log_tensorboard()
+        try:
+            return self._fit()
+        finally:
+            if self.tensorboard is not None:
+                self.tensorboard.close()
+                self.tensorboard = None
+
+    def _fit(self) -> TrainResult:
+        cfg = self.cfg
         interrupted = False
         with StopFlag() as stop:
             while self.epoch < cfg.epochs:
@@ -388,9 +428,11 @@ class Trainer:
                 self._write(lambda: save_checkpoint(self.out / BEST, state))
                 self._export_best(self.epoch, result.top1)
             self._write(lambda: save_checkpoint(self.out / LAST, state))
+            self._record_config()
             if self.plots and time.monotonic() - self._plotted_at >= REPLOT_AFTER_S:
                 self._plot()
             self._write(lambda: append_metrics(self.out / METRICS, record))  # last: all done
+            self._log_tensorboard(record)
         shared = ""
         if self.cores is not None and record["threads"] < self.cores.limit:
             shared = f", {record['threads']} thread{'s' * (record['threads'] > 1)}: " \

@@ -22,6 +22,7 @@ from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
 from cnnzoo.train.rundir import RunDir, interrupts
+from cnnzoo.train.tensorboard import require_tensorboard
 from cnnzoo.train.transfer import freeze_features
 
 
@@ -132,6 +133,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = p
     if not resume and last.exists():
         raise ConfigError("out", f"{cfg.out} already holds a run ({last}); continue it "
                           "(resume=True) or choose another folder")
+    if cfg.tensorboard:
+        require_tensorboard()  # one line now, not after the data is read
     if cfg.threads:
         # On a busy machine one thread per process beats threads fighting over cores.
         torch.set_num_threads(cfg.threads)
