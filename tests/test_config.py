@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from cnnzoo.cli import build_parser, main
 from cnnzoo.cli.train import flag_of
 from cnnzoo.errors import ConfigError, UsageError
 from cnnzoo.train import TrainConfig
-from cnnzoo.train.config import RESUMABLE, config_fields
+from cnnzoo.train.config import RESUMABLE, config_fields, fields_where
 
 
 def _train_parser():  # noqa: ANN202
@@ -128,6 +129,23 @@ def test_the_checkpoint_record_round_trips() -> None:
     assert set(record) == {f.name for f in config_fields()}
     assert TrainConfig.from_dict(record) == cfg
     assert set(RESUMABLE) <= set(record) and "lr" in RESUMABLE
+
+
+def test_each_field_declares_its_roles_and_the_lists_follow() -> None:
+    from cnnzoo.studies.cache import NOT_HASHED, config_hash
+    from cnnzoo.train.recipes import Recipe
+
+    for f in config_fields():
+        assert {"resumable", "computes", "recipe"} <= set(f.metadata), f.name
+    assert fields_where("resumable") == RESUMABLE
+    assert set(NOT_HASHED) == {"data_root", "out", "device", "tensorboard"}
+    base = TrainConfig(model="lenet5", out="a")
+    # Where a run writes and what else it writes leave its hash alone; what it computes not.
+    assert config_hash(replace(base, out="b", tensorboard=True)) == config_hash(base)
+    assert config_hash(replace(base, threads=2)) != config_hash(base)
+    for key, value in (("threads", 2), ("tensorboard", True), ("limit_train", 10)):
+        with pytest.raises(ConfigError, match="cannot be set by a recipe"):
+            Recipe("bad", ("lenet5",), "mnist", "measured here: -", {key: value})
 
 
 @pytest.mark.parametrize("word", ["bf16", "bfloat16", "BF16", "torch.bfloat16",

@@ -29,7 +29,7 @@ from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CnnzooError
-from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.config import TrainConfig, fields_where
 
 DONE = "done.json"
 FINAL = "final.json"
@@ -39,8 +39,9 @@ STUDY_THREADS = 1  # every study run's torch threads on CPU (hashed: they change
 # one thread, where foreach updates, bf16 and torch.compile gained less or lost
 # (benchmarks/study_step_speed.py, docs/benchmarks.md). A study may still ask otherwise.
 STUDY_DEFAULTS = {"channels_last": True}
-# Fields that change where a run goes or where its data is read from, not what it computes.
-NOT_HASHED = ("out", "device", "data_root")
+# Fields that change where a run goes, where its data is read from or what else it writes,
+# not what it computes (TrainConfig declares them: computes=False).
+NOT_HASHED = fields_where("computes", False)
 
 
 @contextlib.contextmanager

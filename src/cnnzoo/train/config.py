@@ -27,10 +27,6 @@ SCHEDULES = ("step", "cosine", "onecycle", "constant")
 FREEZE = ("none", "features")
 CHANNELS = ("strict", "convert")
 
-# The fields a resumed run may change (nanoGPT keeps such a list too); any other field
-# given on resume must equal the stored one: a resumed run is the same run. `lr`: after a
-# NaN stop, resume the last finite checkpoint at a lower peak rate.
-RESUMABLE = ("epochs", "lr", "device", "out", "threads", "tensorboard")
 
 
 @dataclass(frozen=True)
@@ -73,15 +69,22 @@ def setting(default: Any = MISSING, help: str = "", *, factory: Any = MISSING,
             bound: Bound | None = None, choices: tuple[str, ...] | None = None,
             flag: str | None = None, metavar: str | None = None,
             parse: Callable[[str], Any] | None = None, negatable: bool = False,
-            const: Any = None, internal: str = "") -> Any:
+            const: Any = None, internal: str = "", resumable: bool = False,
+            computes: bool = True, recipe: bool = True) -> Any:
     """A TrainConfig field with what the CLI and the checks need to know about it.
 
     flag: the CLI flag where it is not --field-name ('NAME' without dashes: positional);
     parse: turns the flag's text into the value; negatable: --no-FLAG sets False;
-    const: the flag takes no value and sets this one; internal: why there is no flag."""
+    const: the flag takes no value and sets this one; internal: why there is no flag.
+    Its roles: resumable: a resumed run may change it (any other field given on resume must
+    equal the stored one: a resumed run is the same run); computes: it changes what the run
+    computes (False: only where it goes, where its data is read from, what else it writes;
+    the studies' cache leaves it out of a run's hash); recipe: a recipe may set it (False:
+    which run, where, on what hardware, which is not a recipe)."""
     meta = {"help": help, "bound": bound, "choices": choices, "flag": flag,
             "metavar": metavar, "parse": parse, "negatable": negatable, "const": const,
-            "internal": internal}
+            "internal": internal, "resumable": resumable, "computes": computes,
+            "recipe": recipe}
     return field(default=default, default_factory=factory, metadata=meta)
 
 
@@ -113,23 +116,27 @@ def _augment_list(text: str) -> bool | tuple[str, ...]:
 
 @dataclass
 class TrainConfig:
-    model: str = setting(help="a model name (see `cnnzoo list`)", flag="NAME")
+    model: str = setting(help="a model name (see `cnnzoo list`)", flag="NAME", recipe=False)
     data: str = setting("mnist", "mnist, mnist-full, fashion-mnist, cifar10, cifar100 or "
-                        "folder:PATH (see `cnnzoo data list`)")
+                        "folder:PATH (see `cnnzoo data list`)", recipe=False)
     data_root: str | None = setting(None, "where the dataset's files are (default: the "
-                                    "dataset's usual places)", metavar="DIR")
+                                    "dataset's usual places)", metavar="DIR",
+                                    computes=False, recipe=False)
     out: str = setting("runs/run", "run directory (default: runs/run; `cnnzoo train`: "
-                       "runs/NAME-DATA, then -2, -3... if taken)", metavar="DIR")
+                       "runs/NAME-DATA, then -2, -3... if taken)", metavar="DIR",
+                       resumable=True, computes=False, recipe=False)
     recipe: str | None = setting(
         None, "the recipe the run started from: NAME or none (default: the model's recipe "
         "for the data, see `cnnzoo show NAME`); any flag overrides one of its fields",
-        metavar="NAME")
-    epochs: int = setting(10, "passes over the training set", bound=AT_LEAST_1)
+        metavar="NAME", recipe=False)
+    epochs: int = setting(10, "passes over the training set", bound=AT_LEAST_1,
+                          resumable=True)
     batch_size: int = setting(128, "global batch size: split over the processes under "
                               "torchrun", bound=AT_LEAST_1)
     optimizer: str = setting("sgd", "SGD with momentum, or AdamW", choices=OPTIMIZERS)
     lr: float | None = setting(None, "peak learning rate (default: 0.1 x batch/256 for SGD, "
-                               "1e-3 for AdamW)", bound=Bound(0, MAX_LR, low_open=True))
+                               "1e-3 for AdamW)", bound=Bound(0, MAX_LR, low_open=True),
+                               resumable=True)  # after a NaN stop: resume at a lower rate
     momentum: float = setting(0.9, "SGD momentum", bound=UNIT)
     nesterov: bool = setting(False, "Nesterov momentum (SGD)")
     weight_decay: float | None = setting(
@@ -164,23 +171,25 @@ class TrainConfig:
                             "instead of refusing", choices=CHANNELS, flag="--convert-channels",
                             const="convert")
     init_weights: str | None = setting(None, "start from these weights (torchvision .pth or "
-                                       "cnnzoo .safetensors)", metavar="FILE")
+                                       "cnnzoo .safetensors)", metavar="FILE", recipe=False)
     freeze: str = setting("none", "features: train only the classifier", choices=FREEZE)
     aux_weight: float = setting(0.3, "weight of the auxiliary losses (GoogLeNet paper: 0.3)",
                                 bound=Bound(0, MAX_AUX_WEIGHT))
     limit_train: int | None = setting(None, "train on a seeded random N images only",
-                                      bound=AT_LEAST_1, metavar="N")
+                                      bound=AT_LEAST_1, metavar="N", recipe=False)
     limit_test: int | None = setting(None, "test on N images only", bound=AT_LEAST_1,
-                                     metavar="N")
-    device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)")
+                                     metavar="N", recipe=False)
+    device: str | None = setting(None, "cpu, cuda, cuda:1 (default: cuda if available)",
+                                 resumable=True, computes=False, recipe=False)
     threads: int | None = setting(None, "CPU threads (default: the cores other processes "
                                   "leave free, judged again every 2 s)",
-                                  bound=Bound(1, MAX_THREADS))
+                                  bound=Bound(1, MAX_THREADS), resumable=True, recipe=False)
     tensorboard: bool = setting(False, "also write metrics.jsonl's scalars as TensorBoard "
-                                "events in OUT/tensorboard (the tensorboard extra)")
+                                "events in OUT/tensorboard (the tensorboard extra)",
+                                resumable=True, computes=False, recipe=False)
     model_options: dict[str, Any] = setting(
         factory=dict, internal="any other --option VALUE is a model option (`cnnzoo show "
-        "NAME` lists them)")
+        "NAME` lists them)", recipe=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.milestones, (list, tuple)):
@@ -344,3 +353,13 @@ def config_fields() -> tuple[Any, ...]:
 def field_type(name: str) -> Any:
     """The resolved type annotation of a field (e.g. `int | None`)."""
     return _hints()[name]
+
+
+def fields_where(role: str, value: bool = True) -> tuple[str, ...]:
+    """The names of the fields whose `role` (resumable, computes, recipe) is `value`."""
+    return tuple(f.name for f in fields(TrainConfig) if f.metadata[role] is value)
+
+
+# What a resumed run may change: epochs (to train longer), lr (after a NaN stop, the last
+# finite checkpoint at a lower peak rate), where it runs and writes.
+RESUMABLE = fields_where("resumable")

@@ -15,11 +15,11 @@ from typing import Any
 
 from cnnzoo.errors import ConfigError
 from cnnzoo.precision import bf16_emulated
-from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.config import TrainConfig, fields_where
 
-# What a recipe may not set: which run, where, and on what hardware are not the recipe.
-_NOT_RECIPE = ("model", "data", "data_root", "out", "recipe", "init_weights", "limit_train",
-               "limit_test", "device", "threads", "model_options")
+# What a recipe may not set: which run, where, and on what hardware are not the recipe
+# (TrainConfig declares them: recipe=False).
+_NOT_RECIPE = fields_where("recipe", False)
 
 # Where no recipe is declared for a dataset, the nearest one is used, in this order:
 # same image shape and class count first.
