@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnzoo.cli import main
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,3 +38,12 @@ def test_each_tool_differs_from_cnnzoo_by_exactly_what_the_cost_doc_says(name: s
         said, residual = script.explain(tool, figure, profile, named)
         assert residual == 0, f"{tool} on {name}: {residual:+,} not explained by: {said}"
         assert f"- {tool}, {name} (" in (ROOT / "docs" / "cost.md").read_text()
+
+
+def test_readme_models_table_is_what_cnnzoo_list_prints(capsys: pytest.CaptureFixture) -> None:
+    assert main(["list", "--format", "md"]) == 0
+    table = capsys.readouterr().out.strip()
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("| name ")
+    assert readme[start:readme.index("\n\n", start)] == table, (
+        "README.md's models table is stale: replace it with `cnnzoo list --format md`")

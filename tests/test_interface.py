@@ -3,9 +3,10 @@ num_classes, in_chans, and any input size at or above the card's minimum."""
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cnnzoo import InputShapeError, create_model, list_models, model_card
-from cnnzoo.models.base import AuxOutputs
+from cnnzoo.models.base import AuxOutputs, loss_of
 from tests.zoo import every_model
 
 ALL = list_models()
@@ -102,3 +103,21 @@ def test_plain_nets_have_no_shortcuts() -> None:
     assert not any("downsample" in k for k in plain.state_dict())
     assert any("downsample" in k for k in res.state_dict())
     assert all(not b.residual for stage in (plain.layer1, plain.layer4) for b in stage)
+
+
+def test_the_model_owns_its_loss_and_weights_its_aux_heads() -> None:
+    torch.manual_seed(0)
+    model = create_model("googlenet", num_classes=4, aux_logits=True, width=0.25).train()
+    x, y = torch.randn(2, 3, 64, 64), torch.tensor([1, 3])
+    out = model(x)
+    assert isinstance(out, AuxOutputs) and len(out.aux) == 2
+    expected = F.cross_entropy(out.logits, y, label_smoothing=0.1) + 0.5 * sum(
+        F.cross_entropy(a, y, label_smoothing=0.1) for a in out.aux)
+    got = model.loss(out, y, aux_weight=0.5, label_smoothing=0.1)
+    assert torch.allclose(got, expected)
+    assert model.main_logits(out) is out.logits
+    logits = model.eval()(x)  # eval mode: the logits alone, and their loss alone
+    assert torch.allclose(model.loss(logits, y), F.cross_entropy(logits, y))
+    plain = torch.nn.Linear(3, 4)  # any other module: plain cross-entropy
+    z = torch.randn(2, 4)
+    assert torch.allclose(loss_of(plain, z, y, aux_weight=0.3), F.cross_entropy(z, y))

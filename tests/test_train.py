@@ -159,8 +159,8 @@ def test_nan_loss_stops_with_epoch_step_and_intact_checkpoint(tmp_path: Path) ->
     cfg = TrainConfig(**QUICK, epochs=3, out=str(tmp_path))
     s = prepare(cfg, DistContext(), log=quiet, progress=False)
     steps = len(s.trainer.train_loader)
-    poisoned = _PoisonAfter(s.trainer.raw, after=steps + 3)  # step 4 of epoch 2
-    s.trainer.raw = s.trainer.net = poisoned
+    # The loop's forward is poisoned; the model (its loss, its checkpoint) stays lenet5.
+    s.trainer.net = _PoisonAfter(s.trainer.raw, after=steps + 3)  # step 4 of epoch 2
     with pytest.raises(TrainingError) as err:
         s.trainer.fit()
     message = str(err.value)

@@ -1,4 +1,6 @@
-"""Pretrained ImageNet weights: the one table of every file cnnzoo knows how to fetch.
+"""Pretrained ImageNet weights: what a row of the table of every file cnnzoo knows how to
+fetch is, and the table itself, gathered from the rows each family registers beside its
+models (cnnzoo/models/*.py, `register_model(..., weights=...)`).
 
 Each entry is one torchvision ImageNet-1k file (its exact URL), the SHA-256 it must have,
 the accuracy torchvision publishes for it, the evaluation preset it was measured with, and
@@ -13,16 +15,20 @@ The cache and the downloader are in cnnzoo.hub; this module holds only facts.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import WeightsError
+from cnnzoo.registry import Figure, registered_weights
 
 TORCHVISION_BASE = "https://download.pytorch.org/models/"
 TORCHVISION_LICENCE = "BSD-3-Clause (torchvision; weights trained on ImageNet-1k, whose terms " \
                       "allow non-commercial research use)"
 TORCHVISION_DOCS = "https://pytorch.org/vision/stable/models.html"
+DEFAULT_TAG = "imagenet"
+TAGS = (DEFAULT_TAG,)  # the tags a row may have
 
 
 @dataclass(frozen=True)
@@ -88,80 +94,75 @@ class PretrainedWeights:
     def key(self) -> str:
         return f"{self.model}.{self.tag}"
 
+    @property
+    def figures(self) -> tuple[Figure, Figure]:
+        """The accuracy published for the file, as the card shows it (its only copy)."""
+        return (Figure("acc1", self.acc1, "torchvision"),
+                Figure("acc5", self.acc5, "torchvision"))
 
-_OMZ = "openvinotoolkit/open_model_zoo models/public/{}/model.yml (sha256 field)"
-_PINNED = "public projects pinning this file by SHA-256 (several agree)"
-_BUNSEN = "the bunsen Rust crate's torchvision ResNet table, and other projects pinning it"
-_D3M = "UBC's D3M CNN primitive (file_digest of its installation list)"
-_PREFIX = "none found: only the prefix in the file name is checked"
+    def __post_init__(self) -> None:
+        if self.tag not in TAGS:
+            raise ValueError(f"{self.key}: tag {self.tag!r} is not one of {', '.join(TAGS)}")
 
 
-def _tv(model: str, filename: str, sha256: str | None, sha256_source: str, acc1: float,
-        acc5: float, **extra: Any) -> PretrainedWeights:
-    return PretrainedWeights(model, "imagenet", filename, sha256, sha256_source, acc1, acc5,
+# Where the full SHA-256 digests come from (the rows sit beside each family, in
+# cnnzoo/models/*.py, registered with register_model(..., weights=...)).
+SHA_OMZ = "openvinotoolkit/open_model_zoo models/public/{}/model.yml (sha256 field)"
+SHA_PINNED = "public projects pinning this file by SHA-256 (several agree)"
+SHA_BUNSEN = "the bunsen Rust crate's torchvision ResNet table, and other projects pinning it"
+SHA_D3M = "UBC's D3M CNN primitive (file_digest of its installation list)"
+SHA_PREFIX = "none found: only the prefix in the file name is checked"
+# Options torchvision's Inception weights need: inputs rescaled from ImageNet statistics.
+INCEPTION_OPTIONS = {"transform_input": True}
+# torchvision's DEFAULT is its IMAGENET1K_V2 file for some models (a newer training recipe).
+V2_DEFAULT = {"torchvision_default": "IMAGENET1K_V2"}
+
+
+def torchvision_weights(model: str, filename: str, sha256: str | None, sha256_source: str,
+                        acc1: float, acc5: float, **extra: Any) -> PretrainedWeights:
+    """One torchvision ImageNet-1k file of `model` (tag 'imagenet')."""
+    return PretrainedWeights(model, DEFAULT_TAG, filename, sha256, sha256_source, acc1, acc5,
                              **extra)
 
 
-_INCEPTION = {"transform_input": True}
-# torchvision's DEFAULT is its IMAGENET1K_V2 file for these (a newer training recipe).
-_V2 = {"torchvision_default": "IMAGENET1K_V2"}
+class _Table(MutableMapping[str, PretrainedWeights]):
+    """Every registered pretrained row by key ('resnet50.imagenet'), read from the registry
+    on each use (a family registered later is there too); a row set here (a test's) wins."""
 
-_TABLE = (
-    _tv("alexnet", "alexnet-owt-7be5be79.pth",
-        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", _PINNED,
-        56.522, 79.066, size=244_408_911),
-    _tv("vgg11", "vgg11-8a719046.pth", None, _PREFIX, 69.020, 88.628),
-    _tv("vgg11_bn", "vgg11_bn-6002323d.pth", None, _PREFIX, 70.370, 89.810),
-    _tv("vgg13", "vgg13-19584684.pth", None, _PREFIX, 69.928, 89.246),
-    _tv("vgg13_bn", "vgg13_bn-abd245e5.pth", None, _PREFIX, 71.586, 90.374),
-    _tv("vgg16", "vgg16-397923af.pth",
-        "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
-        _D3M + "; " + _PINNED, 71.592, 90.382, size=553_433_881),
-    _tv("vgg16_bn", "vgg16_bn-6c64b313.pth",
-        "6c64b3138f2f4fcb3bcc4cafde11619c4f440eb1631787e93a682fd88305888a", _D3M,
-        73.360, 91.516),
-    _tv("vgg19", "vgg19-dcbb9e9d.pth",
-        "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", _PINNED,
-        72.376, 90.876, size=574_673_361),
-    _tv("vgg19_bn", "vgg19_bn-c79401a0.pth", None, _PREFIX, 74.218, 91.842),
-    _tv("resnet18", "resnet18-f37072fd.pth",
-        "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec", _BUNSEN,
-        69.758, 89.078),
-    _tv("resnet34", "resnet34-b627a593.pth",
-        "b627a593bcbe140c234610266fe4f8ae95ea42fc881d091c9b6052e6b1d0590f", _BUNSEN,
-        73.314, 91.420, size=87_319_819),
-    _tv("resnet50", "resnet50-0676ba61.pth",
-        "0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a", _BUNSEN,
-        76.130, 92.862, size=102_530_333, **_V2),
-    _tv("resnet101", "resnet101-63fe2227.pth",
-        "63fe2227b86e8f1f2063f43a75c84d195911b6a0eace650907dd3dc62dd49a0a", _BUNSEN,
-        77.374, 93.546, **_V2),
-    _tv("resnet152", "resnet152-394f9c45.pth",
-        "394f9c45966e3651a89bbb78a48410a6755854ce4a5ab64927cf1c7247f85e58", _BUNSEN,
-        78.312, 94.046, **_V2),
-    _tv("googlenet", "googlenet-1378be20.pth",
-        "1378be20a8e875cf1568b8a71654e704449655e34711a959a38b04fb34905cef",
-        _D3M + "; one other project agrees", 69.778, 89.530, model_options=_INCEPTION),
-    _tv("inception_v3", "inception_v3_google-0cc3c7bd.pth",
-        "0cc3c7bd75056d25e46cba549dc184522069b81e9787eff6df84f397bd52a5ef",
-        "one public project pinning it (a single source). torchvision's earlier upload, "
-        "inception_v3_google-1a9a5a14.pth, has SHA-256 1a9a5a14f40645a370184bd54f4e8e631351e7"
-        "1399112b43ad0294a79da290c8 in " + _OMZ.format("googlenet-v3-pytorch") + " and a "
-        "Yocto recipe",
-        77.294, 93.450, preset=IMAGENET_299, model_options=_INCEPTION),
-    _tv("mobilenet_v2", "mobilenet_v2-b0353104.pth",
-        "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
-        "a Yocto recipe (SRC_URI sha256sum) and " + _D3M, 71.878, 90.286, **_V2),
-)
+    def __init__(self) -> None:
+        self._rows: dict[str, PretrainedWeights] = {}
+        self._gone: set[str] = set()
 
-PRETRAINED: dict[str, PretrainedWeights] = {w.key: w for w in _TABLE}
-TAGS = tuple(dict.fromkeys(w.tag for w in _TABLE))
-DEFAULT_TAG = "imagenet"
+    def _all(self) -> dict[str, PretrainedWeights]:
+        for w in registered_weights():
+            if w.key not in self._gone:
+                self._rows.setdefault(w.key, w)
+        return self._rows
+
+    def __getitem__(self, key: str) -> PretrainedWeights:
+        return self._all()[key]
+
+    def __setitem__(self, key: str, value: PretrainedWeights) -> None:
+        self._gone.discard(key)
+        self._all()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._all()[key]
+        self._gone.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+PRETRAINED: MutableMapping[str, PretrainedWeights] = _Table()
 
 
 def pretrained_names() -> list[str]:
     """Models with at least one pretrained entry, in table order."""
-    return list(dict.fromkeys(w.model for w in _TABLE))
+    return list(dict.fromkeys(w.model for w in PRETRAINED.values()))
 
 
 # torchvision's weight names as strings: "DEFAULT", "IMAGENET1K_V1", and the enum's full

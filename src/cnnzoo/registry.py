@@ -10,8 +10,9 @@ import inspect
 import math
 import operator
 import re
+import typing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +48,32 @@ class Figure:
     note: str = ""
 
 
+# The input most cards are built and reported at: ImageNet's, the one shared default.
+IMAGENET_INPUT = (3, 224, 224)
+
+
 @dataclass(frozen=True)
 class ModelCard:
+    """What a registered name is: its paper, the input it is reported at and its figures.
+
+    The ImageNet facts (3x224x224 input, 1000 classes) are the defaults; other cards name
+    their own. `min_input_size` comes from the model class's input rule
+    (`ZooModel.min_input_for`), filled in by register_model. Torchvision's figures come from
+    the pretrained rows registered with the model (cnnzoo.pretrained).
+    """
+
     name: str
     family: str
     description: str
     paper: Paper
-    input_size: tuple[int, int, int]  # (C, H, W) the model is built and reported at
-    min_input_size: int  # smallest H and W it accepts
-    num_classes: int
-    dataset: str  # what the reported figures were measured on
+    input_size: tuple[int, int, int] = IMAGENET_INPUT  # (C, H, W) built and reported at
+    min_input_size: int | None = None  # smallest H and W it accepts: the class's rule
+    num_classes: int = 1000
+    dataset: str = "ImageNet"  # what the reported figures were measured on
     figures: tuple[Figure, ...] = ()
     torchvision_layout: bool = False  # state_dict keys match torchvision's model of this name
     notes: str = ""
+    params: int | None = None  # the exact parameter count at the default options, declared
 
     @property
     def recipes(self) -> tuple:
@@ -80,42 +94,73 @@ class ModelCard:
 @dataclass
 class _Entry:
     card: ModelCard
-    builder: Callable[..., ZooModel]
-    defaults: dict[str, Any] = field(default_factory=dict)
+    model_class: type[ZooModel]
+    fixed: dict[str, Any] = field(default_factory=dict)  # the class's options this name fixes
+    weights: tuple[Any, ...] = ()  # its pretrained rows (cnnzoo.pretrained.PretrainedWeights)
 
 
 _REGISTRY: dict[str, _Entry] = {}
 STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.studies.nets
+_NOT_OPTIONS = ("self", "num_classes", "in_chans")
 
 
-def register_model(card: ModelCard, **defaults: Any) -> Callable:
-    """Decorator: register `builder(num_classes, in_chans, **options)` under card.name.
+def register_model(card: ModelCard, model_class: type[ZooModel], *, weights: Sequence = (),
+                   **fixed: Any) -> Callable[..., ZooModel | FeatureList]:
+    """Register `card.name` as `model_class(num_classes, in_chans, **fixed, **options)`.
 
-    `defaults` are options fixed for this name (e.g. depth=50 for resnet50).
+    The class is the model's one declaration: its `__init__`'s keyword parameters beyond
+    `fixed` (e.g. depth=50 for resnet50) are the name's options, with the class's defaults;
+    its `min_input_for(**fixed)` is the card's smallest input. `weights`: the pretrained
+    rows of this name (cnnzoo.pretrained), whose published figures join the card's.
+    Returns the builder `name(**kwargs)`, which is `create_model(name, **kwargs)`.
     """
+    if card.name in _REGISTRY:
+        raise RuntimeError(f"model {card.name!r} registered twice")
+    params = inspect.signature(model_class).parameters
+    unknown = sorted(set(fixed) - set(params))
+    if unknown:
+        raise RuntimeError(f"{card.name}: {model_class.__name__} has no parameter "
+                           f"{', '.join(unknown)}")
+    for p in params.values():
+        if p.name not in (*_NOT_OPTIONS, *fixed) and p.default is inspect.Parameter.empty \
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise RuntimeError(f"{card.name}: {model_class.__name__}'s parameter {p.name} has "
+                               "no default; fix it in register_model or give it a default")
+    smallest = model_class.min_input_for(**fixed)
+    if card.min_input_size is not None and card.min_input_size != smallest:
+        raise RuntimeError(f"{card.name}: the card says min_input_size={card.min_input_size}, "
+                           f"{model_class.__name__} accepts {smallest}; declare it on the class")
+    figures = tuple(f for w in weights for f in w.figures)
+    card = replace(card, min_input_size=smallest, figures=card.figures + figures)
+    _REGISTRY[card.name] = _Entry(card, model_class, dict(fixed), tuple(weights))
 
-    def wrap(builder: Callable[..., ZooModel]) -> Callable[..., ZooModel]:
-        if card.name in _REGISTRY:
-            raise RuntimeError(f"model {card.name!r} registered twice")
-        _REGISTRY[card.name] = _Entry(card, builder, defaults)
-        return builder
+    def builder(**kwargs: Any) -> ZooModel | FeatureList:
+        return create_model(card.name, **kwargs)
 
-    return wrap
+    builder.__name__ = builder.__qualname__ = card.name
+    builder.__doc__ = f"{card.description}: create_model({card.name!r}, **kwargs)."
+    return builder
 
 
-def _ensure_loaded() -> None:
-    # Importing the model files runs their register_model decorators.
+def load_families() -> None:
+    """Import every model file, which registers its models (cnnzoo.models.FAMILIES)."""
     from cnnzoo.models import FAMILIES
 
     for family in FAMILIES:
-        importlib.import_module(f"cnnzoo.models.{family}")
+        importlib.import_module(family if "." in family else f"cnnzoo.models.{family}")
     importlib.import_module("cnnzoo.studies.nets")
+
+
+def registered_weights() -> list[Any]:
+    """Every registered model's pretrained rows, in registration order."""
+    load_families()
+    return [w for entry in _REGISTRY.values() for w in entry.weights]
 
 
 def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     """Registered model names matching a shell-style pattern, e.g. 'resnet*'; with
     `pretrained=True` only those with pretrained weights (cnnzoo.pretrained's table)."""
-    _ensure_loaded()
+    load_families()
     with_weights = set(_pretrained_names()) if pretrained else None
     # Case-study order: by family as the families were registered, then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
@@ -133,7 +178,7 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
 
 
 def _entry(name: str) -> _Entry:
-    _ensure_loaded()
+    load_families()
     if name in _REGISTRY:
         return _REGISTRY[name]
     close = difflib.get_close_matches(name, _REGISTRY, n=6, cutoff=0.6)
@@ -149,15 +194,35 @@ def model_card(name: str) -> ModelCard:
     return _entry(name).card
 
 
+def model_class_of(name: str) -> type[ZooModel]:
+    """The class a registered name builds (with the options it fixes)."""
+    return _entry(name).model_class
+
+
 def model_options(name: str) -> dict[str, Any]:
-    """The options `create_model(name, ...)` takes beyond num_classes/in_chans, with defaults."""
+    """The options `create_model(name, ...)` takes beyond num_classes/in_chans, with defaults:
+    the keyword parameters of the model class's `__init__` that the name does not fix."""
     entry = _entry(name)
-    sig = inspect.signature(entry.builder)
-    return {
-        p.name: p.default
-        for p in sig.parameters.values()
-        if p.name not in ("num_classes", "in_chans") and p.name not in entry.defaults
-    }
+    return {p.name: p.default for p in _option_parameters(entry)}
+
+
+def _option_parameters(entry: _Entry) -> list[inspect.Parameter]:
+    params = inspect.signature(entry.model_class).parameters.values()
+    return [p for p in params if p.name not in (*_NOT_OPTIONS, *entry.fixed)
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _option_kinds(entry: _Entry) -> dict[str, type | None]:
+    """Each option's kind (bool, int, float, str) from the class's annotations (`float |
+    None` is float), else its default's; None where neither says one."""
+    hints = typing.get_type_hints(entry.model_class.__init__)
+    kinds: dict[str, type | None] = {}
+    for p in _option_parameters(entry):
+        args = [a for a in typing.get_args(hints.get(p.name)) if a is not type(None)]
+        hint = args[0] if len(args) == 1 else hints.get(p.name)
+        kinds[p.name] = hint if hint in _KINDS else (
+            type(p.default) if type(p.default) in _KINDS else None)
+    return kinds
 
 
 def create_model(
@@ -193,7 +258,8 @@ def create_model(
         raise ModelOptionError("out_indices selects stages for features_only=True; pass both")
     entry = _entry(name)
     allowed = model_options(name)
-    _check_options(name, options, allowed)
+    kinds = _option_kinds(entry)
+    _check_options(name, options, allowed, kinds)
     if pretrained:
         if weights is not None and not _is_tag(weights):
             raise ModelOptionError(f"pretrained=True and weights={str(weights)!r} both given; "
@@ -212,26 +278,23 @@ def create_model(
 
         state_dict, meta = read_weights(weights)
         saved = saved_options(meta, weights)
-        _check_options(name, saved, allowed, source=str(weights))
+        _check_options(name, saved, allowed, kinds, source=str(weights))
         options = {**saved, **options}
         if num_classes is None:
             num_classes = meta.get("num_classes") or _infer_num_classes(name, state_dict)
         if in_chans is None and "in_chans" in meta:
             in_chans = int(meta["in_chans"])
     card = entry.card
-    kwargs = dict(entry.defaults)
-    kwargs.update(options)
     with torch.device(device) if device is not None else contextlib.nullcontext():
         try:
-            model = entry.builder(
+            model = entry.model_class(
                 num_classes=card.num_classes if num_classes is None else int(num_classes),
                 in_chans=card.input_size[0] if in_chans is None else int(in_chans),
-                **kwargs,
+                **entry.fixed, **options,
             )
-        except ValueError as e:  # a builder's own check of an option's range
+        except ValueError as e:  # a class's own check of an option's range
             raise ModelOptionError(f"{name}: {e}") from None
     model.model_name = name
-    model.min_input_size = card.min_input_size
     model.model_options = dict(options)
     if state_dict is not None:
         from cnnzoo.data_config import file_cfg, table_cfg
@@ -245,7 +308,7 @@ def create_model(
 
 
 def _check_options(name: str, options: dict[str, Any], allowed: dict[str, Any],
-                   source: str | None = None) -> None:
+                   kinds: dict[str, type | None], source: str | None = None) -> None:
     """Every option is one `name` takes, of the right kind: the caller's, or those a weights
     file (`source`) records."""
     unknown = sorted(set(options) - set(allowed))
@@ -256,17 +319,16 @@ def _check_options(name: str, options: dict[str, Any], allowed: dict[str, Any],
                 f"{name} has no option {', '.join(unknown)}")
         raise ModelOptionError(f"{what}; its options are: {listed}")
     for key, value in options.items():
-        _check_option(name, key, value, allowed[key])
+        _check_option(name, key, value, allowed[key], kinds[key])
 
 
 _KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
 
 
-def _check_option(name: str, key: str, value: Any, default: Any) -> None:
-    """An option of the wrong kind is one line naming it (`--width wide` reached the builder
+def _check_option(name: str, key: str, value: Any, default: Any, kind: type | None) -> None:
+    """An option of the wrong kind is one line naming it (`--width wide` reached the class
     as a string and failed there as a TypeError)."""
-    kind = type(default)
-    if kind not in _KINDS or value is None:
+    if kind is None or value is None:
         return
     ok = (isinstance(value, bool) if kind is bool else
           isinstance(value, int | float) and not isinstance(value, bool) if kind is float else
@@ -291,8 +353,9 @@ def _pretrained_names() -> list[str]:
 
 
 def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:
+    entry = _entry(name)
     with torch.device("meta"):
-        probe = _entry(name).builder(num_classes=1, in_chans=3, **_entry(name).defaults)
+        probe = entry.model_class(num_classes=1, in_chans=3, **entry.fixed)
     weight = state_dict.get(probe.classifier_name + ".weight")
     return int(weight.shape[0]) if weight is not None and weight.ndim == 2 else None
 

@@ -7,7 +7,8 @@ from torch import nn
 from torch.profiler import ProfilerActivity
 from torch.profiler import profile as torch_profile
 
-from cnnzoo.cost.memory import loss_of, make_optimizer
+from cnnzoo.cost.memory import make_optimizer
+from cnnzoo.models.base import loss_of
 
 
 def measure_training_peak(
@@ -26,7 +27,7 @@ def measure_training_peak(
         y = torch.randint(0, num_classes, (batch_size,))
         for _ in range(steps):
             opt.zero_grad(set_to_none=True)
-            loss_of(model(x), y).backward()
+            loss_of(model, model(x), y).backward()
             opt.step()
     return weights + _peak(prof)
 

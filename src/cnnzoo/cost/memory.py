@@ -8,14 +8,13 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.cost.meta import meta_copy
 from cnnzoo.cost.profile import meta_inputs, run_meta
 from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
-from cnnzoo.models.base import model_name_of
+from cnnzoo.models.base import loss_of, model_name_of
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
 
@@ -72,16 +71,6 @@ class TrainingMemory:
         return asdict(self)
 
 
-def loss_of(out: object, target: torch.Tensor) -> torch.Tensor:
-    # Models with auxiliary classifiers return (logits, aux); every head gets a loss.
-    if isinstance(out, tuple) and hasattr(out, "logits"):
-        loss = F.cross_entropy(out.logits, target)
-        for aux in out.aux:
-            loss = loss + F.cross_entropy(aux, target)
-        return loss
-    return F.cross_entropy(out, target)
-
-
 def _nbytes(tensors: Iterable[torch.Tensor]) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
@@ -117,7 +106,7 @@ def training_memory(
     batch = meter.current
     out = run_meta(meta, xs, tracer)
     with tracer:
-        loss = loss_of(out, target)
+        loss = loss_of(meta, out, target)
     saved = meter.current - batch
     del out
     with tracer:

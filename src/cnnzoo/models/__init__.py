@@ -1,3 +1,6 @@
-"""One file per family. The registry imports them on first use, which registers every model."""
+"""One file per family. The registry imports them on first use, which registers every model.
+
+Adding a family is its file and its name here (a dotted module path for one outside the
+package); see docs/models.md, "Adding a family"."""
 
 FAMILIES = ("lenet", "alexnet", "vgg", "resnet", "inception", "mobilenet")

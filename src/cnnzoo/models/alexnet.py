@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.pretrained import SHA_PINNED, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 KRIZHEVSKY_2012 = Paper(
@@ -32,12 +35,18 @@ class AlexNet(ZooModel):
 
     classifier_name = "classifier.6"
     first_conv_name = "features.0"
+    min_input_size = 63  # the paper's layout (no padding in conv1) needs 67
+
+    @classmethod
+    def min_input_for(cls, *, paper: bool = False, **options: Any) -> int:
+        return 67 if paper else cls.min_input_size
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, *, paper: bool = False,
         dropout: float = 0.5,
     ) -> None:
         super().__init__(num_classes, in_chans)
+        self.min_input_size = self.min_input_for(paper=paper)
         if paper:
             self.features = nn.Sequential(
                 nn.Conv2d(in_chans, 96, 11, stride=4),  # 3x227x227 -> 96x55x55
@@ -111,39 +120,34 @@ _PAPER = (
 )
 
 
-@register_model(
+_TORCHVISION = torchvision_weights(
+    "alexnet", "alexnet-owt-7be5be79.pth",
+    "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", SHA_PINNED,
+    56.522, 79.066, size=244_408_911)
+
+alexnet = register_model(
     ModelCard(
         name="alexnet",
         family="alexnet",
         description="AlexNet, torchvision layout (64-192-384-256-256, adaptive pool)",
         paper=KRIZHEVSKY_2012,
-        input_size=(3, 224, 224),
-        min_input_size=63,
-        num_classes=1000,
-        dataset="ImageNet",
-        figures=_PAPER + _CASE_STUDY
-        + (Figure("acc1", 56.522, "torchvision"), Figure("acc5", 79.066, "torchvision")),
+        figures=_PAPER + _CASE_STUDY,
         torchvision_layout=True,
         notes="torchvision follows the one-GPU variant of Krizhevsky 2014, not the 2012 paper.",
-    )
+        params=61_100_840,
+    ),
+    AlexNet, paper=False, weights=(_TORCHVISION,),
 )
-def alexnet(num_classes: int, in_chans: int, dropout: float = 0.5) -> AlexNet:
-    return AlexNet(num_classes, in_chans, paper=False, dropout=dropout)
-
-
-@register_model(
+alexnet_paper = register_model(
     ModelCard(
         name="alexnet_paper",
         family="alexnet",
         description="AlexNet as published: 96-256-384-384-256, two groups, LRN, 227x227",
         paper=KRIZHEVSKY_2012,
         input_size=(3, 227, 227),
-        min_input_size=67,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=_PAPER + _CASE_STUDY,
         notes="The paper says 224x224, but its arithmetic (55x55 after conv1) needs 227x227.",
-    )
+        params=60_965_224,
+    ),
+    AlexNet, paper=True,
 )
-def alexnet_paper(num_classes: int, in_chans: int, dropout: float = 0.5) -> AlexNet:
-    return AlexNet(num_classes, in_chans, paper=True, dropout=dropout)

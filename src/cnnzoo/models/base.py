@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.errors import InputShapeError, ModelOptionError
@@ -38,7 +39,10 @@ class ZooModel(nn.Module):
       `first_conv_name`;
     - `feature_info`: its stages, appended at the lines where `__init__` builds them;
     - `aux_heads` (the side branches the architecture has) and `aux_logits` (built or not);
-    - `frozen_norms`: the batch norms `train()` keeps in eval mode (see `freeze_norms`).
+    - `frozen_norms`: the batch norms `train()` keeps in eval mode (see `freeze_norms`);
+    - `min_input_size`: the smallest H and W it accepts (its input rule, which `check_input`
+      applies to every model built, by create_model or directly);
+    - `loss(output, target)`: the training loss of what `forward` returns.
 
     Subclasses implement `forward_features` and `forward_head`. Residual blocks declare
     which batch norm starts at zero with their own `zero_init_last()`.
@@ -48,9 +52,10 @@ class ZooModel(nn.Module):
     first_conv_name: str = "conv1"
     aux_heads: tuple[AuxHead, ...] = ()
     aux_logits: bool = False
-    # The registered name and the card's smallest side, set by create_model.
-    model_name: str = ""
+    # The smallest H and W the class accepts; a class whose minimum depends on an option
+    # overrides `min_input_for`, and its __init__ sets the instance's.
     min_input_size: int = 1
+    model_name: str = ""  # the registered name, set by create_model
     num_features: int
 
     def __init__(self, num_classes: int, in_chans: int) -> None:
@@ -74,6 +79,26 @@ class ZooModel(nn.Module):
     def default_cfg(self) -> dict[str, Any] | None:
         """timm's older name for `pretrained_cfg`."""
         return self.pretrained_cfg
+
+    @classmethod
+    def min_input_for(cls, **options: Any) -> int:
+        """The smallest H and W a model of this class built with `options` accepts, known
+        without building it (the registry's cards read it)."""
+        return cls.min_input_size
+
+    # -- the loss ------------------------------------------------------------------
+
+    def loss(self, output: Any, target: torch.Tensor, *, aux_weight: float = 0.3,
+             label_smoothing: float = 0.0, reduction: str = "mean") -> torch.Tensor:
+        """The training loss of `output` (what `forward` returned) against class indices:
+        cross-entropy of the logits, plus `aux_weight` times that of each auxiliary head's
+        (the GoogLeNet paper's 0.3) for a model that has them."""
+        return F.cross_entropy(output, target, label_smoothing=label_smoothing,
+                               reduction=reduction)
+
+    def main_logits(self, output: Any) -> torch.Tensor:
+        """The main classifier's logits in what `forward` returned."""
+        return output
 
     # -- the interface -------------------------------------------------------------
 
@@ -189,6 +214,16 @@ class ZooModel(nn.Module):
         return p.dtype if p is not None else torch.float32
 
 
+def loss_of(model: nn.Module, output: Any, target: torch.Tensor, **options: Any
+            ) -> torch.Tensor:
+    """`model.loss(output, target, **options)` for a ZooModel; for any other module,
+    cross-entropy of its output (label_smoothing and reduction honoured, no aux heads)."""
+    if isinstance(model, ZooModel):
+        return model.loss(output, target, **options)
+    options.pop("aux_weight", None)
+    return F.cross_entropy(output, target, **options)
+
+
 def model_name_of(module: nn.Module) -> str:
     """The registered name of a model made by `create_model`, else the class name: what
     reports and errors call any module they are given."""
@@ -234,6 +269,20 @@ class AuxHeadsModel(ZooModel):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self._features(x, with_aux=False)[0]
+
+    def loss(self, output: Any, target: torch.Tensor, *, aux_weight: float = 0.3,
+             label_smoothing: float = 0.0, reduction: str = "mean") -> torch.Tensor:
+        main = super().loss(self.main_logits(output), target, label_smoothing=label_smoothing,
+                            reduction=reduction)
+        if not isinstance(output, AuxOutputs):  # eval mode, or built without the heads
+            return main
+        for aux in output.aux:
+            main = main + aux_weight * super().loss(aux, target, label_smoothing=label_smoothing,
+                                                    reduction=reduction)
+        return main
+
+    def main_logits(self, output: Any) -> torch.Tensor:
+        return output.logits if isinstance(output, AuxOutputs) else output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:  # type: ignore[override]
         self.check_input(x)

@@ -18,6 +18,13 @@ from cnnzoo.models.base import AuxHead, AuxHeadsModel, imagenet_to_half_normalis
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.inception_v3 import InceptionV3
 from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.pretrained import (
+    IMAGENET_299,
+    INCEPTION_OPTIONS,
+    SHA_D3M,
+    SHA_OMZ,
+    torchvision_weights,
+)
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 SZEGEDY_2014 = Paper(
@@ -70,6 +77,7 @@ class GoogLeNet(AuxHeadsModel):
 
     classifier_name = "fc"
     first_conv_name = "conv1.conv"
+    min_input_size = 32  # five stride-2 layers
 
     def __init__(
         self,
@@ -79,7 +87,7 @@ class GoogLeNet(AuxHeadsModel):
         aux_logits: bool = False,
         paper: bool = False,
         transform_input: bool = False,
-        dropout: float | None = None,
+        dropout: float | None = None,  # None: the paper's 0.4, torchvision's 0.2
         width: float = 1.0,
     ) -> None:
         super().__init__(num_classes, in_chans)
@@ -180,84 +188,67 @@ _GOOGLENET_PAPER_FIGURES = (
 )
 
 
-@register_model(
+_GOOGLENET_WEIGHTS = torchvision_weights(
+    "googlenet", "googlenet-1378be20.pth",
+    "1378be20a8e875cf1568b8a71654e704449655e34711a959a38b04fb34905cef",
+    SHA_D3M + "; one other project agrees", 69.778, 89.530, model_options=INCEPTION_OPTIONS)
+
+googlenet = register_model(
     ModelCard(
         name="googlenet",
         family="inception",
         description="GoogLeNet, torchvision layout: batch norm, 3x3 in the '5x5' branch",
         paper=SZEGEDY_2014,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
-        figures=(
-            *_GOOGLENET_PAPER_FIGURES,
-            Figure("acc1", 69.778, "torchvision"),
-            Figure("acc5", 89.530, "torchvision"),
-        ),
+        figures=_GOOGLENET_PAPER_FIGURES,
         torchvision_layout=True,
         notes="With torchvision's ImageNet weights, pass transform_input=True.",
-    )
+        params=6_624_904,
+    ),
+    GoogLeNet, paper=False, weights=(_GOOGLENET_WEIGHTS,),
 )
-def googlenet(
-    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
-    dropout: float = 0.2, width: float = 1.0,
-) -> GoogLeNet:
-    return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=False,
-                     transform_input=transform_input, dropout=dropout, width=width)
-
-
-@register_model(
+googlenet_paper = register_model(
     ModelCard(
         name="googlenet_paper",
         family="inception",
         description="GoogLeNet as published: no batch norm, 5x5 branches, LRN, side branches",
         paper=SZEGEDY_2014,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=(
             *_GOOGLENET_PAPER_FIGURES,
             Figure("macs", 1.5e9, "paper", "about 1.5 billion multiply-adds"),
         ),
         notes="The side branches (aux_logits=True) pool 5x5/3 and need inputs of 79x79 or more.",
-    )
+        params=6_998_552,
+    ),
+    GoogLeNet, paper=True,
 )
-def googlenet_paper(
-    num_classes: int, in_chans: int, *, aux_logits: bool = False, dropout: float = 0.4
-) -> GoogLeNet:
-    return GoogLeNet(num_classes, in_chans, aux_logits=aux_logits, paper=True, dropout=dropout)
 
+_INCEPTION_V3_WEIGHTS = torchvision_weights(
+    "inception_v3", "inception_v3_google-0cc3c7bd.pth",
+    "0cc3c7bd75056d25e46cba549dc184522069b81e9787eff6df84f397bd52a5ef",
+    "one public project pinning it (a single source). torchvision's earlier upload, "
+    "inception_v3_google-1a9a5a14.pth, has SHA-256 1a9a5a14f40645a370184bd54f4e8e631351e7"
+    "1399112b43ad0294a79da290c8 in " + SHA_OMZ.format("googlenet-v3-pytorch") + " and a "
+    "Yocto recipe",
+    77.294, 93.450, preset=IMAGENET_299, model_options=INCEPTION_OPTIONS)
 
-@register_model(
+inception_v3 = register_model(
     ModelCard(
         name="inception_v3",
         family="inception",
         description="Inception-v3, torchvision layout: factorised 7x7 and 3x3, 299x299 input",
         paper=SZEGEDY_2015,
         input_size=(3, 299, 299),
-        min_input_size=75,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=(
             Figure("top1_err", 21.2, "paper", "single model, single crop (Table 3)"),
             Figure("top5_err", 5.6, "paper", "single model, single crop (Table 3)"),
             Figure("top1_err", 17.3, "paper", "4 models, 144 crops (Table 5)"),
             Figure("top5_err", 3.5, "paper", "4 models, 144 crops (3.46 in Table 5's caption)"),
             Figure("top5_err", 3.46, "case studies", "about 3.46%"),
-            Figure("acc1", 77.294, "torchvision"),
-            Figure("acc5", 93.450, "torchvision"),
         ),
         torchvision_layout=True,
         notes="With torchvision's ImageNet weights, pass transform_input=True. The auxiliary "
         "head (aux_logits=True) needs 299x299 inputs or more in training.",
-    )
+        params=23_834_568,
+    ),
+    InceptionV3, weights=(_INCEPTION_V3_WEIGHTS,),
 )
-def inception_v3(
-    num_classes: int, in_chans: int, *, aux_logits: bool = False, transform_input: bool = False,
-    dropout: float = 0.5,
-) -> InceptionV3:
-    return InceptionV3(num_classes, in_chans, aux_logits=aux_logits,
-                       transform_input=transform_input, dropout=dropout)
-

@@ -149,6 +149,7 @@ class InceptionV3(AuxHeadsModel):
     first_conv_name = "Conv2d_1a_3x3.conv"
     # The aux head pools 5x5/3 then convolves 5x5: it needs the 17x17 grid of a 299 input.
     aux_heads = (AuxHead("AuxLogits", "AuxLogits.fc", 768, min_input_size=299),)
+    min_input_size = 75  # the valid 3x3 convs and pools of the stem and the reductions
 
     def __init__(
         self,

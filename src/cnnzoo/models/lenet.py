@@ -87,6 +87,7 @@ class LeNet5(ZooModel):
 
     classifier_name = "output"
     first_conv_name = "c1"
+    min_input_size = 32  # C5's 5x5 needs S4's 5x5 maps
 
     def __init__(
         self, num_classes: int = 10, in_chans: int = 1, *, modern: bool = False
@@ -149,36 +150,30 @@ _MNIST = (
 )
 
 
-@register_model(
+_LENET_INPUT = dict(input_size=(1, 32, 32), num_classes=10, dataset="MNIST")
+
+lenet5 = register_model(
     ModelCard(
         name="lenet5",
         family="lenet",
         description="LeNet-5 as published: scaled tanh, trainable sub-sampling, partial C3",
         paper=LECUN_1998,
-        input_size=(1, 32, 32),
-        min_input_size=32,
-        num_classes=10,
-        dataset="MNIST",
+        **_LENET_INPUT,
         figures=_MNIST,
         notes="MNIST's 28x28 digits are padded to 32x32, as in the paper.",
-    )
+        params=60_850,
+    ),
+    LeNet5, modern=False,
 )
-def lenet5(num_classes: int, in_chans: int) -> LeNet5:
-    return LeNet5(num_classes, in_chans, modern=False)
-
-
-@register_model(
+lenet5_modern = register_model(
     ModelCard(
         name="lenet5_modern",
         family="lenet",
         description="LeNet-5 as commonly taught today: ReLU, max-pool, full C3",
         paper=LECUN_1998,
-        input_size=(1, 32, 32),
-        min_input_size=32,
-        num_classes=10,
-        dataset="MNIST",
+        **_LENET_INPUT,
         figures=(Figure("params", 60e3, "case studies", "about 60k"),),
-    )
+        params=61_706,
+    ),
+    LeNet5, modern=True,
 )
-def lenet5_modern(num_classes: int, in_chans: int) -> LeNet5:
-    return LeNet5(num_classes, in_chans, modern=True)

@@ -14,6 +14,7 @@ from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.pretrained import SHA_D3M, V2_DEFAULT, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 HOWARD_2017 = Paper(
@@ -48,6 +49,7 @@ class MobileNetV1(ZooModel):
 
     classifier_name = "fc"
     first_conv_name = "stem.0"
+    min_input_size = 32  # five stride-2 layers
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, width: float = 1.0, dropout: float = 0.0
@@ -100,6 +102,7 @@ class MobileNetV2(ZooModel):
 
     classifier_name = "classifier.1"
     first_conv_name = "features.0.0"
+    min_input_size = 32  # five stride-2 layers
 
     def __init__(
         self, num_classes: int = 1000, in_chans: int = 3, width: float = 1.0, dropout: float = 0.2
@@ -146,16 +149,12 @@ class MobileNetV2(ZooModel):
         return x if pre_logits else self.classifier(x)
 
 
-@register_model(
+mobilenet_v1 = register_model(
     ModelCard(
         name="mobilenet_v1",
         family="mobilenet",
         description="MobileNet v1: 13 depthwise separable blocks, width multiplier `width`",
         paper=HOWARD_2017,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=(
             Figure("acc1", 70.6, "paper", "Table 8, 1.0 MobileNet-224"),
             Figure("top5_err", 10.5, "case studies", "about 10.5%"),
@@ -166,36 +165,30 @@ class MobileNetV2(ZooModel):
             Figure("acc1", 50.6, "paper", "Table 6, width 0.25"),
         ),
         notes="Options: width (alpha) 1.0, 0.75, 0.5, 0.25 as in the paper; any input >= 32.",
-    )
+        params=4_231_976,
+    ),
+    MobileNetV1,
 )
-def mobilenet_v1(
-    num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.0
-) -> MobileNetV1:
-    return MobileNetV1(num_classes, in_chans, width=width, dropout=dropout)
 
+_V2_WEIGHTS = torchvision_weights(
+    "mobilenet_v2", "mobilenet_v2-b0353104.pth",
+    "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    "a Yocto recipe (SRC_URI sha256sum) and " + SHA_D3M, 71.878, 90.286, **V2_DEFAULT)
 
-@register_model(
+mobilenet_v2 = register_model(
     ModelCard(
         name="mobilenet_v2",
         family="mobilenet",
         description="MobileNet v2: 17 inverted residual blocks, torchvision layout",
         paper=SANDLER_2018,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=(
             Figure("acc1", 72.0, "paper", "Table 4"),
             Figure("top5_err", 9.0, "case studies", "about 9%"),
             Figure("params", 3.4e6, "paper", "Table 4: 3.4M"),
             Figure("macs", 300e6, "paper", "Table 4: 300M multiply-adds"),
-            Figure("acc1", 71.878, "torchvision"),
-            Figure("acc5", 90.286, "torchvision"),
         ),
         torchvision_layout=True,
-    )
+        params=3_504_872,
+    ),
+    MobileNetV2, weights=(_V2_WEIGHTS,),
 )
-def mobilenet_v2(
-    num_classes: int, in_chans: int, width: float = 1.0, dropout: float = 0.2
-) -> MobileNetV2:
-    return MobileNetV2(num_classes, in_chans, width=width, dropout=dropout)

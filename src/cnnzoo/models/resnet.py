@@ -6,6 +6,9 @@ CIFAR-10 nets of section 4.2 (3x3 stem, 16-32-64 channels, zero-padding shortcut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -13,6 +16,7 @@ from cnnzoo.blocks import Bottleneck, ResidualBlock, ZeroPadShortcut, projection
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.pretrained import SHA_BUNSEN, V2_DEFAULT, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 HE_2015 = Paper(
@@ -31,6 +35,8 @@ IMAGENET_DEPTHS: dict[int, tuple[type[nn.Module], tuple[int, int, int, int]]] = 
 
 class ResNet(ZooModel):
     """ResNet-18..152 for ImageNet; with `residual=False`, the plain net of the same depth."""
+
+    min_input_size = 32  # five stride-2 layers
 
     def __init__(
         self,
@@ -102,6 +108,8 @@ class CifarResNet(ZooModel):
     With `residual=False`, the plain net of the same depth (same parameter count).
     """
 
+    min_input_size = 8  # two stride-2 stages
+
     def __init__(
         self, depth: int, num_classes: int = 10, in_chans: int = 3, *, residual: bool = True,
         width: int = 16,
@@ -159,102 +167,95 @@ class CifarResNet(ZooModel):
 # ---------------------------------------------------------------- registered names
 
 
-def build_resnet(
-    num_classes: int,
-    in_chans: int,
-    depth: int,
-    *,
-    residual: bool = True,
-    stride_in_1x1: bool = False,
-    zero_init_residual: bool = False,
-) -> ResNet:
-    return ResNet(depth, num_classes, in_chans, residual=residual, stride_in_1x1=stride_in_1x1,
-                  zero_init_residual=zero_init_residual)
-
-
-def build_plain(num_classes: int, in_chans: int, depth: int) -> ResNet:
-    return ResNet(depth, num_classes, in_chans, residual=False)
-
-
-def build_cifar_resnet(num_classes: int, in_chans: int, depth: int, width: int = 16
-                       ) -> CifarResNet:
-    return CifarResNet(depth, num_classes, in_chans, residual=True, width=width)
-
-
-def build_cifar_plain(num_classes: int, in_chans: int, depth: int, width: int = 16
-                      ) -> CifarResNet:
-    return CifarResNet(depth, num_classes, in_chans, residual=False, width=width)
-
-
 _IMAGENET_FIGURES: dict[int, tuple[Figure, ...]] = {
     18: (
         Figure("top1_err", 27.88, "paper", "Table 2, 10-crop"),
-        Figure("acc1", 69.758, "torchvision"),
-        Figure("acc5", 89.078, "torchvision"),
     ),
     34: (
         Figure("top1_err", 21.84, "paper", "Table 4, single model"),
         Figure("top5_err", 5.71, "paper", "Table 4, single model"),
-        Figure("acc1", 73.314, "torchvision"),
-        Figure("acc5", 91.420, "torchvision"),
     ),
     50: (
         Figure("top1_err", 20.74, "paper", "Table 4, single model"),
         Figure("top5_err", 5.25, "paper", "Table 4, single model"),
         Figure("top5_err", 7.8, "case studies", "about 7.8%"),
         Figure("macs", 3.8e9, "paper", "Table 1: 3.8 x 10^9 FLOPs (multiply-adds), v1 strides"),
-        Figure("acc1", 76.130, "torchvision"),
-        Figure("acc5", 92.862, "torchvision"),
     ),
     101: (
         Figure("top1_err", 19.87, "paper", "Table 4, single model"),
         Figure("top5_err", 4.60, "paper", "Table 4, single model"),
-        Figure("acc1", 77.374, "torchvision"),
-        Figure("acc5", 93.546, "torchvision"),
     ),
     152: (
         Figure("top1_err", 19.38, "paper", "Table 4, single model"),
         Figure("top5_err", 4.49, "paper", "Table 4, single model"),
         Figure("top5_err", 5.0, "case studies", "below 5%"),
-        Figure("acc1", 78.312, "torchvision"),
-        Figure("acc5", 94.046, "torchvision"),
     ),
 }
 
-def _imagenet_card(name: str, depth: int, figures: tuple[Figure, ...]) -> ModelCard:
+_WEIGHTS = {
+    18: torchvision_weights(
+        "resnet18", "resnet18-f37072fd.pth",
+        "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec", SHA_BUNSEN,
+        69.758, 89.078),
+    34: torchvision_weights(
+        "resnet34", "resnet34-b627a593.pth",
+        "b627a593bcbe140c234610266fe4f8ae95ea42fc881d091c9b6052e6b1d0590f", SHA_BUNSEN,
+        73.314, 91.420, size=87_319_819),
+    50: torchvision_weights(
+        "resnet50", "resnet50-0676ba61.pth",
+        "0676ba61b6795bbe1773cffd859882e5e297624d384b6993f7c9e683e722fb8a", SHA_BUNSEN,
+        76.130, 92.862, size=102_530_333, **V2_DEFAULT),
+    101: torchvision_weights(
+        "resnet101", "resnet101-63fe2227.pth",
+        "63fe2227b86e8f1f2063f43a75c84d195911b6a0eace650907dd3dc62dd49a0a", SHA_BUNSEN,
+        77.374, 93.546, **V2_DEFAULT),
+    152: torchvision_weights(
+        "resnet152", "resnet152-394f9c45.pth",
+        "394f9c45966e3651a89bbb78a48410a6755854ce4a5ab64927cf1c7247f85e58", SHA_BUNSEN,
+        78.312, 94.046, **V2_DEFAULT),
+}
+_IMAGENET_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+                    "resnet101": 44_549_160, "resnet152": 60_192_808, "plain18": 11_515_688,
+                    "plain34": 21_623_848}
+
+
+def _register_imagenet(name: str, depth: int, figures: tuple[Figure, ...]) -> Callable[..., Any]:
     residual = name.startswith("resnet")
-    return ModelCard(
+    card = ModelCard(
         name=name,
         family="resnet" if residual else "plain",
         description=f"ResNet-{depth}, torchvision layout (stride on the 3x3, 'v1.5')"
         if residual else f"plain-{depth}: ResNet-{depth} without shortcuts",
         paper=HE_2015,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=figures,
         torchvision_layout=residual,
         notes="stride_in_1x1=True gives the paper's v1 (stride on the first 1x1)." if residual
         else "Deeper is worse here: plain-34 trains to a higher error than plain-18.",
+        params=_IMAGENET_PARAMS[name],
     )
+    if residual:
+        return register_model(card, ResNet, depth=depth, weights=(_WEIGHTS[depth],))
+    return register_model(card, ResNet, depth=depth, residual=False)
 
 
-register_model(_imagenet_card("resnet18", 18, _IMAGENET_FIGURES[18]), depth=18)(build_resnet)
-register_model(_imagenet_card("resnet34", 34, _IMAGENET_FIGURES[34]), depth=34)(build_resnet)
-register_model(_imagenet_card("resnet50", 50, _IMAGENET_FIGURES[50]), depth=50)(build_resnet)
-register_model(_imagenet_card("resnet101", 101, _IMAGENET_FIGURES[101]), depth=101)(build_resnet)
-register_model(_imagenet_card("resnet152", 152, _IMAGENET_FIGURES[152]), depth=152)(build_resnet)
+resnet18 = _register_imagenet("resnet18", 18, _IMAGENET_FIGURES[18])
+resnet34 = _register_imagenet("resnet34", 34, _IMAGENET_FIGURES[34])
+resnet50 = _register_imagenet("resnet50", 50, _IMAGENET_FIGURES[50])
+resnet101 = _register_imagenet("resnet101", 101, _IMAGENET_FIGURES[101])
+resnet152 = _register_imagenet("resnet152", 152, _IMAGENET_FIGURES[152])
 _PLAIN_18 = (Figure("top1_err", 27.94, "paper", "Table 2, 10-crop"),)
 _PLAIN_34 = (Figure("top1_err", 28.54, "paper", "Table 2, 10-crop"),)
-register_model(_imagenet_card("plain18", 18, _PLAIN_18), depth=18)(build_plain)
-register_model(_imagenet_card("plain34", 34, _PLAIN_34), depth=34)(build_plain)
+plain18 = _register_imagenet("plain18", 18, _PLAIN_18)
+plain34 = _register_imagenet("plain34", 34, _PLAIN_34)
+
+# The same count for the plain net: option-A shortcuts have no weights.
+_CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
 
 
-def _cifar_card(name: str, depth: int, residual: bool, top1_err: float | None) -> ModelCard:
+def _register_cifar(depth: int, residual: bool, top1_err: float | None) -> Callable[..., Any]:
     blocks = (depth - 2) // 6
-    return ModelCard(
-        name=name,
+    card = ModelCard(
+        name=f"{'resnet' if residual else 'plain'}{depth}",
         family="resnet-cifar" if residual else "plain-cifar",
         description=(
             f"CIFAR {'ResNet' if residual else 'plain net'}-{depth}: 3x3 stem, 3 stages of "
@@ -262,22 +263,23 @@ def _cifar_card(name: str, depth: int, residual: bool, top1_err: float | None) -
         ),
         paper=HE_2015,
         input_size=(3, 32, 32),
-        min_input_size=8,
         num_classes=10,
         dataset="CIFAR-10",
         figures=(Figure("top1_err", top1_err, "paper", "Table 6, CIFAR-10 test"),)
         if top1_err is not None else (),
+        params=_CIFAR_PARAMS[depth],
     )
+    return register_model(card, CifarResNet, depth=depth, residual=residual)
 
 
 # CIFAR-10 test error of the ResNets (Table 6); the plain nets are shown only as curves.
-register_model(_cifar_card("resnet20", 20, True, 8.75), depth=20)(build_cifar_resnet)
-register_model(_cifar_card("resnet32", 32, True, 7.51), depth=32)(build_cifar_resnet)
-register_model(_cifar_card("resnet44", 44, True, 7.17), depth=44)(build_cifar_resnet)
-register_model(_cifar_card("resnet56", 56, True, 6.97), depth=56)(build_cifar_resnet)
-register_model(_cifar_card("resnet110", 110, True, 6.43), depth=110)(build_cifar_resnet)
-register_model(_cifar_card("plain20", 20, False, None), depth=20)(build_cifar_plain)
-register_model(_cifar_card("plain32", 32, False, None), depth=32)(build_cifar_plain)
-register_model(_cifar_card("plain44", 44, False, None), depth=44)(build_cifar_plain)
-register_model(_cifar_card("plain56", 56, False, None), depth=56)(build_cifar_plain)
-register_model(_cifar_card("plain110", 110, False, None), depth=110)(build_cifar_plain)
+resnet20 = _register_cifar(20, True, 8.75)
+resnet32 = _register_cifar(32, True, 7.51)
+resnet44 = _register_cifar(44, True, 7.17)
+resnet56 = _register_cifar(56, True, 6.97)
+resnet110 = _register_cifar(110, True, 6.43)
+plain20 = _register_cifar(20, False, None)
+plain32 = _register_cifar(32, False, None)
+plain44 = _register_cifar(44, False, None)
+plain56 = _register_cifar(56, False, None)
+plain110 = _register_cifar(110, False, None)

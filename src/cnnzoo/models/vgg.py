@@ -6,12 +6,16 @@ a 7x7 adaptive average pool, and a three-layer `classifier`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
 from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
+from cnnzoo.pretrained import SHA_D3M, SHA_PINNED, SHA_PREFIX, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 SIMONYAN_2014 = Paper(
@@ -44,6 +48,7 @@ def vgg_stage(in_channels: int, channels: int, convs: int, batch_norm: bool) -> 
 class VGG(ZooModel):
     classifier_name = "classifier.6"
     first_conv_name = "features.0"
+    min_input_size = 32  # five 2x2 max-pools
 
     def __init__(
         self,
@@ -90,12 +95,6 @@ class VGG(ZooModel):
         return sequential_head(self.classifier, torch.flatten(self.avgpool(x), 1), pre_logits)
 
 
-def build_vgg(
-    num_classes: int, in_chans: int, depth: int, *, batch_norm: bool, dropout: float = 0.5
-) -> VGG:
-    return VGG(depth, num_classes, in_chans, batch_norm=batch_norm, dropout=dropout)
-
-
 _CONFIG = {11: "A", 13: "B", 16: "D", 19: "E"}
 _FIGURES: dict[str, tuple[Figure, ...]] = {
     "vgg11": (Figure("top1_err", 29.6, "paper", "Table 3, config A, single scale"),
@@ -105,39 +104,52 @@ _FIGURES: dict[str, tuple[Figure, ...]] = {
     "vgg16": (Figure("top1_err", 24.4, "paper", "Table 5, config D, multi-crop & dense"),
               Figure("top5_err", 7.2, "paper", "Table 5, config D, multi-crop & dense"),
               Figure("top5_err", 7.0, "case studies", "about 7%"),
-              Figure("params", 138e6, "case studies", "about 138M"),
-              Figure("acc1", 71.592, "torchvision"), Figure("acc5", 90.382, "torchvision")),
-    "vgg16_bn": (Figure("acc1", 73.360, "torchvision"), Figure("acc5", 91.516, "torchvision")),
+              Figure("params", 138e6, "case studies", "about 138M")),
     "vgg19": (Figure("top1_err", 24.4, "paper", "Table 5, config E, multi-crop & dense"),
               Figure("top5_err", 7.1, "paper", "Table 5, config E, multi-crop & dense"),
-              Figure("top5_err", 7.0, "case studies", "similar to VGG-16"),
-              Figure("acc1", 72.376, "torchvision"), Figure("acc5", 90.876, "torchvision")),
-    "vgg19_bn": (Figure("acc1", 74.218, "torchvision"), Figure("acc5", 91.842, "torchvision")),
+              Figure("top5_err", 7.0, "case studies", "similar to VGG-16")),
 }
 
-def _card(name: str, depth: int, batch_norm: bool) -> ModelCard:
-    return ModelCard(
+_WEIGHTS = {w.model: w for w in (
+    torchvision_weights("vgg11", "vgg11-8a719046.pth", None, SHA_PREFIX, 69.020, 88.628),
+    torchvision_weights("vgg11_bn", "vgg11_bn-6002323d.pth", None, SHA_PREFIX, 70.370, 89.810),
+    torchvision_weights("vgg13", "vgg13-19584684.pth", None, SHA_PREFIX, 69.928, 89.246),
+    torchvision_weights("vgg13_bn", "vgg13_bn-abd245e5.pth", None, SHA_PREFIX, 71.586, 90.374),
+    torchvision_weights("vgg16", "vgg16-397923af.pth",
+                        "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
+                        SHA_D3M + "; " + SHA_PINNED, 71.592, 90.382, size=553_433_881),
+    torchvision_weights("vgg16_bn", "vgg16_bn-6c64b313.pth",
+                        "6c64b3138f2f4fcb3bcc4cafde11619c4f440eb1631787e93a682fd88305888a",
+                        SHA_D3M, 73.360, 91.516),
+    torchvision_weights("vgg19", "vgg19-dcbb9e9d.pth",
+                        "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
+                        SHA_PINNED, 72.376, 90.876, size=574_673_361),
+    torchvision_weights("vgg19_bn", "vgg19_bn-c79401a0.pth", None, SHA_PREFIX, 74.218, 91.842),
+)}
+_PARAMS = {"vgg11": 132_863_336, "vgg11_bn": 132_868_840, "vgg13": 133_047_848,
+           "vgg13_bn": 133_053_736, "vgg16": 138_357_544, "vgg16_bn": 138_365_992,
+           "vgg19": 143_667_240, "vgg19_bn": 143_678_248}
+
+
+def _register(depth: int, batch_norm: bool) -> Callable[..., Any]:
+    name = f"vgg{depth}" + ("_bn" if batch_norm else "")
+    card = ModelCard(
         name=name,
         family="vgg",
         description=f"VGG-{depth} (configuration {_CONFIG[depth]})"
         + (" with batch norm" if batch_norm else ""),
         paper=SIMONYAN_2014,
-        input_size=(3, 224, 224),
-        min_input_size=32,
-        num_classes=1000,
-        dataset="ImageNet",
         figures=_FIGURES.get(name, ()),
         torchvision_layout=True,
         notes="Batch norm is not in the paper (it came in 2015); torchvision adds it."
         if batch_norm else "",
+        params=_PARAMS[name],
     )
+    return register_model(card, VGG, depth=depth, batch_norm=batch_norm,
+                          weights=(_WEIGHTS[name],))
 
 
-register_model(_card("vgg11", 11, False), depth=11, batch_norm=False)(build_vgg)
-register_model(_card("vgg11_bn", 11, True), depth=11, batch_norm=True)(build_vgg)
-register_model(_card("vgg13", 13, False), depth=13, batch_norm=False)(build_vgg)
-register_model(_card("vgg13_bn", 13, True), depth=13, batch_norm=True)(build_vgg)
-register_model(_card("vgg16", 16, False), depth=16, batch_norm=False)(build_vgg)
-register_model(_card("vgg16_bn", 16, True), depth=16, batch_norm=True)(build_vgg)
-register_model(_card("vgg19", 19, False), depth=19, batch_norm=False)(build_vgg)
-register_model(_card("vgg19_bn", 19, True), depth=19, batch_norm=True)(build_vgg)
+vgg11, vgg11_bn = _register(11, False), _register(11, True)
+vgg13, vgg13_bn = _register(13, False), _register(13, True)
+vgg16, vgg16_bn = _register(16, False), _register(16, True)
+vgg19, vgg19_bn = _register(19, False), _register(19, True)

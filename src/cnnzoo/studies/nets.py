@@ -20,7 +20,7 @@ from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.init import init_conv_bn_linear
 from cnnzoo.models.mobilenet import HOWARD_2017
 from cnnzoo.models.resnet import HE_2015, CifarResNet
-from cnnzoo.registry import ModelCard, register_model
+from cnnzoo.registry import ModelCard, Paper, register_model
 
 FAMILY = "study"
 # The paper's LRN (Krizhevsky et al. 2012, section 3.3): b = a / (k + alpha sum a^2)^beta,
@@ -72,6 +72,7 @@ class AlexNetSmall(ZooModel):
 
     classifier_name = "classifier.6"
     first_conv_name = "features.0"
+    min_input_size = 28  # the size its layers were scaled to
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, lrn: bool = True,
                  dropout: float = 0.5, lrn_alpha: float = PAPER_LRN_ALPHA,
@@ -137,6 +138,7 @@ class SmallConvNet(ZooModel):
 
     classifier_name = "fc"
     first_conv_name = "stem.0"
+    min_input_size = 8  # two stride-2 layers
 
     def __init__(self, num_classes: int = 10, in_chans: int = 1, separable: bool = False,
                  width: int = 16) -> None:
@@ -192,31 +194,17 @@ class ResNetInserted(CifarResNet):
                 stage.append(inserted_block(channels, residual_insert, zero_init))
 
 
-def _card(name: str, description: str, paper, size: int, min_size: int) -> ModelCard:
+def _card(name: str, description: str, paper: Paper, size: int) -> ModelCard:
     return ModelCard(name=name, family=FAMILY, description=description, paper=paper,
-                     input_size=(1, size, size), min_input_size=min_size, num_classes=10,
-                     dataset="Fashion-MNIST")
+                     input_size=(1, size, size), num_classes=10, dataset="Fashion-MNIST")
 
 
-@register_model(_card("study_alexnet_small", "AlexNet's layer pattern at 28x28 (lrn study), "
-                      "with or without LRN", KRIZHEVSKY_2012, 28, 28))
-def study_alexnet_small(num_classes: int, in_chans: int, lrn: bool = True,
-                        dropout: float = 0.5, lrn_alpha: float = PAPER_LRN_ALPHA,
-                        width: float = 1.0) -> AlexNetSmall:
-    return AlexNetSmall(num_classes, in_chans, lrn, dropout, lrn_alpha, width)
-
-
-@register_model(_card("study_small_convnet", "five 3x3 layers, full or depthwise separable "
-                      "(depthwise-accuracy study)", HOWARD_2017, 28, 8))
-def study_small_convnet(num_classes: int, in_chans: int, separable: bool = False,
-                        width: int = 16) -> SmallConvNet:
-    return SmallConvNet(num_classes, in_chans, separable, width)
-
-
-@register_model(_card("study_resnet_inserted", "CIFAR ResNet with inserted blocks per stage "
-                      "(identity study)", HE_2015, 28, 8))
-def study_resnet_inserted(num_classes: int, in_chans: int, depth: int = 20, extra: int = 1,
-                          residual_insert: bool = True, zero_init: bool = True, width: int = 16
-                          ) -> ResNetInserted:
-    return ResNetInserted(num_classes, in_chans, depth, extra, residual_insert, zero_init,
-                          width)
+study_alexnet_small = register_model(
+    _card("study_alexnet_small", "AlexNet's layer pattern at 28x28 (lrn study), with or "
+          "without LRN", KRIZHEVSKY_2012, 28), AlexNetSmall)
+study_small_convnet = register_model(
+    _card("study_small_convnet", "five 3x3 layers, full or depthwise separable "
+          "(depthwise-accuracy study)", HOWARD_2017, 28), SmallConvNet)
+study_resnet_inserted = register_model(
+    _card("study_resnet_inserted", "CIFAR ResNet with inserted blocks per stage "
+          "(identity study)", HE_2015, 28), ResNetInserted)

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from cnnzoo.models.base import loss_of
 from cnnzoo.train.distributed import DistContext, all_reduce_sum
 from cnnzoo.train.precision import autocast
 
@@ -27,11 +27,6 @@ class EvalResult:
         """Accuracy of each true class (nan for a class with no test sample)."""
         totals = self.confusion.sum(1).double()
         return (self.confusion.diagonal().double() / totals).tolist()
-
-
-def logits_of(output: torch.Tensor | tuple) -> torch.Tensor:
-    # Models with auxiliary heads return AuxOutputs(logits, aux) in training mode.
-    return output[0] if isinstance(output, tuple) else output
 
 
 @torch.no_grad()
@@ -70,9 +65,9 @@ def evaluate(
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast(device, precision):
-                logits = logits_of(model(images))
+                logits = model(images)  # in eval mode: the main head's logits alone
             logits = logits.float().cpu()
-            loss_sum += F.cross_entropy(logits, labels, reduction="sum").double()
+            loss_sum += loss_of(model, logits, labels, reduction="sum").double()
             best = logits.topk(k, dim=1).indices
             hit = best == labels[:, None]
             top1 += hit[:, 0].sum()

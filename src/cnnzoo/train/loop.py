@@ -19,12 +19,12 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CheckpointError, TrainingError
 from cnnzoo.load import ThreadGovernor
+from cnnzoo.models.base import ZooModel
 from cnnzoo.train.checkpoint import (
     load_checkpoint,
     nonfinite,
@@ -77,7 +77,7 @@ class TrainResult:
 class Trainer:
     def __init__(
         self,
-        model: nn.Module,
+        model: ZooModel,
         cfg: TrainConfig,
         train_loader: Any,
         test_loader: Iterable,
@@ -339,12 +339,9 @@ class Trainer:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast(self.device, cfg.precision):
                 output = self.net(images)
-                logits = output[0] if isinstance(output, tuple) else output
-                loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
-                if isinstance(output, tuple):
-                    for aux in output[1]:
-                        loss = loss + cfg.aux_weight * F.cross_entropy(
-                            aux, labels, label_smoothing=cfg.label_smoothing)
+                logits = self.raw.main_logits(output)
+                loss = self.raw.loss(output, labels, aux_weight=cfg.aux_weight,
+                                     label_smoothing=cfg.label_smoothing)
             if not self._all_finite(loss):
                 self._diverged(float(loss.detach()), step, steps)
             self.optimizer.zero_grad(set_to_none=True)
