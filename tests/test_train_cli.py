@@ -107,7 +107,7 @@ def test_predict_refuses_a_file_that_is_not_an_image(
 def test_resume_refuses_changed_options(run: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["train", "--resume", str(run), "--batch-size", "16"]) == 2
     err = capsys.readouterr().err
-    assert "--batch-size 16 differs" in err and "only epochs, lr," in err
+    assert "--batch-size 16 differs" in err and "only out, epochs, lr," in err
 
 
 def test_a_stop_in_the_first_epoch_reports_no_accuracy_and_only_real_files(

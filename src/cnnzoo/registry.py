@@ -162,9 +162,13 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     `pretrained=True` only those with pretrained weights (cnnzoo.pretrained's table)."""
     load_families()
     with_weights = set(_pretrained_names()) if pretrained else None
-    # Case-study order: by family as the families were registered, then by depth, so
+    # Case-study order: by family in FAMILIES' order (whatever imported a model file first;
+    # families from elsewhere after them, as registered), then by depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
-    families = list(dict.fromkeys(e.card.family for e in _REGISTRY.values()))
+    from cnnzoo.models import FAMILIES
+
+    families = sorted(dict.fromkeys(e.card.family for e in _REGISTRY.values()),
+                      key=lambda f: FAMILIES.index(f) if f in FAMILIES else len(FAMILIES))
     # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
     shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
              not n.startswith(STUDY_PREFIX)]
