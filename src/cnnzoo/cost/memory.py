@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnzoo.cost.meta import meta_copy
+from cnnzoo.analysis.meta import meta_copy
+from cnnzoo.analysis.trace import Tracer
 from cnnzoo.cost.profile import meta_inputs, run_meta
-from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
 from cnnzoo.models.base import model_name_of
 
