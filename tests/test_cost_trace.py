@@ -137,7 +137,7 @@ def test_receptive_field_through_a_transposed_convolution() -> None:
     nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1, groups=2)])
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_fast_meta_outputs_match_torchs_kernels(conv: nn.Module, channels_last: bool) -> None:
-    from cnnzoo.cost.fastmeta import FAST
+    from cnnzoo.analysis.fastmeta import FAST
 
     conv = conv.to("meta")
     x = torch.empty(2, conv.in_channels, 9, 11, device="meta")
@@ -155,13 +155,62 @@ def test_fast_meta_outputs_match_torchs_kernels(conv: nn.Module, channels_last: 
     assert (fast_bn[0].shape, fast_bn[0].stride()) == (real_bn[0].shape, real_bn[0].stride())
 
 
+_M = "meta"
+
+
+@pytest.mark.parametrize("op,args", [
+    ("max_pool2d_with_indices", lambda x: (x, [3, 3], [2, 2], [1, 1], [1, 1], False)),
+    ("max_pool2d_with_indices", lambda x: (x, [3, 3], [2, 2], [0, 0], [1, 1], True)),
+    ("max_pool2d_with_indices", lambda x: (x, [2, 2], [], [0, 0], [1, 1], True)),
+    ("avg_pool2d", lambda x: (x, [5, 5], [3, 3], [0, 0], True)),
+    ("avg_pool2d", lambda x: (x, [2, 2], [2, 2], [1, 1], False, False)),
+    ("avg_pool3d", lambda x: (x.unsqueeze(1), [5, 1, 1], [1, 1, 1], [2, 0, 0])),
+    ("_adaptive_avg_pool2d", lambda x: (x, [1, 1])),
+    ("mean", lambda x: (x, [-1, -2], True)),
+    ("mean", lambda x: (x, [2, 3])),
+    ("addmm", lambda x: (torch.empty(5, device=_M), torch.empty(2, 4, device=_M),
+                         torch.empty(4, 5, device=_M))),
+    ("cat", lambda x: ([x, x[:, :3]], 1)),
+    ("add", lambda x: (x, x[:1, :, :1])),
+    ("mul", lambda x: (x, 0.5)),
+    ("div", lambda x: (x, x)),
+    ("pow", lambda x: (x, 2)),
+    ("tanh", lambda x: (x,)),
+    ("add_", lambda x: (x.clone(), x[0])),
+    ("relu_", lambda x: (x.clone(),)),
+    ("hardtanh_", lambda x: (x.clone(), 0.0, 6.0)),
+    ("index_put", lambda x: (x, [torch.empty(3, dtype=torch.long, device=_M)],
+                             torch.empty(3, 1, 1, 1, device=_M))),
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_meta_shapes_match_torchs_kernels(op: str, args: object,
+                                               channels_last: bool) -> None:
+    from cnnzoo.analysis.fastmeta import FAST
+
+    x = torch.empty(2, 6, 9, 11, device=_M)
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    call = args(x)
+    func = next(f for f in FAST if f.overloadpacket.__name__ == op)  # one overload each
+    fast, real = FAST[func](*call), func(*call)
+    fast = fast if isinstance(fast, tuple) else (fast,)
+    real = real if isinstance(real, tuple) else (real,)
+    assert [(t.shape, t.dtype, t.untyped_storage().nbytes()) for t in fast] == \
+        [(t.shape, t.dtype, t.untyped_storage().nbytes()) for t in real]
+    if op.endswith("_"):
+        assert fast[0] is call[0]  # in place: the input itself, as torch returns it
+
+
 @pytest.mark.slow  # a fresh interpreter importing torch
 def test_a_summary_imports_neither_dynamo_nor_sympy() -> None:
     import subprocess
     import sys
 
+    # Every zoo model's operators have a fast meta kernel (cnnzoo.analysis.fastmeta): none
+    # goes to torch's Python ones, whose first calls import the compiler stack.
     code = ("import sys, cnnzoo; "
-            "cnnzoo.profile(cnnzoo.create_model('resnet18', device='meta'), (3, 224, 224)); "
+            "[cnnzoo.profile(cnnzoo.create_model(n, device='meta')) "
+            "for n in cnnzoo.list_models()]; "
             "print(sorted(m for m in ('torch._dynamo', 'sympy', "
             "'torch.fx.experimental.symbolic_shapes') if m in sys.modules)); "
             "import sympy; print(sympy.Integer(2) + 1)")

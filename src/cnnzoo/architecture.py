@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from cnnzoo.cost.meta import meta_copy
+from cnnzoo.analysis.trace import Tracer, on_meta
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import assign_to_stages
 
@@ -47,29 +47,15 @@ def _rows(model: ZooModel) -> list[tuple[str, nn.Module]]:
 def architecture(model: ZooModel, input_size: tuple[int, int, int]) -> list[Stage]:
     """Run a batch of one through `model` on the meta device (no memory, no arithmetic)
     and return each row in the order data flows through it."""
-    meta = model if _on_meta(model) else meta_copy(model)
+    meta = on_meta(model)
     meta.eval()
-    seen: list[tuple[str, str, tuple[int, ...], int]] = []
-    hooks = []
-    for name, module in _rows(meta):
-
-        def record(mod: nn.Module, args: tuple, out: object, name: str = name) -> None:
-            if isinstance(out, torch.Tensor):
-                params = sum(p.numel() for p in mod.parameters())
-                seen.append((name, type(mod).__name__, tuple(out.shape[1:]), params))
-
-        hooks.append(module.register_forward_hook(record))
-    try:
-        with torch.no_grad():
-            meta(torch.empty((1, *input_size), device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
+    rows = dict(_rows(meta))
+    tracer = Tracer()
+    with torch.no_grad(), tracer.hooks(meta), tracer:
+        meta(torch.empty((1, *input_size), device="meta"))
+    seen = [(c.path, type(c.module).__name__, c.output_shape,
+             sum(p.numel() for p in c.module.parameters()))
+            for c in sorted(tracer.calls, key=lambda c: c.end)
+            if c.path in rows and rows[c.path] is c.module and c.output_shape is not None]
     stages = assign_to_stages(model.feature_info, [row[0] for row in seen])
     return [Stage(*row, stage=stage) for row, stage in zip(seen, stages, strict=True)]
-
-
-def _on_meta(model: nn.Module) -> bool:
-    p = next(model.parameters(), None)
-    return p is not None and p.is_meta
-

@@ -12,7 +12,7 @@ from cnnzoo.cost.formulas import (
 )
 from cnnzoo.cost.memory import TrainingMemory, training_memory
 from cnnzoo.cost.profile import Profile, StageCost, profile
-from cnnzoo.cost.tracer import LayerCost
+from cnnzoo.cost.rows import LayerCost
 
 __all__ = [
     "BottleneckSaving",

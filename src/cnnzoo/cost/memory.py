@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from cnnzoo.cost.meta import meta_copy
+from cnnzoo.analysis.meta import meta_copy
+from cnnzoo.analysis.trace import Tracer
 from cnnzoo.cost.profile import meta_inputs, run_meta
-from cnnzoo.cost.tracer import Tracer
 from cnnzoo.errors import UsageError
 from cnnzoo.models.base import loss_of, model_name_of
 

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from cnnzoo.cost.meta import meta_copy
-from cnnzoo.cost.nocompile import without_compiler_imports
-from cnnzoo.cost.ops import KINDS
+from cnnzoo.analysis.meta import meta_copy
+from cnnzoo.analysis.ops import KINDS
+from cnnzoo.analysis.trace import Tracer
+from cnnzoo.cost.rows import LayerCost, layer_rows
 from cnnzoo.cost.stages import assign_stages, unique_params
-from cnnzoo.cost.tracer import LayerCost, Tracer
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
 from cnnzoo.fmt import shape_str
 from cnnzoo.models.base import ZooModel, model_name_of
@@ -291,16 +291,17 @@ def profile(
     tracer = Tracer()
     for x in xs:
         tracer.watch_input(x)
-    with _traced_copy(model, dt) as meta, torch.no_grad(), without_compiler_imports():
+    with _traced_copy(model, dt) as meta, torch.no_grad():
         run_meta(meta, xs, tracer)
-        assign_stages(meta, tracer.layers)
+        layers = layer_rows(tracer)
+        assign_stages(meta, layers)
     return Profile(
         model=model_name_of(model),
         input_size=tuple(xs[0].shape[1:]),
         batch_size=int(xs[0].shape[0]) if xs[0].ndim else 1,
         dtype=str(dt).removeprefix("torch."),
         params=sum(p.numel() for p in model.parameters()),
-        layers=tracer.layers,
+        layers=layers,
         peak_activation_bytes=tracer.memory.peak,
         peak_at=tracer.memory.peak_at,
         input_bytes=sum(x.numel() * x.element_size() for x in xs),

@@ -8,7 +8,7 @@ import json
 from html import escape
 
 from cnnzoo.cost.profile import Profile, StageCost
-from cnnzoo.cost.tracer import LayerCost
+from cnnzoo.cost.rows import LayerCost
 from cnnzoo.fmt import human, render, shape_str
 
 HEADERS = ["layer", "type", "input", "output", "params", "MACs", "% MACs", "other FLOPs",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from cnnzoo.cost.tracer import LayerCost
+from cnnzoo.cost.rows import LayerCost
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import assign_to_stages
 

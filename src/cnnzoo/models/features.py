@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 
 import torch
 from torch import nn
 
+from cnnzoo.analysis.meta import meta_copy
+from cnnzoo.analysis.trace import Tracer
 from cnnzoo.errors import ModelOptionError
 
 
@@ -171,32 +172,19 @@ class FeatureList(nn.Module):
 def _prune_after(model: nn.Module, last: int) -> None:
     """Replace by nn.Identity the modules `forward_features` does not start before the
     end of stage `last` (or never calls); found by one pass on a meta copy."""
-    from cnnzoo.cost.meta import meta_copy
     from cnnzoo.models.base import ZooModel
 
     assert isinstance(model, ZooModel)
     meta = meta_copy(model).eval()
+    tracer = Tracer()
+    side = max(model.min_input_size, 32)
+    with torch.no_grad(), tracer.hooks(meta), tracer:
+        meta.forward_features(torch.empty(1, model.in_chans, side, side, device="meta"))
     started: dict[str, int] = {}
     ended: dict[str, int] = {}
-
-    def on_start(mod: nn.Module, args: tuple, name: str) -> None:
-        started.setdefault(name, len(started) + len(ended))
-
-    def on_end(mod: nn.Module, args: tuple, out: object, name: str) -> None:
-        ended.setdefault(name, len(started) + len(ended))
-
-    handles = []
-    for name, m in meta.named_modules():
-        if name:
-            handles.append(m.register_forward_pre_hook(partial(on_start, name=name)))
-            handles.append(m.register_forward_hook(partial(on_end, name=name)))
-    side = max(model.min_input_size, 32)
-    try:
-        with torch.no_grad():
-            meta.forward_features(torch.empty(1, model.in_chans, side, side, device="meta"))
-    finally:
-        for h in handles:
-            h.remove()
+    for call in tracer.calls:  # a module called twice: its first call
+        started.setdefault(call.path, call.start)
+        ended.setdefault(call.path, call.end)
     end = ended[model.feature_info[last].module]
     unneeded = [name for name, _ in model.named_modules()
                 if name and started.get(name, end + 1) > end]

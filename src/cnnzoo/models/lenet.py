@@ -70,7 +70,7 @@ class PartialConv2d(nn.Module):
 
     def structural_zeros(self) -> int:
         """Weights of the dense kernel the table leaves at zero (900 of 2,400): the cost
-        analysis counts their multiply-adds apart (cnnzoo.cost.ops.StructuralZeros)."""
+        analysis counts their multiply-adds apart (cnnzoo.analysis.ops.StructuralZeros)."""
         return self.out_channels * self.in_channels * self.kernel**2 - self.weight.numel()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
