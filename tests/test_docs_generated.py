@@ -4,10 +4,13 @@ script; these tests fail when the code has moved on and the doc has not."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import cnnzoo
 from cnnzoo.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +50,11 @@ def test_readme_models_table_is_what_cnnzoo_list_prints(capsys: pytest.CaptureFi
     start = readme.index("| name ")
     assert readme[start:readme.index("\n\n", start)] == table, (
         "README.md's models table is stale: replace it with `cnnzoo list --format md`")
+
+
+def test_the_models_order_does_not_depend_on_which_file_was_imported_first() -> None:
+    script = ("import cnnzoo.models.mobilenet, cnnzoo.models.inception_v3, "
+              "cnnzoo.models.resnet\nfrom cnnzoo import list_models\nprint(list_models())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == str(cnnzoo.list_models())

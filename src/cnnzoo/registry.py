@@ -162,13 +162,22 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     `pretrained=True` only those with pretrained weights (cnnzoo.pretrained's table)."""
     load_families()
     with_weights = set(_pretrained_names()) if pretrained else None
-    # Case-study order: by family in FAMILIES' order (whatever imported a model file first;
-    # families from elsewhere after them, as registered), then by depth, so
+    # Case-study order: by family in the order of FAMILIES' files (whichever file an earlier
+    # import loaded first; families from elsewhere after them, as registered), then by
+    # depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
     from cnnzoo.models import FAMILIES
 
-    families = sorted(dict.fromkeys(e.card.family for e in _REGISTRY.values()),
-                      key=lambda f: FAMILIES.index(f) if f in FAMILIES else len(FAMILIES))
+    def file_rank(e: _Entry) -> int:
+        for name in (e.model_class.__module__.rpartition(".")[2], e.card.family):
+            if name in FAMILIES:
+                return FAMILIES.index(name)
+        return len(FAMILIES)
+
+    rank: dict[str, int] = {}
+    for e in _REGISTRY.values():  # a model file registers its own families in a fixed order
+        rank[e.card.family] = min(rank.get(e.card.family, len(FAMILIES)), file_rank(e))
+    families = sorted(rank, key=rank.__getitem__)
     # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
     shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
              not n.startswith(STUDY_PREFIX)]
