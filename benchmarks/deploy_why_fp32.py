@@ -19,7 +19,8 @@ import torch
 
 from cnnzoo.bench import MachinePeaks, Variant, per_layer
 from cnnzoo.deploy.quantize import export_folded
-from cnnzoo.registry import create_model, default_input_size
+from cnnzoo.factory import create_model
+from cnnzoo.registry import default_input_size
 
 RUNS = 4  # ORT runs profiled; the first (allocations, kernel selection) is dropped
 

@@ -161,7 +161,9 @@ def test_image_headers_are_checked_before_decoding(tmp_path: Path) -> None:
 
 def test_input_side_is_bounded_before_allocation() -> None:
     from cnnzoo.errors import UsageError
-    from cnnzoo.registry import MAX_INPUT_SIDE, check_input_size, create_model, default_input_size
+    from cnnzoo.factory import create_model
+    from cnnzoo.registry import default_input_size
+    from cnnzoo.sizes import MAX_INPUT_SIDE, check_input_size
 
     assert check_input_size(MAX_INPUT_SIDE, 3) == (3, MAX_INPUT_SIDE, MAX_INPUT_SIDE)
     assert check_input_size((28, 32), 1) == (1, 28, 32)

@@ -17,8 +17,8 @@ from cnnzoo.deploy import DeployPath, Tolerance, available, deploy, load_deploye
 from cnnzoo.deploy.paths import PATHS
 from cnnzoo.deploy.report import PathResult
 from cnnzoo.errors import MissingDependencyError
+from cnnzoo.factory import create_model
 from cnnzoo.load import Load
-from cnnzoo.registry import create_model
 from cnnzoo.train.inference import Trained
 
 # Few images and one timing call: these tests check behaviour, never speed.

@@ -12,11 +12,10 @@ import torch
 from cnnzoo.cli import main
 from cnnzoo.errors import ConfigError, TrainingError
 from cnnzoo.precision import native_bf16
-from cnnzoo.registry import model_card
 from cnnzoo.train import TrainConfig, prepare
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.distributed import DistContext
-from cnnzoo.train.recipes import RECIPES, Recipe, configure, find_recipe
+from cnnzoo.train.recipes import RECIPES, Recipe, configure, find_recipe, recipes_for
 
 TINY = ["--limit-train", "256", "--limit-test", "128", "--epochs", "1", "--threads", "1",
         "--no-progress"]
@@ -47,8 +46,8 @@ def test_the_models_recipe_or_the_nearest_one() -> None:
     assert find_recipe("resnet56", "mnist").name == "resnet-cifar/fashion-mnist"
     assert find_recipe("plain20", "cifar100").name == "resnet-cifar/cifar10"
     assert find_recipe("vgg16", "fashion-mnist") is None
-    assert [r.name for r in model_card("googlenet").recipes] == ["googlenet/fashion-mnist"]
-    assert model_card("inception_v3").recipes == ()  # 32x32 is below its minimum
+    assert [r.name for r in recipes_for("googlenet")] == ["googlenet/fashion-mnist"]
+    assert recipes_for("inception_v3") == ()  # 32x32 is below its minimum
 
 
 def test_configure_recipe_then_fields() -> None:

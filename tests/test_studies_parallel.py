@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cnnzoo.studies.cache import DONE, Planned, RunCache
+from cnnzoo.studies.parallel import ParallelRunCache
 
 TINY = {"limit_train": 256, "limit_test": 64, "epochs": 2, "batch_size": 32}
 PLAN = [Planned("lenet5", "mnist", 0, TINY), Planned("lenet5", "mnist", 1, TINY)]
@@ -28,7 +29,7 @@ def _finals(cache: RunCache) -> list[list[dict]]:
 @pytest.mark.slow
 def test_runs_at_once_match_runs_one_after_another(tmp_path: Path) -> None:
     logs: list[str] = []
-    together = RunCache(tmp_path / "a", progress=False, log=logs.append, jobs=2)
+    together = ParallelRunCache(tmp_path / "a", progress=False, log=logs.append, jobs=2)
     together.train_all(PLAN)
     assert logs and "2 runs, 2 at a time with 1 thread each" in logs[0]
     assert all((together.root / d / DONE).is_file() for d in os.listdir(together.root))
@@ -41,9 +42,10 @@ def test_runs_at_once_match_runs_one_after_another(tmp_path: Path) -> None:
 SCRIPT = """
 import sys
 from cnnzoo.studies.cache import Planned, RunCache
+from cnnzoo.studies.parallel import ParallelRunCache
 fields = {"limit_train": 4096, "limit_test": 64, "epochs": 3, "batch_size": 16}
 plan = [Planned("lenet5", "mnist", s, fields) for s in (0, 1)]
-cache = RunCache(sys.argv[1], progress=False, jobs=2)
+cache = ParallelRunCache(sys.argv[1], progress=False, jobs=2)
 try:
     cache.train_all(plan)
 except KeyboardInterrupt:

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from cnnzoo import create_model
+from cnnzoo.models.study_nets import ChannelLRN, window_term
 from cnnzoo.studies import inception_aux, lrn
 from cnnzoo.studies.base import CONFIRMED, INCONCLUSIVE, REFUTED, RawData
 from cnnzoo.studies.comparisons import interval
 from cnnzoo.studies.inception_aux import AUX, NO_AUX
-from cnnzoo.studies.nets import ChannelLRN, window_term
 
 SEEDS5 = (0, 1, 2, 3, 4)
 

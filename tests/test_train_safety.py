@@ -129,7 +129,7 @@ def test_disk_full_mid_run_keeps_the_previous_checkpoint(tmp_path: Path, monkeyp
 def test_a_stale_best_is_repaired_from_best_pt(tmp_path: Path) -> None:
     out = tmp_path / "run"
     _run(out, epochs=1)
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
     from cnnzoo.weights import read_weights, save_weights
 
     last = load_checkpoint(out / "last.pt")

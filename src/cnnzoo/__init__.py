@@ -20,6 +20,7 @@ from cnnzoo.errors import (
     UnknownModelError,
     WeightsError,
 )
+from cnnzoo.factory import create_model
 from cnnzoo.models.base import model_name_of
 from cnnzoo.optimize import optimize as optimize
 from cnnzoo.registry import (
@@ -27,15 +28,13 @@ from cnnzoo.registry import (
     ModelCard,
     Paper,
     count_params,
-    create_model,
     default_input_size,
     list_models,
     model_card,
     model_options,
 )
+from cnnzoo.version import __version__ as __version__
 from cnnzoo.weights import save_weights
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CnnzooError",

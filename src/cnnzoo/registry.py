@@ -7,21 +7,19 @@ import difflib
 import fnmatch
 import importlib
 import inspect
-import math
-import operator
 import re
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from cnnzoo.errors import CnnzooError, ModelOptionError, UnknownModelError, UsageError
+from cnnzoo.errors import ModelOptionError, UnknownModelError, UsageError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureList
+from cnnzoo.sizes import check_input_size
 
 
 @dataclass(frozen=True)
@@ -75,14 +73,6 @@ class ModelCard:
     notes: str = ""
     params: int | None = None  # the exact parameter count at the default options, declared
 
-    @property
-    def recipes(self) -> tuple:
-        """The training recipes declared for this model, by name or family
-        (cnnzoo.train.recipes, the one place they are declared)."""
-        from cnnzoo.train.recipes import recipes_for
-
-        return recipes_for(self.name)
-
     def figure(self, metric: str, source: str | None = None) -> Figure | None:
         """The first figure with this metric (and source, if given)."""
         for f in self.figures:
@@ -100,7 +90,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
-STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.studies.nets
+STUDY_PREFIX = "study_"  # nets built for the case studies, registered by cnnzoo.models.study_nets
 _NOT_OPTIONS = ("self", "num_classes", "in_chans")
 
 
@@ -135,10 +125,11 @@ def register_model(card: ModelCard, model_class: type[ZooModel], *, weights: Seq
     _REGISTRY[card.name] = _Entry(card, model_class, dict(fixed), tuple(weights))
 
     def builder(**kwargs: Any) -> ZooModel | FeatureList:
-        return create_model(card.name, **kwargs)
+        return build(card.name, **kwargs)
 
     builder.__name__ = builder.__qualname__ = card.name
-    builder.__doc__ = f"{card.description}: create_model({card.name!r}, **kwargs)."
+    builder.__doc__ = (f"{card.description}: build({card.name!r}, **kwargs), without weights "
+                       f"(cnnzoo.create_model({card.name!r}, weights=...) loads them).")
     return builder
 
 
@@ -148,7 +139,6 @@ def load_families() -> None:
 
     for family in FAMILIES:
         importlib.import_module(family if "." in family else f"cnnzoo.models.{family}")
-    importlib.import_module("cnnzoo.studies.nets")
 
 
 def registered_weights() -> list[Any]:
@@ -161,7 +151,7 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     """Registered model names matching a shell-style pattern, e.g. 'resnet*'; with
     `pretrained=True` only those with pretrained weights (cnnzoo.pretrained's table)."""
     load_families()
-    with_weights = set(_pretrained_names()) if pretrained else None
+    with_weights = {n for n, e in _REGISTRY.items() if e.weights} if pretrained else None
     # Case-study order: by family in the order of FAMILIES' files (whichever file an earlier
     # import loaded first; families from elsewhere after them, as registered), then by
     # depth, so
@@ -178,7 +168,7 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     for e in _REGISTRY.values():  # a model file registers its own families in a fixed order
         rank[e.card.family] = min(rank.get(e.card.family, len(FAMILIES)), file_rank(e))
     families = sorted(rank, key=rank.__getitem__)
-    # The studies' own nets (cnnzoo.studies.nets) are not the zoo: listed only when asked.
+    # The studies' own nets (cnnzoo.models.study_nets) are not the zoo: listed only when asked.
     shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or
              not n.startswith(STUDY_PREFIX)]
 
@@ -238,65 +228,40 @@ def _option_kinds(entry: _Entry) -> dict[str, type | None]:
     return kinds
 
 
-def create_model(
-    name: str,
-    num_classes: int | None = None,
-    in_chans: int | None = None,
-    weights: str | Path | None = None,
-    device: str | torch.device | None = None,
-    *,
-    pretrained: bool = False,
-    features_only: bool = False,
-    out_indices: int | Sequence[int] | None = None,
-    **options: Any,
-) -> ZooModel | FeatureList:
-    """Build a registered model.
+def build(name: str, num_classes: int | None = None, in_chans: int | None = None,
+          device: str | torch.device | None = None, *, features_only: bool = False,
+          out_indices: int | Sequence[int] | None = None, **options: Any
+          ) -> ZooModel | FeatureList:
+    """Build a registered model from its class with these options, without weights
+    (cnnzoo.create_model is this plus weights). num_classes and in_chans default to the
+    card's; `device='meta'` builds without allocating memory; `features_only=True` returns
+    the feature extractor of the stages in `out_indices` (default all)."""
+    for word in ("weights", "pretrained"):
+        if word in options:
+            raise ModelOptionError(f"{name}(...) builds without weights; load them with "
+                                   f"cnnzoo.create_model({name!r}, {word}=...)")
+    check_features(features_only, out_indices)
+    check_options(name, options)
+    model = construct(name, num_classes, in_chans, device, options)
+    return FeatureList(model, out_indices) if features_only else model
 
-    num_classes and in_chans default to the card's (1000 and 3 for ImageNet models).
-    `weights` is a torchvision `.pth` file, a cnnzoo safetensors file, or pretrained weights
-    by name: "imagenet" (`pretrained=True` is the same) or torchvision's names ("DEFAULT",
-    "IMAGENET1K_V1") where they name a file of cnnzoo's table (cnnzoo.pretrained), fetched
-    once into the cache unless already there or in torch's hub cache. A file's recorded
-    options (num_classes, in_chans, model_options such as width) rebuild the model it was
-    saved from; options given here win. Options are checked before anything is read or
-    fetched. A model built with weights has `pretrained_cfg` (and its alias `default_cfg`):
-    the input size, interpolation, crop, mean and std its weights expect, num_classes and
-    source. `device='meta'` builds without allocating memory (for counting and shapes).
 
-    `features_only=True` returns the feature extractor instead: its forward gives the
-    feature maps of the stages in `out_indices` (default all of `model.feature_info`;
-    an int n for the last n), with the weights loaded.
-    """
+def check_features(features_only: bool, out_indices: object) -> None:
     if out_indices is not None and not features_only:
         raise ModelOptionError("out_indices selects stages for features_only=True; pass both")
+
+
+def check_options(name: str, options: dict[str, Any], source: str | None = None) -> None:
+    """Every option is one `name` takes, of the right kind: the caller's, or those a weights
+    file (`source`) records."""
     entry = _entry(name)
-    allowed = model_options(name)
-    kinds = _option_kinds(entry)
-    _check_options(name, options, allowed, kinds)
-    if pretrained:
-        if weights is not None and not _is_tag(weights):
-            raise ModelOptionError(f"pretrained=True and weights={str(weights)!r} both given; "
-                                   "pass one of them")
-        weights = weights or "imagenet"
-    table = None
-    if _is_tag(weights):
-        from cnnzoo.hub import download, pretrained_entry
+    _check_options(name, options, model_options(name), _option_kinds(entry), source)
 
-        table = pretrained_entry(name, str(weights))
-        options = {**table.model_options, **options}
-        weights = download(table)
-    state_dict, meta = None, {}
-    if weights is not None:
-        from cnnzoo.weights import read_weights, saved_options
 
-        state_dict, meta = read_weights(weights)
-        saved = saved_options(meta, weights)
-        _check_options(name, saved, allowed, kinds, source=str(weights))
-        options = {**saved, **options}
-        if num_classes is None:
-            num_classes = meta.get("num_classes") or _infer_num_classes(name, state_dict)
-        if in_chans is None and "in_chans" in meta:
-            in_chans = int(meta["in_chans"])
+def construct(name: str, num_classes: int | None, in_chans: int | None,
+              device: str | torch.device | None, options: dict[str, Any]) -> ZooModel:
+    """The model's class called with the card's defaults and these (checked) options."""
+    entry = _entry(name)
     card = entry.card
     with torch.device(device) if device is not None else contextlib.nullcontext():
         try:
@@ -309,15 +274,7 @@ def create_model(
             raise ModelOptionError(f"{name}: {e}") from None
     model.model_name = name
     model.model_options = dict(options)
-    if state_dict is not None:
-        from cnnzoo.data_config import file_cfg, table_cfg
-        from cnnzoo.weights import load_state_dict
-
-        load_state_dict(model, state_dict, source=str(weights))
-        path = Path(weights)
-        model.pretrained_cfg = (table_cfg(model, table, path) if table is not None
-                                else file_cfg(model, meta, path))
-    return FeatureList(model, out_indices) if features_only else model
+    return model
 
 
 def _check_options(name: str, options: dict[str, Any], allowed: dict[str, Any],
@@ -352,58 +309,12 @@ def _check_option(name: str, key: str, value: Any, default: Any, kind: type | No
                                f"{default!r}), got {value!r}")
 
 
-# cnnzoo.pretrained imports cnnzoo.data, whose pipeline imports this module: read it late.
-def _is_tag(weights: object) -> bool:
-    from cnnzoo.pretrained import is_tag
-
-    return is_tag(weights)
-
-
-def _pretrained_names() -> list[str]:
-    from cnnzoo.pretrained import pretrained_names
-
-    return pretrained_names()
-
-
-def _infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:
+def infer_num_classes(name: str, state_dict: dict[str, torch.Tensor]) -> int | None:
     entry = _entry(name)
     with torch.device("meta"):
         probe = entry.model_class(num_classes=1, in_chans=3, **entry.fixed)
     weight = state_dict.get(probe.classifier_name + ".weight")
     return int(weight.shape[0]) if weight is not None and weight.ndim == 2 else None
-
-
-# The largest model input cnnzoo accepts: sides up to 16x ImageNet's 224 (7x Inception-v3's
-# 600) and as many values as a 3x4096x4096 image (192 MiB as floats); anything larger is
-# a typo, and is refused before anything is allocated for it.
-MAX_INPUT_SIDE = 4096
-MAX_INPUT_VALUES = 3 * MAX_INPUT_SIDE**2
-
-
-def check_input_size(size: int | Sequence[int], channels: int | None = None, *,
-                     what: str = "input_size", error: type[CnnzooError] = UsageError
-                     ) -> tuple[int, int, int]:
-    """A model input size as (C, H, W): from one side, (H, W) (with `channels`) or
-    (C, H, W); positive and within MAX_INPUT_SIDE and MAX_INPUT_VALUES, else `error` naming
-    `what`. The one place a model input size is checked (the CLI, the data pipeline,
-    default_input_size and the folder reader all come here)."""
-    sides = (size,) if isinstance(size, int) else tuple(size)
-    if len(sides) == 1:
-        sides = (sides[0], sides[0])
-    if len(sides) == 2 and channels is not None:
-        sides = (channels, *sides)
-    try:  # ints only (numpy's too): 2.5 is a typo, not a side
-        sides = tuple(operator.index(s) for s in sides)
-    except TypeError:
-        sides = ()
-    if len(sides) != 3 or min(sides) < 1:
-        raise error(f"{what} {size!r} is not a size: give (C, H, W), (H, W) or one side, as "
-                    "positive integers")
-    if max(sides[1:]) > MAX_INPUT_SIDE or math.prod(sides) > MAX_INPUT_VALUES:
-        raise error(f"{what} {'x'.join(map(str, sides))} is too large: cnnzoo takes sides up "
-                    f"to {MAX_INPUT_SIDE} and up to {MAX_INPUT_VALUES:,} values "
-                    f"(3x{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE}); give a smaller size")
-    return sides  # type: ignore[return-value]
 
 
 def default_input_size(
@@ -464,7 +375,7 @@ def model_table(pattern: str = "*") -> list[dict[str, Any]]:
     records = []
     for name in list_models(pattern):
         card = model_card(name)
-        model = create_model(name, device="meta")
+        model = build(name, device="meta")
         records.append(
             {
                 "name": name,

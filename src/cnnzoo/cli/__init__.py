@@ -14,6 +14,7 @@ from typing import NoReturn
 
 from cnnzoo.cli.suggest import innermost_parser, suggest_flag
 from cnnzoo.errors import CnnzooError, UsageError
+from cnnzoo.version import __version__
 
 # One module per command, named after it; `list` and `eval` get a trailing underscore because
 # importing cnnzoo.cli.list would bind the name `list` in this package, hiding the builtin.
@@ -95,8 +96,6 @@ def check_flag_near_misses(
 
 
 def _version() -> str:
-    from cnnzoo import __version__
-
     return f"cnnzoo {__version__}"
 
 

@@ -7,10 +7,12 @@ import argparse
 from typing import Any
 
 from cnnzoo.errors import UsageError
+from cnnzoo.factory import create_model
 from cnnzoo.fmt import FORMATS
 from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import ANALYSIS, precision_arg, words
-from cnnzoo.registry import check_input_size, create_model, default_input_size, model_card
+from cnnzoo.registry import default_input_size, model_card
+from cnnzoo.sizes import check_input_size
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:

@@ -7,7 +7,8 @@ import argparse
 from cnnzoo.cli.common import add_profile_arguments
 from cnnzoo.cost.profile import profile
 from cnnzoo.cost.report import compare_rows
-from cnnzoo.registry import create_model, headline_errors, model_card
+from cnnzoo.factory import create_model
+from cnnzoo.registry import headline_errors, model_card
 
 
 def register(sub: argparse._SubParsersAction) -> None:

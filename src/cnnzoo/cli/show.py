@@ -9,6 +9,7 @@ from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_
 from cnnzoo.cli.train import flag_of
 from cnnzoo.fmt import FORMATS, human, render, shape_str
 from cnnzoo.registry import Figure, count_params, model_card, model_options
+from cnnzoo.train.recipes import recipes_for
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"input: {shape_str(size)} (min {card.min_input_size}x{card.min_input_size})")
         for f in card.figures:
             print(f"reported: {_figure_text(f)} ({f.source}{': ' + f.note if f.note else ''})")
-        for r in card.recipes:
+        for r in recipes_for(card.name):
             print(f"recipe {r.name}: {r.text(flag_of)} ({r.source})")
         print()
     headers = ["stage", "type", "output", "params"]

@@ -14,6 +14,7 @@ from torch import nn
 from cnnzoo.analysis.meta import meta_copy
 from cnnzoo.analysis.ops import KINDS
 from cnnzoo.analysis.trace import Tracer
+from cnnzoo.cost.report import footer, headline, profile_html, profile_repr, summary_table
 from cnnzoo.cost.rows import LayerCost, layer_rows
 from cnnzoo.cost.stages import assign_stages, unique_params
 from cnnzoo.errors import CnnzooError, InputShapeError, UsageError
@@ -54,22 +55,15 @@ class Profile:
     uncounted_ops: tuple[str, ...] = ()
     input_shapes: tuple[tuple[int, ...], ...] = ()  # every input, batch included
 
-    # report.py renders profiles and imports this module, hence the imports below.
     def __str__(self) -> str:
         """The summary table with the totals above it and the notes below."""
-        from cnnzoo.cost.report import footer, headline, summary_table
-
         return f"{headline(self)}\n\n{summary_table(self)}\n\n{footer(self)}"
 
     def __repr__(self) -> str:
-        from cnnzoo.cost.report import profile_repr
-
         return profile_repr(self)
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the totals, the per-layer table and its notes."""
-        from cnnzoo.cost.report import profile_html
-
         return profile_html(self)
 
     @property

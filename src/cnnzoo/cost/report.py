@@ -6,10 +6,13 @@ import csv
 import io
 import json
 from html import escape
+from typing import TYPE_CHECKING
 
-from cnnzoo.cost.profile import Profile, StageCost
 from cnnzoo.cost.rows import LayerCost
 from cnnzoo.fmt import human, render, shape_str
+
+if TYPE_CHECKING:  # a Profile renders itself with these functions: profile.py imports this
+    from cnnzoo.cost.profile import Profile, StageCost
 
 HEADERS = ["layer", "type", "input", "output", "params", "MACs", "% MACs", "other FLOPs",
            "activation", "RF", "jump"]

@@ -18,6 +18,7 @@ from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.imagefile import open_image
 from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD
 from cnnzoo.errors import DatasetError
+from cnnzoo.sizes import check_input_size
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 TEST_DIRS = ("val", "test")
@@ -123,8 +124,6 @@ def load_folder(path: str | Path, image_size: int = 224, *, in_memory: bool | No
                 progress: bool = True) -> ImageDataset:
     """An ImageNet-style tree. `in_memory` None decodes it all up front when it fits in
     IN_MEMORY_BYTES (undecodable images then fail at load, not mid-training)."""
-    from cnnzoo.registry import check_input_size
-
     check_input_size(image_size, 3, what="image size", error=DatasetError)
     root = Path(path).expanduser()
     train_dir = root / "train"

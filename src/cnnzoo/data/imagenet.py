@@ -27,9 +27,8 @@ import torch
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.folder import EXTENSIONS
 from cnnzoo.data.imagefile import open_image
-from cnnzoo.data.specs import DatasetSpec
+from cnnzoo.data.specs import IMAGENET_224, DatasetSpec, Preset, preset_for
 from cnnzoo.errors import DatasetError
-from cnnzoo.pretrained import IMAGENET_224, Preset, preset_for
 
 CLASSES_FILE = Path(__file__).parent / "imagenet" / "classes.txt"
 NUM_CLASSES = 1000

@@ -20,7 +20,7 @@ from cnnzoo.data.transforms import (
     convert_stats,
 )
 from cnnzoo.errors import CnnzooError, DatasetError
-from cnnzoo.registry import check_input_size
+from cnnzoo.sizes import check_input_size
 
 AUGMENTATIONS = ("crop", "flip")
 # (The model-input caps, MAX_INPUT_SIDE and MAX_INPUT_VALUES, are registry.py's.)

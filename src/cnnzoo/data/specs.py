@@ -16,6 +16,32 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
+class Preset:
+    """The evaluation transform published with the weights: resize the shorter side to
+    `resize` (bilinear), centre-crop `crop` x `crop`, scale to [0, 1], normalise."""
+
+    resize: int
+    crop: int
+    interpolation: str = "bilinear"
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+
+    def __str__(self) -> str:
+        return f"resize {self.resize}, centre crop {self.crop}, {self.interpolation}, " \
+               "ImageNet mean/std"
+
+
+def preset_for(crop: int | None) -> Preset:
+    """The usual preset for a crop: resize to crop / 0.875 first (256 for 224, 342 for 299)."""
+    crop = crop or 224
+    return Preset(round(crop / 0.875), crop)
+
+
+IMAGENET_224 = preset_for(224)
+IMAGENET_299 = preset_for(299)  # Inception-v3: 342 then 299, as torchvision evaluates it
+
+
+@dataclass(frozen=True)
 class Download:
     """One file of an official distribution and its published MD5."""
 

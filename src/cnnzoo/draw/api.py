@@ -130,7 +130,8 @@ def _legend(c: Canvas, rows: list[list[tuple[str, str]]], y: float) -> None:
 def _resolve(model_or_name: nn.Module | str, input_size: tuple[int, int, int] | None
              ) -> tuple[nn.Module, str, tuple[int, int, int]]:
     if isinstance(model_or_name, str):
-        from cnnzoo.registry import create_model, default_input_size
+        from cnnzoo.factory import create_model
+        from cnnzoo.registry import default_input_size
 
         model = create_model(model_or_name, device="meta")
         size = default_input_size(model, input_size)

@@ -32,6 +32,7 @@ from cnnzoo.export.formats import (
 from cnnzoo.export.parity import ParityCheck, parity_checks
 from cnnzoo.models.base import model_name_of
 from cnnzoo.registry import default_input_size
+from cnnzoo.version import __version__
 
 __all__ = [
     "FORMATS", "ExportResult", "ParityCheck", "check_output", "export_model", "onnx_metadata",
@@ -81,8 +82,6 @@ def onnx_metadata(model: nn.Module, input_size: tuple[int, int, int],
     """The metadata_props of an exported ONNX file: model name, classes, input size, the
     evaluation preprocessing (mean/std, resize/crop or fit) where the weights' metadata says
     them, and the cnnzoo version. Values other than text are JSON."""
-    from cnnzoo import __version__
-
     props: dict[str, Any] = {"model": model_name_of(model),
                              "num_classes": getattr(model, "num_classes", None),
                              "input_size": list(input_size)}

@@ -10,7 +10,7 @@ from torch import nn
 from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
-from cnnzoo.pretrained import SHA_PINNED, torchvision_weights
+from cnnzoo.models.rows import SHA_PINNED, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 KRIZHEVSKY_2012 = Paper(

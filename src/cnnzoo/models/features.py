@@ -172,9 +172,6 @@ class FeatureList(nn.Module):
 def _prune_after(model: nn.Module, last: int) -> None:
     """Replace by nn.Identity the modules `forward_features` does not start before the
     end of stage `last` (or never calls); found by one pass on a meta copy."""
-    from cnnzoo.models.base import ZooModel
-
-    assert isinstance(model, ZooModel)
     meta = meta_copy(model).eval()
     tracer = Tracer()
     side = max(model.min_input_size, 32)

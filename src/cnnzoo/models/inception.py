@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnzoo.blocks import ConvBNReLU, InceptionBlock
+from cnnzoo.data.specs import IMAGENET_299
 from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.base import AuxHead, AuxHeadsModel, imagenet_to_half_normalisation
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.inception_v3 import InceptionV3
 from cnnzoo.models.init import init_conv_bn_linear
-from cnnzoo.pretrained import (
-    IMAGENET_299,
+from cnnzoo.models.rows import (
     INCEPTION_OPTIONS,
     SHA_D3M,
     SHA_OMZ,

@@ -14,7 +14,7 @@ from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
-from cnnzoo.pretrained import SHA_D3M, V2_DEFAULT, torchvision_weights
+from cnnzoo.models.rows import SHA_D3M, V2_DEFAULT, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 HOWARD_2017 = Paper(

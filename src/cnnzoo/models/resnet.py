@@ -16,7 +16,7 @@ from cnnzoo.blocks import Bottleneck, ResidualBlock, ZeroPadShortcut, projection
 from cnnzoo.models.base import ZooModel
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
-from cnnzoo.pretrained import SHA_BUNSEN, V2_DEFAULT, torchvision_weights
+from cnnzoo.models.rows import SHA_BUNSEN, V2_DEFAULT, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 HE_2015 = Paper(

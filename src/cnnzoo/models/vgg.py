@@ -15,7 +15,7 @@ from torch import nn
 from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.features import FeatureInfo
 from cnnzoo.models.init import init_conv_bn_linear
-from cnnzoo.pretrained import SHA_D3M, SHA_PINNED, SHA_PREFIX, torchvision_weights
+from cnnzoo.models.rows import SHA_D3M, SHA_PINNED, SHA_PREFIX, torchvision_weights
 from cnnzoo.registry import Figure, ModelCard, Paper, register_model
 
 SIMONYAN_2014 = Paper(

@@ -152,11 +152,9 @@ class RunCache:
         self.jobs = jobs  # runs trained at once by train_all
 
     def train_all(self, plan: Sequence[Planned]) -> None:
-        """Train `plan`'s unfinished runs `jobs` at a time, each in its own process
-        (cnnzoo.studies.parallel); train() then finds them finished."""
-        from cnnzoo.studies.parallel import train_in_parallel
-
-        train_in_parallel(self, plan, self.jobs)
+        """Train `plan`'s runs ahead of the study's own train() calls: here nothing, each
+        trains when asked; cnnzoo.studies.parallel.ParallelRunCache trains them `jobs` at a
+        time, each in its own process."""
 
     def config(self, model: str, data: str, *, seed: int, **config_fields: Any) -> TrainConfig:
         cfg = TrainConfig(model=model, data=data, seed=seed, out=str(self.root / "pending"),

@@ -1,6 +1,6 @@
 """Depthwise separable convolutions cost little accuracy for their savings.
 
-Lab notebook: one small net (cnnzoo.studies.nets.SmallConvNet: a 3x3 stem and five 3x3
+Lab notebook: one small net (cnnzoo.models.study_nets.SmallConvNet: a 3x3 stem and five 3x3
 layers) built with full convolutions and with depthwise separable ones, the same shapes
 and recipe; test accuracy per seed, multiply-adds and parameters counted on the modules.
 """
@@ -91,7 +91,7 @@ def costs(width: int, side: int, in_chans: int = 1) -> dict[str, dict[str, int]]
     """MACs and parameters of both nets per image at the size they train at, counted on the
     meta device."""
     from cnnzoo.cost.profile import profile
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     out = {}
     for arm in ARMS:

@@ -202,7 +202,7 @@ def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool, see
     """The deeper net: the trained resnet-20's weights, plus EXTRA blocks per stage drawn
     from `seed` (residual and plain get the same weights from one seed; the global RNG is
     left as it was)."""
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     width = trained.conv1.out_channels
     with torch.random.fork_rng(devices=[]):
@@ -233,7 +233,7 @@ def _save_init(model: torch.nn.Module, folder: Path, label: str) -> str:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
     from cnnzoo.studies.cache import STUDY_THREADS, Planned, torch_threads
     from cnnzoo.train.checkpoint import load_checkpoint
     from cnnzoo.train.loop import LAST

@@ -268,7 +268,7 @@ def block_rows(model_name: str, model: nn.Module) -> list[dict]:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     rows = []
     for name in MODELS:

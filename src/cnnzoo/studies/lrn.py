@@ -1,6 +1,6 @@
 """AlexNet's Local Response Normalization adds little.
 
-Lab notebook: the AlexNet layer pattern scaled to 28x28 (cnnzoo.studies.nets.AlexNetSmall)
+Lab notebook: the AlexNet layer pattern scaled to 28x28 (cnnzoo.models.study_nets.AlexNetSmall)
 trained with and without its two LRN layers, one recipe, paired by seed; LRN made active
 (its alpha in the paper's units) and its activity measured on the final weights; then the
 time LRN costs, forward + backward of a training batch, measured side by side.
@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from cnnzoo.load import snapshot, worse
+from cnnzoo.models.study_nets import PAPER_LRN_ALPHA, window_term
 from cnnzoo.studies.base import Figure, RawData, Study, StudyContext, Verdict
 from cnnzoo.studies.comparisons import (
     AGAINST,
@@ -27,7 +28,6 @@ from cnnzoo.studies.comparisons import (
     describe,
 )
 from cnnzoo.studies.layers import unreliable
-from cnnzoo.studies.nets import PAPER_LRN_ALPHA
 from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
     LEARNED,
@@ -201,7 +201,6 @@ def lrn_activity(run: Any, images: int = ACTIVITY_IMAGES) -> list[dict[str, Any]
 
 @torch.no_grad()
 def _activity(net: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
-    from cnnzoo.studies.nets import window_term
 
     found: dict[str, float] = {}
     hooks = [m.register_forward_hook(
@@ -220,7 +219,7 @@ def time_lrn(in_chans: int, options: dict[str, Any], batch: int, rounds: int = 5
              channels_last: bool = False) -> list[dict[str, Any]]:
     """Forward + backward of one training batch (the runs' batch, options and memory
     format), with and without LRN, taking turns."""
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
     from cnnzoo.studies.stats import time_side_by_side
 
     layout = torch.channels_last if channels_last else torch.contiguous_format

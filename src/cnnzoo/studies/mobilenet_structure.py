@@ -50,7 +50,7 @@ def _describe(name: str, block: nn.Module) -> dict:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     rows = []
     for model_name in EXPECTED:

@@ -45,6 +45,14 @@ def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> No
         run_locally(pending, jobs, cache.log)
 
 
+class ParallelRunCache(RunCache):
+    """The run cache of `cnnzoo study run --jobs N`: train_all trains the unfinished runs
+    `jobs` at a time, each in its own process."""
+
+    def train_all(self, plan: Sequence[Planned]) -> None:
+        train_in_parallel(self, plan, self.jobs)
+
+
 def run_locally(entries: Sequence[PlanEntry], jobs: int,
                 log: Callable[[str], None] = print) -> None:
     """Train plan lines `jobs` at a time, each in its own process, the costliest first (so

@@ -44,7 +44,7 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     rows = []
     for name, notes, paper, where in CLAIMS:

@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
+from cnnzoo.cost.profile import profile
+from cnnzoo.data.specs import SPECS, canonical_name
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import NeedsData, StudyContext, StudyError
 from cnnzoo.studies.cache import CachedRun, Planned, RunCache, train_command
-from cnnzoo.studies.registry import StudyModule
-from cnnzoo.studies.runner import RUNS, default_seeds
+from cnnzoo.studies.registry import RUNS, StudyModule, default_seeds
+from cnnzoo.studies.training import trained_input
 
 PLAN_FILE = "plan.jsonl"
 # The cost model: a run's work is its multiply-adds (forward 1x, backward 2x on each
@@ -91,11 +94,6 @@ def run_entry(entry: PlanEntry, log: Callable[[str], None] = print,
 
 def work(p: Planned) -> tuple[float, int]:
     """(multiply-adds the run computes (the cost model above), its training steps)."""
-    from cnnzoo.cost.profile import profile
-    from cnnzoo.data.specs import SPECS, canonical_name
-    from cnnzoo.registry import create_model
-    from cnnzoo.studies.training import trained_input
-
     shape = tuple(trained_input(p.model, p.data, p.fields))
     spec = SPECS.get(canonical_name(p.data) or p.data)
     model = create_model(p.model, device="meta", in_chans=shape[0],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from cnnzoo.errors import UsageError
-from cnnzoo.studies.base import Study
+from cnnzoo.studies.base import Study, StudyError
 
 # The issue's order: the claims as the case studies make them.
 STUDY_IDS = (
@@ -82,3 +82,20 @@ def get(study_id: str) -> StudyModule:
     raise UnknownStudyError(
         f"unknown study {study_id!r}{hint} (`cnnzoo study list` shows all {len(STUDY_IDS)})"
     )
+
+
+RUNS = "_runs"  # OUT/_runs: the training runs' cache, shared by the studies of one OUT
+
+
+# Seeds of the studies where chance matters, per mode; a counting study runs once.
+SEEDS = {"quick": 3, "standard": 5, "full": 5}
+
+
+def default_seeds(module: StudyModule, mode: str, seeds: int | None) -> tuple[int, ...]:
+    """--seeds N gives 0..N-1; else SEEDS[mode] for the studies where chance matters (a
+    verdict needs >= 3), one for the counting ones."""
+    if seeds is not None:
+        if seeds < 1:
+            raise StudyError(f"seeds must be >= 1, got {seeds}")
+        return tuple(range(seeds))
+    return tuple(range(SEEDS[mode])) if module.study.seeded else (0,)

@@ -154,7 +154,8 @@ def _block_diagram(study_id: str, folder: Path) -> str:
     if study_id not in BLOCKS:
         return ""
     from cnnzoo.draw import draw
-    from cnnzoo.registry import create_model, model_card
+    from cnnzoo.factory import create_model
+    from cnnzoo.registry import model_card
     from cnnzoo.studies.training import read_meta
 
     name, block = BLOCKS[study_id]

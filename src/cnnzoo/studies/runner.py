@@ -31,30 +31,13 @@ from cnnzoo.studies.base import (
     StudyError,
     Verdict,
 )
-from cnnzoo.studies.registry import StudyModule
+from cnnzoo.studies.registry import RUNS, StudyModule, default_seeds
 from cnnzoo.studies.training import device_fields
 
 RESULT = "result.json"
 FAILED = "error.txt"  # written instead of result.json when a study's code fails
 STAGING = "_partial"  # OUT/_partial/ID: a run in progress (the report skips "_" folders)
 DEFAULT_OUT = Path("runs/studies")
-RUNS = "_runs"  # OUT/_runs: the training runs' cache, shared by the studies of one OUT
-
-
-# Seeds of the studies where chance matters, per mode; a counting study runs once.
-SEEDS = {"quick": 3, "standard": 5, "full": 5}
-
-
-def default_seeds(module: StudyModule, mode: str, seeds: int | None) -> tuple[int, ...]:
-    """--seeds N gives 0..N-1; else SEEDS[mode] for the studies where chance matters (a
-    verdict needs >= 3), one for the counting ones."""
-    if seeds is not None:
-        if seeds < 1:
-            raise StudyError(f"seeds must be >= 1, got {seeds}")
-        return tuple(range(seeds))
-    return tuple(range(SEEDS[mode])) if module.study.seeded else (0,)
-
-
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -198,7 +181,7 @@ def run_study(
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)
     t0 = time.perf_counter()
     missing = None
-    from cnnzoo.studies.cache import torch_threads  # torch: only for a study that runs
+    from cnnzoo.studies.cache import torch_threads  # start-up: torch only for a study that runs
 
     with torch_threads(threads):
         try:
@@ -256,10 +239,11 @@ class _LazyRunCache:
 
     def __getattr__(self, name: str) -> Any:
         if self._cache is None:
-            from cnnzoo.studies.cache import RunCache
+            # Start-up: only a study that trains imports the trainer and the workers.
+            from cnnzoo.studies.parallel import ParallelRunCache
 
             root, progress, jobs = self._args
-            self._cache = RunCache(root, progress=progress, jobs=jobs or 1)
+            self._cache = ParallelRunCache(root, progress=progress, jobs=jobs or 1)
         return getattr(self._cache, name)
 
     def jobs_if_used(self) -> int | None:

@@ -138,7 +138,7 @@ def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str
     """Train every arm (name -> (model, TrainConfig fields)) for every seed (all at once,
     `--jobs` at a time; a plan lists them all), and save the per-epoch curves
     (CURVES_NAME.csv) and final.csv."""
-    from cnnzoo.studies.cache import Planned
+    from cnnzoo.studies.cache import Planned  # start-up: the trainer, for a study that trains
 
     assert ctx.runs is not None
     curves: list[dict[str, Any]] = []

@@ -57,7 +57,7 @@ def _row(label: str, c_in: int, c_out: int, hw: int, stride: int, t: int) -> dic
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     p = PRIMARY
     rows = [_row("stated", p["c_in"], p["c_out"], p["hw"], p["stride"], p["t"])]

@@ -68,7 +68,7 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 def run(ctx: StudyContext) -> None:
     from cnnzoo.cost import profile
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     rows, peaks = [], []
     for name in MODELS:

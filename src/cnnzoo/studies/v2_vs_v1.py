@@ -88,7 +88,8 @@ def costs(trained_width: float, side: int, in_chans: int = 1) -> dict[str, Any]:
     """Counted on the meta device: at 224 width 1.0 (3 channels, 1000 classes), and at the
     trained size and width; with each model card's paper figures."""
     from cnnzoo.cost.profile import profile
-    from cnnzoo.registry import create_model, model_card
+    from cnnzoo.factory import create_model
+    from cnnzoo.registry import model_card
 
     out: dict[str, Any] = {}
     for name in ARMS:

@@ -26,7 +26,7 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.registry import create_model
+    from cnnzoo.factory import create_model
 
     model = create_model("vgg16", device="meta")
     rows = []

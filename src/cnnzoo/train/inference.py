@@ -21,9 +21,9 @@ from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.data_config import meta_size
 from cnnzoo.errors import UsageError
+from cnnzoo.factory import create_model
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
-from cnnzoo.registry import create_model
 from cnnzoo.train.evaluate import EvalResult, evaluate
 from cnnzoo.train.images import Expected, read_for_training_data, read_with_preset
 from cnnzoo.weights import read_metadata

@@ -15,8 +15,9 @@ from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.errors import ConfigError
+from cnnzoo.factory import create_model
 from cnnzoo.models.base import ZooModel
-from cnnzoo.registry import create_model, default_input_size
+from cnnzoo.registry import default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
