@@ -18,7 +18,7 @@ import onnxruntime as ort
 import torch
 
 from cnnzoo.bench import MachinePeaks, Variant, per_layer
-from cnnzoo.deploy.quantize import export_folded
+from cnnzoo.export.quantize import export_folded
 from cnnzoo.factory import create_model
 from cnnzoo.registry import default_input_size
 

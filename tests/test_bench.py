@@ -206,7 +206,7 @@ def _cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_cli_bench_json_and_append(tmp_path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr("cnnzoo.bench.machine_peaks", lambda device, refresh=False: PEAKS)
+    monkeypatch.setattr("cnnzoo.cli.bench.machine_peaks", lambda device, refresh=False: PEAKS)
     results_file = tmp_path / "results.jsonl"
     argv = ["bench", "resnet20", "lenet5", "--batch-sizes", "1,2", "--repeats", "1",
             "--backend", "eager,folded", "--format", "json", "--append", str(results_file)]
@@ -222,7 +222,7 @@ def test_cli_bench_json_and_append(tmp_path, capsys, monkeypatch) -> None:
 
 
 def test_cli_bench_table_marks_the_fastest(capsys, monkeypatch) -> None:
-    monkeypatch.setattr("cnnzoo.bench.machine_peaks", lambda device, refresh=False: PEAKS)
+    monkeypatch.setattr("cnnzoo.cli.bench.machine_peaks", lambda device, refresh=False: PEAKS)
     code, out, _ = _cli(capsys, "bench", "lenet5", "--batch-sizes", "1", "--repeats", "1",
                         "--precision", "fp32,bf16", "--quiet")
     assert code == 0
@@ -242,7 +242,7 @@ def _peaks_cached_under_load(monkeypatch, probed_fp32: float) -> list[bool]:
         fp32 = probed_fp32 if refresh else 1e3
         return MachinePeaks("this machine", "cpu", 1, {"fp32": fp32, "bf16": 8e14}, 1e10)
 
-    monkeypatch.setattr("cnnzoo.bench.machine_peaks", machine_peaks)
+    monkeypatch.setattr("cnnzoo.cli.bench.machine_peaks", machine_peaks)
     monkeypatch.setattr("cnnzoo.bench.runner.machine_peaks", machine_peaks)
     return calls
 

@@ -77,7 +77,7 @@ def test_per_layer_refuses_fused_backends() -> None:
 
 
 def test_cli_per_layer_table_json_and_plot(tmp_path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr("cnnzoo.bench.machine_peaks", lambda device, refresh=False: PEAKS)
+    monkeypatch.setattr("cnnzoo.cli.bench.machine_peaks", lambda device, refresh=False: PEAKS)
     plot = tmp_path / "resnet20.png"
     code = main(["bench", "resnet20", "--per-layer", "--batch-sizes", "2", "--repeats", "1",
                  "--backend", "folded", "--plot", str(plot), "--quiet"])

@@ -240,7 +240,7 @@ def test_limit_train_is_a_random_subset_drawn_with_the_seed() -> None:
 def test_download_uses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """Debian's dataset-fashion-mnist present: nothing is fetched (issue 23: it tried the
     network, failed, and left an empty folder in the cache)."""
-    from cnnzoo.data import download as fetch
+    from cnnzoo.data import load as fetch  # where download_files finds download_dataset
     from cnnzoo.data.load import download_files
 
     if not Path("/usr/share/datasets/fashion-mnist").is_dir():
@@ -253,7 +253,7 @@ def test_download_uses_the_installed_copy(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 def test_a_failed_download_leaves_no_empty_folder(monkeypatch: pytest.MonkeyPatch,
                                                   tmp_path) -> None:
-    from cnnzoo.data import download as fetch
+    from cnnzoo.data import load as fetch  # where download_files finds download_dataset
     from cnnzoo.data.load import download_files
 
     def offline(spec, target, progress=True):

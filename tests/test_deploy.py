@@ -44,7 +44,7 @@ def one_export(lenet: Trained, tmp_path_factory: pytest.TempPathFactory):  # noq
     import warnings
 
     from cnnzoo.deploy import paths
-    from cnnzoo.deploy.quantize import export_folded
+    from cnnzoo.export.quantize import export_folded
 
     cached = tmp_path_factory.mktemp("onnx") / "fp32.onnx"
     try:
@@ -61,7 +61,7 @@ def one_export(lenet: Trained, tmp_path_factory: pytest.TempPathFactory):  # noq
         shutil.copyfile(cached, path)
         return path
 
-    from cnnzoo.deploy import quantize
+    from cnnzoo.export import quantize
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(paths, "export_folded", copy)
@@ -232,7 +232,7 @@ def test_imagenet_validation_calibrates_on_images_it_does_not_check(tmp_path: Pa
     import numpy as np
     from PIL import Image
 
-    from cnnzoo.deploy.data import deploy_data
+    from cnnzoo.export.calibration import deploy_data
 
     rng = np.random.default_rng(0)
     for i in range(6):

@@ -132,13 +132,13 @@ def _ctx(tmp_path: Path, data: str | None = None, data_root: str | None = None):
 
 def test_data_falls_back_to_the_embedded_digits_or_says_what_is_missing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from cnnzoo.data import load
+    from cnnzoo.studies import training
     from cnnzoo.studies.base import NeedsData
     from cnnzoo.studies.training import choose_data
 
     with pytest.raises(NeedsData, match="cifar10"):
         choose_data(_ctx(tmp_path, "cifar10", str(tmp_path)))
-    monkeypatch.setattr(load, "locate", lambda name, root=None: None)
+    monkeypatch.setattr(training, "locate", lambda name, root=None: None)
     data, note = choose_data(_ctx(tmp_path))
     assert data == "mnist" and "dataset-fashion-mnist" in note
 

@@ -87,7 +87,7 @@ def test_config_reruns_a_run_with_flags_over_it(
 def test_a_hand_written_config_sets_what_it_names(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
-    monkeypatch.setattr("cnnzoo.train.train", lambda cfg, **kw: calls.append(cfg) or _Done())
+    monkeypatch.setattr("cnnzoo.cli.train.train", lambda cfg, **kw: calls.append(cfg) or _Done())
     path = tmp_path / "run.json"
     path.write_text(json.dumps({"model": "lenet5", "data": "mnist", "epochs": 4,
                                 "milestones": [2, 3], "schedule": "step", "seed": 7}))

@@ -20,7 +20,7 @@ from cnnzoo.data.specs import IMAGENET_MEAN, IMAGENET_STD, SPECS, canonical_name
 from cnnzoo.data.transforms import convert_stats
 from cnnzoo.errors import DatasetError, UsageError, WeightsError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.models.features import FeatureList
+from cnnzoo.models.feature_list import FeatureList
 from cnnzoo.pretrained import PretrainedWeights
 from cnnzoo.registry import model_card
 

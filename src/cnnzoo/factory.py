@@ -14,7 +14,7 @@ from cnnzoo.data_config import file_cfg, table_cfg
 from cnnzoo.errors import ModelOptionError
 from cnnzoo.hub import download, pretrained_entry
 from cnnzoo.models.base import ZooModel
-from cnnzoo.models.features import FeatureList
+from cnnzoo.models.feature_list import FeatureList
 from cnnzoo.models.rows import is_tag
 from cnnzoo.registry import check_features, check_options, construct, infer_num_classes
 from cnnzoo.weights import load_state_dict, read_weights, saved_options

@@ -29,6 +29,7 @@ from cnnzoo.pretrained import (
     pretrained_names,
     table_tag,
 )
+from cnnzoo.registry import model_card
 
 
 def weights_dir() -> Path:
@@ -45,7 +46,6 @@ def pretrained_entry(name: str, tag: str = DEFAULT_TAG) -> PretrainedWeights:
     if tag not in TAGS:
         raise WeightsError(f"unknown pretrained weights {tag!r}; choose from {', '.join(TAGS)}"
                            " or give a weights file")
-    from cnnzoo.registry import model_card
 
     model_card(name)  # an unknown model name gets its own error, with close matches
     raise WeightsError(f"no {tag} weights are published for {name} (torchvision has none for "

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import UsageError
+from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import dtype_of
+from cnnzoo.registry import default_input_size
 
 
 def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
@@ -26,8 +28,6 @@ def resolve_dtype(dtype: torch.dtype | str | None) -> torch.dtype:
 def example_input(model: nn.Module, batch_size: int = 1) -> torch.Tensor:
     """A small random input the model accepts: its channels, its smallest size (>= 32);
     3x32x32 for a module that declares neither."""
-    from cnnzoo.models.base import ZooModel
-    from cnnzoo.registry import default_input_size
 
     p = next(model.parameters(), None)
     size = default_input_size(model, smallest=True) if isinstance(model, ZooModel) else (3, 32, 32)

@@ -20,7 +20,7 @@ from cnnzoo.errors import UsageError
 PRECISIONS = ("fp32", "bf16", "fp16")  # train, eval, bench, optimize
 ANALYSIS = (*PRECISIONS, "fp64")  # summary, compare and cost.profile also count fp64 bytes
 # Quantized precisions: no torch dtype to cast a model to; bench's ONNX Runtime and OpenVINO
-# backends and `cnnzoo deploy` produce them (cnnzoo.deploy.quantize).
+# backends and `cnnzoo deploy` produce them (cnnzoo.export.quantize).
 QUANTIZED = ("int8",)
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16,

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnzoo import models
 from cnnzoo.errors import ModelOptionError, UnknownModelError, UsageError
 from cnnzoo.models.base import ZooModel
-from cnnzoo.models.features import FeatureList
+from cnnzoo.models.feature_list import FeatureList
 from cnnzoo.sizes import check_input_size
 
 
@@ -135,9 +136,8 @@ def register_model(card: ModelCard, model_class: type[ZooModel], *, weights: Seq
 
 def load_families() -> None:
     """Import every model file, which registers its models (cnnzoo.models.FAMILIES)."""
-    from cnnzoo.models import FAMILIES
 
-    for family in FAMILIES:
+    for family in models.FAMILIES:
         importlib.import_module(family if "." in family else f"cnnzoo.models.{family}")
 
 
@@ -156,17 +156,16 @@ def list_models(pattern: str = "*", pretrained: bool = False) -> list[str]:
     # import loaded first; families from elsewhere after them, as registered), then by
     # depth, so
     # resnet18 < resnet34 < resnet50 < resnet101 (not alphabetical).
-    from cnnzoo.models import FAMILIES
 
     def file_rank(e: _Entry) -> int:
         for name in (e.model_class.__module__.rpartition(".")[2], e.card.family):
-            if name in FAMILIES:
-                return FAMILIES.index(name)
-        return len(FAMILIES)
+            if name in models.FAMILIES:
+                return models.FAMILIES.index(name)
+        return len(models.FAMILIES)
 
     rank: dict[str, int] = {}
     for e in _REGISTRY.values():  # a model file registers its own families in a fixed order
-        rank[e.card.family] = min(rank.get(e.card.family, len(FAMILIES)), file_rank(e))
+        rank[e.card.family] = min(rank.get(e.card.family, len(models.FAMILIES)), file_rank(e))
     families = sorted(rank, key=rank.__getitem__)
     # The studies' own nets (cnnzoo.models.study_nets) are not the zoo: listed only when asked.
     shown = [n for n in _REGISTRY if pattern.startswith(STUDY_PREFIX) or

@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from cnnzoo.atomic import atomic_path
 from cnnzoo.errors import WeightsError
 from cnnzoo.models.base import ZooModel, model_name_of
+from cnnzoo.pretrained import TAGS
 
 _SAFETENSORS_SUFFIXES = (".safetensors", ".st")
 
@@ -27,8 +28,6 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     path = Path(path)
     if not path.is_file():
         import difflib
-
-        from cnnzoo.pretrained import TAGS
 
         close = difflib.get_close_matches(str(path), TAGS, n=1)
         hint = f"; did you mean the pretrained weights {close[0]!r}?" if close else ""

@@ -17,11 +17,13 @@ import torch
 from torch import nn
 
 from cnnzoo.bench.machine import MachinePeaks, machine_peaks
-from cnnzoo.bench.timing import is_cuda
+from cnnzoo.bench.timing import is_cuda, time_callable
 from cnnzoo.bench.variants import _FORMATS, Variant, check_variant
 from cnnzoo.blocks import is_depthwise
+from cnnzoo.cost import profile
 from cnnzoo.errors import UsageError
 from cnnzoo.models.base import model_name_of
+from cnnzoo.optimize import example_input, fold_batchnorm
 from cnnzoo.precision import dtype_of
 
 
@@ -178,8 +180,6 @@ def per_layer(
 ) -> RooflineReport:
     """Time every leaf layer of `model` run as `variant` (eager or folded backends only)
     and put each beside its roofline bound at this machine's measured peaks."""
-    from cnnzoo.bench.timing import time_callable
-    from cnnzoo.cost import profile
 
     dev = torch.device(device)
     variant = variant or Variant()
@@ -195,7 +195,6 @@ def per_layer(
     dtype, fmt = dtype_of(variant.precision), _FORMATS[variant.memory_format]
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
-        from cnnzoo.optimize import example_input, fold_batchnorm
 
         m = fold_batchnorm(m, example_input(m), inplace=True)
     m = m.to(device=dev, dtype=dtype, memory_format=fmt)

@@ -14,6 +14,7 @@ from cnnzoo.bench.machine import MachinePeaks, machine_peaks
 from cnnzoo.bench.memory import PeakMemory
 from cnnzoo.bench.timing import Timing, time_callable
 from cnnzoo.bench.variants import Prepared, Variant, check_device, check_variant, prepare
+from cnnzoo.cost import profile
 from cnnzoo.errors import UsageError
 from cnnzoo.load import snapshot
 from cnnzoo.models.base import model_name_of
@@ -66,10 +67,6 @@ def default_batch_sizes(device: torch.device | str) -> tuple[int, ...]:
 
 def macs_per_image(model: nn.Module, input_size: tuple[int, int, int]) -> int | None:
     """Multiply-adds of one image, from the cost analysis (None where it cannot run)."""
-    try:
-        from cnnzoo.cost import profile
-    except ImportError:
-        return None
     try:
         return int(profile(model, input_size).macs)
     except Exception:  # noqa: BLE001 - speed is still worth reporting without the count

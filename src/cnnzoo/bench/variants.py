@@ -19,7 +19,12 @@ from torch import nn
 
 from cnnzoo.bench.machine import precisions_for
 from cnnzoo.errors import MissingDependencyError, UsageError
+from cnnzoo.export import export_model, onnx_session
+from cnnzoo.export.calibration import deploy_data
+from cnnzoo.export.openvino import openvino_runner, read_model, require_openvino
+from cnnzoo.export.quantize import export_folded, quantize_onnxruntime
 from cnnzoo.extras import install_command
+from cnnzoo.optimize import example_input, fold_batchnorm
 from cnnzoo.precision import (
     PRECISIONS,
     QUANTIZED,
@@ -28,6 +33,7 @@ from cnnzoo.precision import (
     lookup,
     precision_name,
 )
+from cnnzoo.train.inference import Trained
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime", "openvino")
 MEMORY_FORMATS = ("contiguous", "channels_last")
@@ -108,7 +114,6 @@ def check_variant(variant: Variant, device: torch.device | str) -> None:
                 "the openvino backend runs fp32 or int8 on CPU here; use device cpu and "
                 "precision fp32 or int8 for it (bf16 where the CPU has it: `cnnzoo deploy`)"
             )
-        from cnnzoo.export.openvino import require_openvino
 
         require_openvino()
         check_variant(Variant("onnxruntime"), dev)  # it runs the ONNX export
@@ -172,7 +177,6 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
 
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
-        from cnnzoo.optimize import example_input, fold_batchnorm
 
         m = fold_batchnorm(m, example_input(m), inplace=True)
     m = m.to(device=dev, dtype=dtype, memory_format=fmt)
@@ -208,9 +212,6 @@ def _no_grad(fn: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], o
 def _int8_onnx(model: nn.Module, input_size: tuple[int, int, int], folder: Path) -> Path:
     """The int8 file `cnnzoo deploy` builds, calibrated on the real images it would use
     (a model without weights metadata: the embedded MNIST digits fitted to its input)."""
-    from cnnzoo.deploy.data import deploy_data
-    from cnnzoo.deploy.quantize import export_folded, quantize_onnxruntime
-    from cnnzoo.train.inference import Trained
 
     images = deploy_data(Trained(model, {}, input_size), calibration=BENCH_CALIBRATION, check=1)
     fp32 = export_folded(model, input_size, folder / "fp32.onnx")
@@ -221,7 +222,6 @@ def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: s
                   precision: str = "fp32") -> Prepared:
     """ONNX Runtime or OpenVINO on the same ONNX export of `model`; for int8, that export
     with batch norm folded, quantized by ONNX Runtime's quantize_static (cnnzoo.deploy)."""
-    from cnnzoo.export import export_model, onnx_session
 
     folder = tempfile.TemporaryDirectory(prefix="cnnzoo-bench-")
     path = Path(folder.name) / "model.onnx"
@@ -230,7 +230,6 @@ def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: s
     else:
         export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
     if backend == "openvino":
-        from cnnzoo.export.openvino import openvino_runner, read_model
 
         run = openvino_runner(read_model(path), torch.get_num_threads(), precision)
     else:

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from cnnzoo.cli.suggest import innermost_parser, suggest_flag
+from cnnzoo.cli.suggest import explain_invalid_choice, innermost_parser, suggest_flag
 from cnnzoo.errors import CnnzooError, UsageError
+from cnnzoo.registry import list_models, model_options
 from cnnzoo.version import __version__
 
 # One module per command, named after it; `list` and `eval` get a trailing underscore because
@@ -32,7 +33,6 @@ class Parser(argparse.ArgumentParser):
     help is; instead of the whole usage block. Subcommand parsers inherit it."""
 
     def error(self, message: str) -> NoReturn:
-        from cnnzoo.cli.suggest import explain_invalid_choice
 
         hint = None
         invalid = re.search(r"invalid choice: '([^']*)'", message)
@@ -80,7 +80,6 @@ def check_flag_near_misses(
     tokens = [t for t in extra if t.startswith("--") and t != "--"]
     if not name or not tokens:
         return
-    from cnnzoo.registry import list_models, model_options
 
     if name not in list_models():
         return  # the unknown model gets its own error, with close matches
@@ -108,7 +107,6 @@ def _model_option_tokens(argv: list[str]) -> tuple[list[str], list[str]]:
     took it for an image file)."""
     if len(argv) < 2 or argv[1].startswith("-"):
         return argv, []
-    from cnnzoo.registry import model_options
 
     try:
         allowed = model_options(argv[1])

@@ -7,10 +7,22 @@ import copy
 import json
 import sys
 
+from cnnzoo.bench import (
+    Variant,
+    benchmark,
+    check_variant,
+    machine_peaks,
+    per_layer,
+    useful_variants,
+)
+from cnnzoo.bench.plot import roofline_plot
+from cnnzoo.bench.variants import check_device
 from cnnzoo.cli.common import add_model_arguments, check_threads, model_from_args
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, human, render
 from cnnzoo.load import busy_text
+from cnnzoo.precision import bf16_emulated
+from cnnzoo.train.rundir import check_writable_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -91,12 +103,9 @@ class _Progress:
 
 
 def _variants(args: argparse.Namespace) -> list:
-    from cnnzoo.bench import Variant, check_variant, useful_variants
-    from cnnzoo.bench.variants import check_device
 
     check_device(args.device)
     if args.all:
-        from cnnzoo.precision import bf16_emulated
 
         if bf16_emulated(args.device):
             print("note: --all leaves out bf16: this CPU has no bf16 units, so PyTorch "
@@ -116,8 +125,6 @@ def _variants(args: argparse.Namespace) -> list:
 def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
     import torch
 
-    from cnnzoo.bench import benchmark, machine_peaks
-
     check_threads(args.threads)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -126,7 +133,6 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
     variants = _variants(args)
     sizes = _batch_sizes(args.batch_sizes)
     if args.append:
-        from cnnzoo.train.rundir import check_writable_file
 
         check_writable_file(args.append, "--append")
     # Every model built (names, options, sizes, weights checked) before any timing starts.
@@ -197,7 +203,6 @@ def _print_results(results: list, fmt: str) -> None:
 
 def _run_per_layer(args: argparse.Namespace, extra: list[str], variants: list, sizes: list | None,
                    peaks: object, progress: _Progress) -> int:
-    from cnnzoo.bench import per_layer
 
     if len(variants) != 1 or args.more:
         raise UsageError("--per-layer takes one model and one variant (one backend, "
@@ -229,7 +234,6 @@ def _run_per_layer(args: argparse.Namespace, extra: list[str], variants: list, s
               f"{len(report.untimed_ops)})\nmachine: {report.peaks.description}; peak "
               f"{_peaks_line(report.peaks)}")
     if args.plot:
-        from cnnzoo.bench.plot import roofline_plot
 
         print(f"roofline plot: {roofline_plot(report, args.plot)}", file=sys.stderr)
     return 0

@@ -13,6 +13,8 @@ from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import ANALYSIS, precision_arg, words
 from cnnzoo.registry import default_input_size, model_card
 from cnnzoo.sizes import check_input_size
+from cnnzoo.train.config import MAX_THREADS
+from cnnzoo.train.inference import load_trained
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:
@@ -49,7 +51,6 @@ def positive_int(text: str) -> int:
 
 def check_threads(threads: int | None) -> None:
     """--threads within TrainConfig's bound (the one that `cnnzoo train` applies too)."""
-    from cnnzoo.train.config import MAX_THREADS
 
     if threads is not None and not 1 <= threads <= MAX_THREADS:
         raise UsageError(f"--threads must be in [1, {MAX_THREADS}], got {threads}")
@@ -138,7 +139,6 @@ def model_from_args(
 
 
 def trained_from_args(args: argparse.Namespace, extra: list[str]):  # noqa: ANN202
-    from cnnzoo.train.inference import load_trained
 
     if not args.weights:
         raise UsageError(f"{args.command} needs trained weights: --weights FILE "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cnnzoo.data.load import dataset_names
+from cnnzoo.data.catalog import dataset_table
+from cnnzoo.data.load import dataset_names, download_files, load_dataset
 from cnnzoo.fmt import FORMATS, render, shape_str
 
 
@@ -37,7 +38,6 @@ def _classes(r: dict) -> str:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.data.catalog import dataset_table
 
     records = dataset_table(args.root)
     headers = ["dataset", "status", "train", "test", "image", "classes", "where / problem"]
@@ -54,7 +54,6 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_download(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.data.load import download_files, load_dataset
 
     folder = download_files(args.name, args.root)
     ds = load_dataset(args.name, folder)  # read it all: proves the files are whole

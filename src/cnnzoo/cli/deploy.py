@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnzoo.cli.common import add_model_arguments, model_from_args, positive_int
+from cnnzoo.cli.common import add_model_arguments, model_from_args, positive_int, trained_from_args
+from cnnzoo.deploy import PATHS, available, deploy
+from cnnzoo.deploy.choose import select
+from cnnzoo.deploy.write import check_out_dir
+from cnnzoo.export.calibration import CALIBRATION_IMAGES, CHECK_IMAGES
 from cnnzoo.fmt import FORMATS
+from cnnzoo.train.inference import Trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,10 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_deploy(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.deploy import PATHS, available, deploy
-    from cnnzoo.deploy.choose import select
-    from cnnzoo.deploy.data import CALIBRATION_IMAGES, CHECK_IMAGES
-    from cnnzoo.deploy.write import check_out_dir
 
     if args.list_paths:
         _, skipped = available(PATHS)
@@ -87,8 +88,6 @@ def run_deploy(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _trained(args: argparse.Namespace, extra: list[str]):  # noqa: ANN202
-    from cnnzoo.cli.common import trained_from_args
-    from cnnzoo.train.inference import Trained
 
     if args.weights:
         return trained_from_args(args, extra)

@@ -10,6 +10,7 @@ from cnnzoo.cli.common import add_model_arguments, model_from_args
 from cnnzoo.draw import draw, save
 from cnnzoo.draw.units import DETAILS
 from cnnzoo.errors import UsageError
+from cnnzoo.train.rundir import check_writable_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +52,6 @@ def check_target(target: str) -> None:
         raise UsageError(f"cannot write {target}: give a .svg or .png file name (or - for "
                          "stdout)")
     if target != "-":
-        from cnnzoo.train.rundir import check_writable_file  # the trainer: only when needed
 
         check_writable_file(target, "-o")
 

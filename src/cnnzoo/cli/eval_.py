@@ -7,8 +7,13 @@ import json
 import sys
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
+from cnnzoo.data.imagenet import imagenet_root
+from cnnzoo.data.specs import canonical_name
 from cnnzoo.fmt import render
 from cnnzoo.precision import precision_arg, words
+from cnnzoo.train.inference import dataset_for, evaluate_on
+from cnnzoo.train.plots import plot_confusion
+from cnnzoo.train.rundir import check_writable_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +39,6 @@ def _warn_other_data(trained_on: object, evaluated_on: str) -> None:
     """Weights trained on other data with the same classes count (MNIST weights on
     Fashion-MNIST: 5% "accuracy") measure nothing: one warning line, from the dataset the
     weights recorded."""
-    from cnnzoo.data.specs import canonical_name
 
     if not isinstance(trained_on, str) or not trained_on:
         return
@@ -47,15 +51,11 @@ def _warn_other_data(trained_on: object, evaluated_on: str) -> None:
 
 
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.data.specs import canonical_name
-    from cnnzoo.train.inference import dataset_for, evaluate_on
 
     if args.confusion_png:
-        from cnnzoo.train.rundir import check_writable_file
 
         check_writable_file(args.confusion_png, "--confusion-png")
     if canonical_name(args.data) == "imagenet":  # found before any weights are fetched
-        from cnnzoo.data.imagenet import imagenet_root
 
         imagenet_root(args.data_root)
     trained = trained_from_args(args, extra)
@@ -67,7 +67,6 @@ def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
                          args.convert_channels)
     classes = list(dataset.classes)
     if args.confusion_png:
-        from cnnzoo.train.plots import plot_confusion
 
         plot_confusion(result.confusion, classes, args.confusion_png,
                        title=f"{args.model} on {dataset.name} (test)")

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from cnnzoo.cli.common import add_model_arguments, model_from_args
+from cnnzoo.export import DEFAULT_TOLERANCE, check_output, export_model
+from cnnzoo.train.inference import weights_meta
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.export import DEFAULT_TOLERANCE, check_output, export_model
-    from cnnzoo.train.inference import weights_meta
 
     check_output(args.output, args.export_format)
     model, size = model_from_args(args, extra)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.errors import UsageError
+from cnnzoo.train.inference import predict_files
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_predict(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.train.inference import predict_files
 
     if args.top_k < 1:
         raise UsageError(f"--top-k must be at least 1, got {args.top_k}")

@@ -6,7 +6,9 @@ import argparse
 
 from cnnzoo.architecture import architecture
 from cnnzoo.cli.common import add_model_arguments, model_from_args, parse_model_options
+from cnnzoo.cli.draw import check_target, write_diagram
 from cnnzoo.cli.train import flag_of
+from cnnzoo.draw import draw
 from cnnzoo.fmt import FORMATS, human, render, shape_str
 from cnnzoo.registry import Figure, count_params, model_card, model_options
 from cnnzoo.train.recipes import recipes_for
@@ -33,7 +35,6 @@ def _figure_text(f: Figure) -> str:
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:
     if args.svg:
-        from cnnzoo.cli.draw import check_target
 
         check_target(args.svg)
     model, size = model_from_args(args, extra, device="meta")
@@ -65,8 +66,6 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         rows.append(["total", "", "", f"{total:,}"])
     print(render(headers, rows, args.format, right=(3,), records=records))
     if args.svg:
-        from cnnzoo.cli.draw import write_diagram
-        from cnnzoo.draw import draw
 
         write_diagram(draw(model, size), args.svg)
     return 0

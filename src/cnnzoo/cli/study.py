@@ -12,7 +12,21 @@ from pathlib import Path
 from cnnzoo.cli.common import check_threads
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.fmt import render
+from cnnzoo.studies import SKIPPED, list_studies, report
 from cnnzoo.studies.base import EXECUTORS
+from cnnzoo.studies.executors import (
+    run_with_ray,
+    run_with_submitit,
+    sbatch_script,
+    summary,
+    train_plan,
+)
+from cnnzoo.studies.parallel import default_jobs
+from cnnzoo.studies.plan import PLAN_FILE, make_plan, read_plan, run_entry, select, write_plan
+from cnnzoo.studies.registry import available, get
+from cnnzoo.studies.report_text import evidence_text, verdict_label
+from cnnzoo.studies.runner import FAILED, run_study
+from cnnzoo.train.rundir import check_writable_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,7 +108,6 @@ def _what_to_run(p: argparse.ArgumentParser) -> None:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.studies import SKIPPED, list_studies
 
     studies = list_studies()
     records = [{"id": s.id, "claim": s.claim, "source": s.source,
@@ -116,9 +129,6 @@ def _short(text: str, width: int) -> str:
 
 
 def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.studies import SKIPPED, report
-    from cnnzoo.studies.registry import available, get
-    from cnnzoo.studies.runner import FAILED
 
     check_threads(args.threads)
     if args.jobs is not None and args.jobs < 1:
@@ -130,7 +140,6 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         for study_id, why in SKIPPED.items():
             print(f"note: skipping {study_id}: {why}", file=sys.stderr)
     out = Path(args.out)
-    from cnnzoo.studies.parallel import default_jobs
 
     options = {"data_root": args.data_root, "threads": args.threads,
                "jobs": args.jobs or default_jobs(), "force": args.force,
@@ -176,7 +185,6 @@ GREY, RESET = "\033[90m", "\033[0m"
 
 
 def _verdict_cell(result: dict) -> str:
-    from cnnzoo.studies.report_text import verdict_label
 
     return verdict_label(result["verdict"], result.get("n"))
 
@@ -184,7 +192,6 @@ def _verdict_cell(result: dict) -> str:
 def _table_row(study_id: str, result: dict) -> list[str]:
     """study, verdict ('indicative (n=1)' below 3 seeds), n, the deciding comparison's
     difference and 90% interval against its margin, key figure."""
-    from cnnzoo.studies.report_text import evidence_text
 
     n = result.get("n")
     return [study_id, _verdict_cell(result), "-" if n is None else str(n),
@@ -200,15 +207,12 @@ def _verdict_table(rows: list[list[str]]) -> str:
 
 
 def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict) -> dict:
-    from cnnzoo.studies.runner import run_study
 
     return run_study(module, mode=args.mode, seeds=args.seeds, data=args.data,  # type: ignore[arg-type]
                      out=out, **options)
 
 
 def _train_elsewhere(modules: list, args: argparse.Namespace, out: Path) -> None:
-    from cnnzoo.studies.executors import run_with_ray, run_with_submitit, train_plan
-    from cnnzoo.studies.plan import PLAN_FILE
 
     if args.executor == "ray":
         def run(entries: list) -> None:
@@ -227,9 +231,6 @@ def _context(args: argparse.Namespace) -> dict:
 
 
 def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.studies.executors import sbatch_script, summary
-    from cnnzoo.studies.plan import make_plan, write_plan
-    from cnnzoo.studies.registry import available, get
 
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
@@ -249,7 +250,6 @@ def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.studies.plan import read_plan, run_entry, select
 
     entry = select(read_plan(args.plan), index=args.index, hash_=args.hash)
     run = run_entry(entry, progress=args.progress)
@@ -259,8 +259,6 @@ def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_report(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.studies import report
-    from cnnzoo.train.rundir import check_writable_file
 
     if args.output:
         check_writable_file(args.output, "-o")

@@ -10,6 +10,8 @@ import argparse
 import difflib
 from collections.abc import Iterable, Sequence
 
+from cnnzoo.registry import list_models
+
 # Words newcomers reach for, and the command that does it.
 SYNONYMS = {
     "info": "show", "describe": "show", "models": "list", "ls": "list", "fit": "train",
@@ -66,7 +68,6 @@ def suggest_flag(token: str, parser: argparse.ArgumentParser) -> str | None:
 
 
 def is_model_name(word: str) -> bool:
-    from cnnzoo.registry import list_models
 
     return word in list_models()
 

@@ -13,7 +13,10 @@ from typing import Any
 
 from cnnzoo.cli.common import parse_model_options
 from cnnzoo.errors import ConfigError, UsageError
+from cnnzoo.train import TrainConfig, resume_config, train
 from cnnzoo.train.config import config_fields, field_type, read_config_file
+from cnnzoo.train.loop import LAST
+from cnnzoo.train.recipes import configure, describe
 
 _TRAIN_HELP = """examples:
   cnnzoo train lenet5 --data mnist                 (the model's recipe for the data)
@@ -165,9 +168,6 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.train import TrainConfig, resume_config, train
-    from cnnzoo.train.loop import LAST
-    from cnnzoo.train.recipes import configure, describe
 
     given = _given(args, extra)
     if args.resume:

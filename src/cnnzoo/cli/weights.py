@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, render
+from cnnzoo.hub import (
+    cached_path,
+    download,
+    local_path,
+    pretrained_entry,
+    torch_hub_dir,
+    verify,
+    weights_dir,
+)
+from cnnzoo.pretrained import PRETRAINED
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,8 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.hub import local_path, torch_hub_dir, weights_dir
-    from cnnzoo.pretrained import PRETRAINED
 
     records = []
     for w in PRETRAINED.values():
@@ -58,9 +67,6 @@ def _short(sha256: str | None) -> str | None:
 
 
 def run_download(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.errors import UsageError
-    from cnnzoo.hub import download, pretrained_entry
-    from cnnzoo.pretrained import PRETRAINED
 
     if args.all:
         entries = [w for w in PRETRAINED.values() if w.tag == args.tag]
@@ -76,8 +82,6 @@ def run_download(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_verify(args: argparse.Namespace, extra: list[str]) -> int:
-    from cnnzoo.hub import verify, weights_dir
-    from cnnzoo.pretrained import PRETRAINED
 
     statuses = [verify(w, rehash=True) for w in PRETRAINED.values()]
     present = [s for s in statuses if s.state != "missing"]
@@ -90,8 +94,6 @@ def run_verify(args: argparse.Namespace, extra: list[str]) -> int:
 
 def run_path(args: argparse.Namespace, extra: list[str]) -> int:
     import sys
-
-    from cnnzoo.hub import cached_path, local_path, pretrained_entry
 
     entry = pretrained_entry(args.name, args.tag)
     path = local_path(entry) or cached_path(entry)

@@ -27,6 +27,7 @@ import torch
 from cnnzoo.data.dataset import ImageDataset, Split
 from cnnzoo.data.folder import EXTENSIONS
 from cnnzoo.data.imagefile import open_image
+from cnnzoo.data.load import locate
 from cnnzoo.data.specs import IMAGENET_224, DatasetSpec, Preset, preset_for
 from cnnzoo.errors import DatasetError
 
@@ -207,7 +208,6 @@ def _devkit_labels(root: Path, label_file: Path, images: list[Path]) -> list[int
 def imagenet_root(root: str | Path | None) -> Path:
     """The folder holding the validation images (root, or the cache's imagenet/), or one line
     saying what to pass."""
-    from cnnzoo.data.load import locate
 
     folder = locate("imagenet", root)
     if folder is None:

@@ -8,6 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 from cnnzoo.data.dataset import ImageDataset
+from cnnzoo.data.download import download_dataset
+from cnnzoo.data.embedded import load_embedded_mnist
+from cnnzoo.data.folder import load_folder
 from cnnzoo.data.specs import SPECS, DatasetSpec, canonical_name
 from cnnzoo.errors import DatasetError
 from cnnzoo.home import cnnzoo_home
@@ -91,7 +94,6 @@ def download_files(name: str, root: str | Path | None = None, progress: bool = T
     """Fetch `name`'s official files (MD5-checked) into root or data_home()/NAME; return the
     folder that holds them. Without `root`, files already in one of the usual places (a
     system package's folder included) are used as they are."""
-    from cnnzoo.data.download import download_dataset
 
     spec = _spec(name)
     if root is None:
@@ -133,13 +135,11 @@ def load_dataset(
     data_home()/NAME when they are missing.
     """
     if name.startswith(FOLDER_PREFIX):
-        from cnnzoo.data.folder import load_folder
 
         return load_folder(name[len(FOLDER_PREFIX):], image_size=image_size or 224)
     spec = _spec(name)
     full = name.strip().lower() in MNIST_FULL
     if spec.name == "mnist" and root is None and not download and not full:
-        from cnnzoo.data.embedded import load_embedded_mnist
 
         return load_embedded_mnist()
     folder = locate(spec.name, root)

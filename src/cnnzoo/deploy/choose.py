@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 
 from cnnzoo.bench.timing import quantile, time_callable
-from cnnzoo.deploy.data import CALIBRATION_IMAGES, CHECK_IMAGES, deploy_data
 from cnnzoo.deploy.paths import PATHS, Built, Context, DeployPath
 from cnnzoo.deploy.report import DeployReport, PathResult
+from cnnzoo.deploy.write import check_out_dir, load_deployed, write_deployment
 from cnnzoo.errors import CnnzooError, UsageError
+from cnnzoo.export.calibration import CALIBRATION_IMAGES, CHECK_IMAGES, deploy_data
 from cnnzoo.extras import install_command, installed
 from cnnzoo.load import snapshot
 from cnnzoo.precision import native_bf16
@@ -127,7 +128,6 @@ def deploy(
 ) -> DeployReport:
     """Measure every available path for `trained` and, with `out`, write the fastest that
     passes `tolerance` there with its report. `extra_paths` are measured too (tests use it)."""
-    from cnnzoo.deploy.write import check_out_dir, write_deployment
 
     if batch_size < 1 or rounds < 1 or repeats < 1:
         raise UsageError("batch size, rounds and repeats must be >= 1")
@@ -176,7 +176,6 @@ def deploy(
 def reload_error(folder: Path, built: Built, x: torch.Tensor) -> float:
     """Largest |written file's logit - measured path's logit| over the largest logit, on the
     first check images: the file that was written is the one that was measured."""
-    from cnnzoo.deploy.write import load_deployed
 
     run, _ = load_deployed(folder)
     x = x[:CHECK_BATCH]

@@ -3,7 +3,7 @@ the file it deploys as and how that file is loaded again.
 
 Every path is built from the same model (eval mode, fp32, CPU): PyTorch paths through the
 bench's variants (cnnzoo.bench.variants.prepare), ONNX Runtime and OpenVINO on one ONNX
-export with batch norm folded, int8 through the quantizers of cnnzoo.deploy.quantize.
+export with batch norm folded, int8 through the quantizers of cnnzoo.export.quantize.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from cnnzoo.bench.variants import Prepared, Variant, prepare
-from cnnzoo.deploy.data import DeployData
-from cnnzoo.deploy.quantize import export_folded, quantize_nncf, quantize_onnxruntime
 from cnnzoo.export import onnx_session
+from cnnzoo.export.calibration import DeployData
+from cnnzoo.export.openvino import openvino_runner, read_model, save_model
+from cnnzoo.export.quantize import export_folded, quantize_nncf, quantize_onnxruntime
 from cnnzoo.models.base import ZooModel
+from cnnzoo.weights import save_weights
 
 
 @dataclass
@@ -87,7 +89,6 @@ class DeployPath:
 
 
 def _weights_file(ctx: Context) -> Path:
-    from cnnzoo.weights import save_weights
 
     path = ctx.folder / "model.safetensors"
     if not path.exists():
@@ -136,7 +137,6 @@ def _ort(file: Callable[[Context], Path]) -> Callable[[Context], tuple[Prepared,
 
 def _openvino(precision: str, quantize: bool) -> Callable[[Context], tuple[Prepared, list[Path]]]:
     def build(ctx: Context) -> tuple[Prepared, list[Path]]:
-        from cnnzoo.export.openvino import openvino_runner, read_model, save_model
 
         if quantize:
             files = quantize_nncf(ctx.onnx(), ctx.data.calibration, ctx.folder / "int8.xml")
@@ -186,7 +186,6 @@ PATHS: tuple[DeployPath, ...] = (
 
 
 def _openvino_file(ctx: Context, path: Path) -> tuple[Prepared, list[Path]]:
-    from cnnzoo.export.openvino import openvino_runner, read_model
 
     return Prepared(openvino_runner(read_model(path), ctx.threads, "int8"), _as_numpy), [path]
 

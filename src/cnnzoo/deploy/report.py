@@ -6,6 +6,7 @@ import datetime
 import os
 from dataclasses import asdict, dataclass, field
 
+from cnnzoo.bench.machine import cpu_name
 from cnnzoo.fmt import human, render
 from cnnzoo.load import busy_text, snapshot
 from cnnzoo.models.base import model_name_of
@@ -55,7 +56,6 @@ class DeployReport:
     @classmethod
     def start(cls, trained: Trained, batch_size: int, threads: int, data: str,
               skipped: dict[str, str]) -> DeployReport:
-        from cnnzoo.bench.machine import cpu_name
 
         return cls(model_name_of(trained.model), tuple(trained.input_size), batch_size,
                    threads, snapshot().as_dict(), f"{cpu_name()}, {os.cpu_count()} CPUs",

@@ -17,6 +17,9 @@ from cnnzoo.atomic import atomic_path, write_text_atomic
 from cnnzoo.deploy.paths import DeployPath
 from cnnzoo.deploy.report import DeployReport
 from cnnzoo.errors import UsageError
+from cnnzoo.export import onnx_session
+from cnnzoo.export.openvino import openvino_runner, read_model
+from cnnzoo.train.inference import load_trained
 
 RECORD = "deploy.json"
 
@@ -83,14 +86,12 @@ def load_deployed(folder: str | Path) -> tuple[Runner, dict]:
                          "folder") from e
     file, runtime = folder / record["file"], record["runtime"]
     if runtime == "onnxruntime":
-        from cnnzoo.export import onnx_session
 
         session = onnx_session(file)
         name = session.get_inputs()[0].name  # type: ignore[attr-defined]
         return (lambda x: torch.from_numpy(session.run(None, {name: _np(x)})[0]),  # type: ignore[attr-defined]
                 record)
     if runtime == "openvino":
-        from cnnzoo.export.openvino import openvino_runner, read_model
 
         run = openvino_runner(read_model(file), torch.get_num_threads(), record["precision"])
         return (lambda x: torch.from_numpy(run(_np(x)))), record
@@ -101,7 +102,6 @@ def load_deployed(folder: str | Path) -> tuple[Runner, dict]:
                                                                      map_location="cpu"))
         fmt = torch.channels_last
     else:
-        from cnnzoo.train.inference import load_trained
 
         module = load_trained(record["model"], file).model
         fmt = torch.contiguous_format

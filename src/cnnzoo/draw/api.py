@@ -16,7 +16,10 @@ from cnnzoo.draw.svg import Canvas, Path, Rect, Text, text_width, to_svg
 from cnnzoo.draw.trace import Graph, trace
 from cnnzoo.draw.units import DETAILS, Blocks, build_units
 from cnnzoo.errors import UsageError
+from cnnzoo.factory import create_model
 from cnnzoo.fmt import human
+from cnnzoo.models.base import model_name_of
+from cnnzoo.registry import default_input_size
 
 MARGIN = 24
 MIN_WIDTH = 560
@@ -130,8 +133,6 @@ def _legend(c: Canvas, rows: list[list[tuple[str, str]]], y: float) -> None:
 def _resolve(model_or_name: nn.Module | str, input_size: tuple[int, int, int] | None
              ) -> tuple[nn.Module, str, tuple[int, int, int]]:
     if isinstance(model_or_name, str):
-        from cnnzoo.factory import create_model
-        from cnnzoo.registry import default_input_size
 
         model = create_model(model_or_name, device="meta")
         size = default_input_size(model, input_size)
@@ -139,8 +140,6 @@ def _resolve(model_or_name: nn.Module | str, input_size: tuple[int, int, int] | 
     if not isinstance(model_or_name, nn.Module):
         raise UsageError(f"draw takes a model name or an nn.Module, got "
                          f"{type(model_or_name).__name__}")
-    from cnnzoo.models.base import model_name_of
-    from cnnzoo.registry import default_input_size
 
     name = model_name_of(model_or_name)
     if input_size is None:

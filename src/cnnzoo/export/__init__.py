@@ -32,6 +32,7 @@ from cnnzoo.export.formats import (
 from cnnzoo.export.parity import ParityCheck, parity_checks
 from cnnzoo.models.base import model_name_of
 from cnnzoo.registry import default_input_size
+from cnnzoo.train.rundir import check_writable_file
 from cnnzoo.version import __version__
 
 __all__ = [
@@ -101,7 +102,6 @@ def check_output(path: str | Path, format: str) -> Path:
     """Raise UsageError for an unknown format or an output path that cannot be written."""
     if format not in FORMATS:
         raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
-    from cnnzoo.train.rundir import check_writable_file
 
     path = Path(path)
     if path.is_dir():

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from cnnzoo.data import build_transform, load_dataset
 from cnnzoo.export.formats import Runner
 
 
@@ -42,8 +43,6 @@ def real_inputs(input_size: tuple[int, int, int], n: int = 4) -> tuple[torch.Ten
     """`n` real test images (the embedded MNIST digits) fitted to `input_size`, or None
     when the data module cannot provide them."""
     try:
-        from cnnzoo.data import build_transform, load_dataset
-
         ds = load_dataset("mnist")
         transform = build_transform(ds, input_size, convert_channels=True)
         images = ds.test.batch(torch.arange(n))

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from cnnzoo.blocks import ConvNormAct, DepthwiseSeparableConv, ResidualBlock
+from cnnzoo.errors import ModelOptionError
 from cnnzoo.models.alexnet import KRIZHEVSKY_2012
 from cnnzoo.models.base import ZooModel, sequential_head
 from cnnzoo.models.init import init_conv_bn_linear
@@ -78,7 +79,6 @@ class AlexNetSmall(ZooModel):
                  dropout: float = 0.5, lrn_alpha: float = PAPER_LRN_ALPHA,
                  width: float = 1.0) -> None:
         super().__init__(num_classes, in_chans)
-        from cnnzoo.errors import ModelOptionError
 
         if not (isinstance(lrn_alpha, (int, float)) and 0 < lrn_alpha <= 1e3):
             raise ModelOptionError(f"lrn_alpha must be in (0, 1000], got {lrn_alpha!r}")

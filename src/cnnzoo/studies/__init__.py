@@ -29,6 +29,8 @@ from cnnzoo.studies.registry import SKIPPED, STUDY_IDS, STUDY_MODULES, UnknownSt
 # from the function below to the module.
 import cnnzoo.studies.report as _report_module  # noqa: E402, F401  isort: skip
 from cnnzoo.studies.result import StudyResult  # noqa: E402  isort: skip
+from cnnzoo.studies.registry import available, get
+from cnnzoo.studies.runner import run_study
 
 __all__ = [
     "CONFIRMED", "INCONCLUSIVE", "NEEDS_DATA", "REFUTED", "SKIPPED", "STUDY_IDS",
@@ -41,7 +43,6 @@ __all__ = [
 def list_studies() -> list[Study]:
     """The studies whose modules are here, in the case studies' order (missing ones are
     named in SKIPPED)."""
-    from cnnzoo.studies.registry import available
 
     return [m.study for m in available()]
 
@@ -54,8 +55,6 @@ def run(study_id: str, mode: str = "quick", seeds: int | None = None, data: str 
     threads, jobs (training runs at once, default 1; more start worker processes, so a script
     calling this needs multiprocessing's `if __name__ == "__main__":` guard), force,
     progress, log, weights_dir."""
-    from cnnzoo.studies.registry import get
-    from cnnzoo.studies.runner import run_study
 
     module = get(study_id)
     result = run_study(module, mode=mode, seeds=seeds, data=data, out=out, **options)

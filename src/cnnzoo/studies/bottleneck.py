@@ -25,6 +25,7 @@ from cnnzoo.studies.layers import (
     time_summary,
     timing_precisions,
 )
+from cnnzoo.studies.svg import grouped_bars
 
 SHAPE = (192, 28, 28)
 CLAIMED = {"direct": 120e6, "bottleneck": 12.4e6}
@@ -116,7 +117,6 @@ def figures(raw: RawData, m: dict) -> list[Figure]:
 
 def timing_figures(m: dict, names: tuple[str, str], what: str) -> list[Figure]:
     """MACs and measured milliseconds of two variants, fp32 and bf16, with sd bars."""
-    from cnnzoo.studies.svg import grouped_bars
 
     precs = list(m["time"])
     ms = {n: [1e3 * m["time"][p][n]["mean"] for p in precs] for n in names}

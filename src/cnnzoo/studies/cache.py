@@ -29,7 +29,12 @@ from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CnnzooError
+from cnnzoo.train import train
 from cnnzoo.train.config import TrainConfig, fields_where
+from cnnzoo.train.loop import BEST_WEIGHTS, LAST, METRICS
+from cnnzoo.train.metrics import read_metrics
+from cnnzoo.train.run import evaluate_final
+from cnnzoo.train.rundir import RunDir, RunInUseError
 
 DONE = "done.json"
 FINAL = "final.json"
@@ -186,7 +191,6 @@ class RunCache:
     def _claim(self, out: Path) -> Iterator[None]:
         """Hold the run (its CLAIM lock) from before training until done.json is written, so
         a second trainer can neither start it again nor resume it between the two."""
-        from cnnzoo.train.rundir import RunDir, RunInUseError
 
         holder = RunDir(out, lock=CLAIM)
         try:
@@ -203,8 +207,6 @@ class RunCache:
             holder.release()
 
     def _train(self, cfg: TrainConfig) -> CachedRun:
-        from cnnzoo.train import train
-        from cnnzoo.train.loop import LAST
 
         out = Path(cfg.out)
         resume = (out / LAST).is_file()
@@ -234,7 +236,6 @@ class RunCache:
 
     def _final(self, cfg: TrainConfig) -> dict[str, Any]:
         """final.json of a trained run, computed on the run's own thread count if missing."""
-        from cnnzoo.train.run import evaluate_final
 
         path = Path(cfg.out) / FINAL
         if path.is_file():
@@ -245,8 +246,6 @@ class RunCache:
         return final
 
     def _load(self, cfg: TrainConfig, record: dict[str, Any], cached: bool) -> CachedRun:
-        from cnnzoo.train.loop import BEST_WEIGHTS, METRICS
-        from cnnzoo.train.metrics import read_metrics
 
         out = Path(cfg.out)
         return CachedRun(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnzoo.cost.profile import profile
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import REFUTED, Figure, RawData, Study, StudyContext, Verdict
 from cnnzoo.studies.comparisons import NON_INFERIORITY, Comparison
 from cnnzoo.studies.training import (
@@ -90,8 +92,6 @@ def recipe(ctx: StudyContext, separable: bool) -> dict[str, Any]:
 def costs(width: int, side: int, in_chans: int = 1) -> dict[str, dict[str, int]]:
     """MACs and parameters of both nets per image at the size they train at, counted on the
     meta device."""
-    from cnnzoo.cost.profile import profile
-    from cnnzoo.factory import create_model
 
     out = {}
     for arm in ARMS:

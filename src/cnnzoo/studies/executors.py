@@ -30,7 +30,9 @@ from cnnzoo.studies.plan import (
     Plan,
     PlanEntry,
     make_plan,
+    read_plan,
     run_entry,
+    select,
     write_plan,
 )
 from cnnzoo.studies.registry import StudyModule
@@ -173,7 +175,6 @@ def _collect(ray: Any, refs: dict[Any, PlanEntry], log: Callable[[str], None]) -
 
 def exec_line(plan_path: str, index: int) -> str:
     """One plan line in a submitit job: what `cnnzoo study exec PLAN --index N` does."""
-    from cnnzoo.studies.plan import read_plan, select
 
     entry = select(read_plan(plan_path), index=index)
     run_entry(entry)

@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+from cnnzoo.data.loader import BatchLoader
+from cnnzoo.data.pipeline import build_transform
+from cnnzoo.factory import create_model
 from cnnzoo.studies import degradation
 from cnnzoo.studies.base import (
     INCONCLUSIVE,
@@ -35,6 +38,7 @@ from cnnzoo.studies.base import (
     StudyError,
     Verdict,
 )
+from cnnzoo.studies.cache import STUDY_THREADS, Planned, torch_threads
 from cnnzoo.studies.comparisons import (
     AGAINST,
     CONFIDENCE,
@@ -43,6 +47,7 @@ from cnnzoo.studies.comparisons import (
     SUPERIORITY,
     Comparison,
 )
+from cnnzoo.studies.svg import grouped_bars
 from cnnzoo.studies.training import (
     LEARNED,
     arm_stats,
@@ -59,6 +64,11 @@ from cnnzoo.studies.training import (
     trained_input,
     write_meta,
 )
+from cnnzoo.train.checkpoint import load_checkpoint
+from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.loop import LAST
+from cnnzoo.train.run import load_data
+from cnnzoo.weights import save_weights
 
 EXTRA = 2  # blocks inserted per stage
 INSERTED = "study_resnet_inserted"
@@ -174,10 +184,6 @@ STUDY = Study(
 def _test_loader(cfg: dict[str, Any]) -> tuple[Any, int, int]:
     """The whole test split at the run's input size, as evaluate_final reads it; with the
     data's classes and channels."""
-    from cnnzoo.data.loader import BatchLoader
-    from cnnzoo.data.pipeline import build_transform
-    from cnnzoo.train.config import TrainConfig
-    from cnnzoo.train.run import load_data
 
     dataset = load_data(TrainConfig.from_dict({**cfg, "limit_test": None,
                                                "limit_train": None, "init_weights": None}))
@@ -202,7 +208,6 @@ def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool, see
     """The deeper net: the trained resnet-20's weights, plus EXTRA blocks per stage drawn
     from `seed` (residual and plain get the same weights from one seed; the global RNG is
     left as it was)."""
-    from cnnzoo.factory import create_model
 
     width = trained.conv1.out_channels
     with torch.random.fork_rng(devices=[]):
@@ -220,7 +225,6 @@ def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool, see
 def _save_init(model: torch.nn.Module, folder: Path, label: str) -> str:
     """Save `model` as a fine-tune's init_weights; the name holds a digest of the weights,
     so a run's config (hence its cache entry) changes whenever its starting weights do."""
-    from cnnzoo.weights import save_weights
 
     digest = hashlib.sha256()
     for key, value in sorted(model.state_dict().items()):
@@ -233,10 +237,6 @@ def _save_init(model: torch.nn.Module, folder: Path, label: str) -> str:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
-    from cnnzoo.studies.cache import STUDY_THREADS, Planned, torch_threads
-    from cnnzoo.train.checkpoint import load_checkpoint
-    from cnnzoo.train.loop import LAST
 
     data, note = choose_data(ctx)
     base_recipe = configure(ctx, degradation.recipe(ctx, data))
@@ -357,7 +357,6 @@ def verdict(measured: dict[str, Any]) -> Verdict:
 
 
 def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     def mean(s: dict[str, Any]) -> float:
         return 100 * (s["mean"] or 0.0)

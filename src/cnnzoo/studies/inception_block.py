@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from cnnzoo.blocks import ConvBNReLU, InceptionBlock
+from cnnzoo.cost import profile
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import (
     CONFIRMED,
     INCONCLUSIVE,
@@ -25,6 +27,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.svg import grouped_bars
 
 MODELS = ("googlenet_paper", "googlenet")  # the paper's network first: the verdict's figures
 PAPER = "googlenet_paper"
@@ -205,7 +208,6 @@ def _slices_equal(block: InceptionBlock, c_in: int) -> dict[str, bool]:
 def _branch_counts(block: nn.Module, shape: tuple[int, int, int]) -> dict[str, tuple]:
     """Counted (MACs, weights) per branch (the profiler's rows grouped by branch) and for
     the block."""
-    from cnnzoo.cost import profile
 
     p = profile(block, shape)
     out = {}
@@ -268,7 +270,6 @@ def block_rows(model_name: str, model: nn.Module) -> list[dict]:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
 
     rows = []
     for name in MODELS:
@@ -459,7 +460,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     figs = []
     for name, s in m["models"].items():

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from cnnzoo.bench.machine import machine_peaks
+from cnnzoo.bench.machine import machine_peaks, measure_bandwidth
+from cnnzoo.bench.timing import time_callable
 from cnnzoo.cost import profile
 from cnnzoo.load import snapshot, worse
 from cnnzoo.precision import dtype_of, native_bf16
@@ -132,8 +133,6 @@ def time_summary(rows: list[dict], num: str, den: str) -> dict:
 def quick_peaks(precisions: tuple[str, ...]) -> dict:
     """Peak FLOP/s and bandwidth from small probes (a few seconds, not machine_peaks's
     minute): quick mode's roofline is rough, and says so in its `peaks` column."""
-    from cnnzoo.bench.machine import measure_bandwidth
-    from cnnzoo.bench.timing import time_callable
 
     flops = {}
     with torch.no_grad():

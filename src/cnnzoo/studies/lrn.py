@@ -15,9 +15,15 @@ from typing import Any
 
 import torch
 
+from cnnzoo.data import load_dataset
+from cnnzoo.data.loader import BatchLoader
+from cnnzoo.data.pipeline import build_transform
+from cnnzoo.data.specs import SPECS, canonical_name
+from cnnzoo.factory import create_model
 from cnnzoo.load import snapshot, worse
 from cnnzoo.models.study_nets import PAPER_LRN_ALPHA, window_term
 from cnnzoo.studies.base import Figure, RawData, Study, StudyContext, Verdict
+from cnnzoo.studies.cache import STUDY_THREADS, torch_threads
 from cnnzoo.studies.comparisons import (
     AGAINST,
     CONFIDENCE,
@@ -28,6 +34,7 @@ from cnnzoo.studies.comparisons import (
     describe,
 )
 from cnnzoo.studies.layers import unreliable
+from cnnzoo.studies.stats import ratio_summary, seconds_of, time_side_by_side
 from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
     LEARNED,
@@ -44,6 +51,10 @@ from cnnzoo.studies.training import (
     train_arms,
     write_meta,
 )
+from cnnzoo.train.checkpoint import load_checkpoint
+from cnnzoo.train.config import TrainConfig
+from cnnzoo.train.loop import LAST
+from cnnzoo.train.run import build_model, input_size_for, load_data
 
 MODEL = "study_alexnet_small"
 ARMS = ("LRN", "no LRN")
@@ -84,13 +95,11 @@ def _images(mode: str) -> str:
 def paper_alpha(data: str, data_root: str | None = None) -> float:
     """The paper's alpha in this pipeline's units: 1e-4 x (255 x sd)^2, the sd the data is
     divided by (mean over channels), to 3 significant digits (a clean command line)."""
-    from cnnzoo.data.specs import SPECS, canonical_name
 
     spec = SPECS.get(canonical_name(data) or data)
     if spec is not None:
         sd = statistics.fmean(spec.std)
     else:  # a folder dataset: its statistics are computed when it loads
-        from cnnzoo.data import load_dataset
 
         sd = statistics.fmean(load_dataset(data, root=data_root).std)
     return float(f"{PAPER_LRN_ALPHA * (255 * sd) ** 2:.3g}")
@@ -173,13 +182,6 @@ def lrn_activity(run: Any, images: int = ACTIVITY_IMAGES) -> list[dict[str, Any]
     """The term each LRN layer adds to k (alpha/n x the window's sum of squares), relative to
     k, averaged over every channel and position of the first `images` test images: through
     the run's final weights and through its initial ones (rebuilt from its seed)."""
-    from cnnzoo.data.loader import BatchLoader
-    from cnnzoo.data.pipeline import build_transform
-    from cnnzoo.studies.cache import STUDY_THREADS, torch_threads
-    from cnnzoo.train.checkpoint import load_checkpoint
-    from cnnzoo.train.config import TrainConfig
-    from cnnzoo.train.loop import LAST
-    from cnnzoo.train.run import build_model, input_size_for, load_data
 
     cfg = TrainConfig.from_dict(run.config)
     with torch_threads(STUDY_THREADS):  # the figures do not depend on the machine's cores
@@ -219,8 +221,6 @@ def time_lrn(in_chans: int, options: dict[str, Any], batch: int, rounds: int = 5
              channels_last: bool = False) -> list[dict[str, Any]]:
     """Forward + backward of one training batch (the runs' batch, options and memory
     format), with and without LRN, taking turns."""
-    from cnnzoo.factory import create_model
-    from cnnzoo.studies.stats import time_side_by_side
 
     layout = torch.channels_last if channels_last else torch.contiguous_format
     x = torch.randn(batch, in_chans, 28, 28).contiguous(memory_format=layout)
@@ -263,7 +263,6 @@ def run(ctx: StudyContext) -> None:
 
 
 def measure(raw: RawData) -> dict[str, Any]:
-    from cnnzoo.studies.stats import ratio_summary, seconds_of
 
     measured = measure_arms(raw, ARMS, COMPARISONS)
     meta = read_meta(raw)

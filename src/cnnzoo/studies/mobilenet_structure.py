@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from cnnzoo.blocks import DepthwiseSeparableConv, InvertedResidual, is_depthwise
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import CONFIRMED, REFUTED, RawData, Study, StudyContext, Verdict
 
 EXPECTED = {"mobilenet_v1": 13, "mobilenet_v2": 17}
@@ -50,7 +51,6 @@ def _describe(name: str, block: nn.Module) -> dict:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
 
     rows = []
     for model_name in EXPECTED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import (
     CONFIRMED,
     REFUTED,
@@ -14,6 +15,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.svg import grouped_bars
 
 TOLERANCE = 0.05  # relative: "~60k" and "~60M" are rounded figures
 
@@ -44,7 +46,6 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
 
     rows = []
     for name, notes, paper, where in CLAIMS:
@@ -91,7 +92,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     rows = raw.csv("counts")
     names = [r["model"] for r in rows]

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from cnnzoo.atomic import write_text_atomic
+from cnnzoo.draw import draw
+from cnnzoo.factory import create_model
+from cnnzoo.registry import model_card
 from cnnzoo.studies.base import Figure, RawData, StudyError, Verdict
 from cnnzoo.studies.comparisons import MIN_SEEDS
 from cnnzoo.studies.registry import STUDY_IDS, _load
@@ -40,6 +43,7 @@ from cnnzoo.studies.report_text import (
 )
 from cnnzoo.studies.runner import FAILED, RESULT, evaluate, read_result, write_json_atomic
 from cnnzoo.studies.svg import interval_chart
+from cnnzoo.studies.training import read_meta
 
 # Studies about a block: the block diagram drawn above their figures.
 # (model, module path of one such block)
@@ -153,10 +157,6 @@ def _block_diagram(study_id: str, folder: Path) -> str:
     default input."""
     if study_id not in BLOCKS:
         return ""
-    from cnnzoo.draw import draw
-    from cnnzoo.factory import create_model
-    from cnnzoo.registry import model_card
-    from cnnzoo.studies.training import read_meta
 
     name, block = BLOCKS[study_id]
     size = read_meta(RawData(folder)).get("input_size")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cnnzoo.registry import model_card
 from cnnzoo.studies.base import (
     CONFIRMED,
     INCONCLUSIVE,
@@ -20,6 +21,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.svg import grouped_bars
 
 MATCH = 1.0  # percentage points: the notes round ("~17%", "~7%")
 
@@ -65,7 +67,6 @@ STUDY = Study(
 
 def published(model: str) -> list[dict]:
     """Every top-5 error the model card and EXTRA hold for `model`, with its kind."""
-    from cnnzoo.registry import model_card
 
     card = model_card(model)
     rows = []
@@ -185,7 +186,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     pubs = raw.csv("published")
     notes = raw.csv("notes")

@@ -13,6 +13,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cnnzoo.data.load import locate
+from cnnzoo.data.specs import SPECS, canonical_name
+from cnnzoo.errors import DatasetError
+from cnnzoo.registry import model_card
 from cnnzoo.studies.base import (
     CONFIRMED,
     INCONCLUSIVE,
@@ -23,6 +27,7 @@ from cnnzoo.studies.base import (
     Verdict,
 )
 from cnnzoo.studies.comparisons import FOR, Comparison, compare_all, decide, describe
+from cnnzoo.studies.svg import bar_chart, line_chart
 
 DEFAULT_DATA = "fashion-mnist"
 FALLBACK_DATA = "mnist"  # the 10,000 embedded digits: always here
@@ -36,8 +41,6 @@ CURVE_TEST_IMAGES = 1000  # per-epoch curves only; verdicts use the whole test s
 def choose_data(ctx: StudyContext) -> tuple[str, str]:
     """(dataset, note): ctx.data if given (NeedsData when it is not here), else
     Fashion-MNIST, else the embedded MNIST digits with a note saying so."""
-    from cnnzoo.data.load import locate
-    from cnnzoo.errors import DatasetError
 
     name = ctx.data or DEFAULT_DATA
     try:
@@ -83,8 +86,6 @@ def write_meta(ctx: StudyContext, data: str, note: str, **extra: Any) -> None:
 def trained_input(model: str, data: str, recipe: dict[str, Any]) -> list[int]:
     """(C, H, W) that a study's runs of `model` train on: the data's channels at the recipe's
     image size, else at the model's default size (as `cnnzoo train` resolves it)."""
-    from cnnzoo.data.specs import SPECS, canonical_name
-    from cnnzoo.registry import model_card
 
     channels = SPECS[canonical_name(data) or data].image_shape[0]
     height, width = recipe.get("image_size") or model_card(model).input_size[1:]
@@ -224,7 +225,6 @@ def curve_figures(rows: Sequence[Mapping[str, str]], arms: Sequence[str], what: 
                   dashed: Sequence[str] = (), caption: str = "") -> list[Figure]:
     """Training and test error per epoch of each arm: the mean over seeds, a band over their
     range, both panels on one error scale (the per-epoch curves of runs.csv/curves.csv)."""
-    from cnnzoo.studies.svg import line_chart
 
     per: dict[str, dict[str, dict[int, list[float]]]] = {}
     for r in rows:
@@ -253,7 +253,6 @@ def curve_figures(rows: Sequence[Mapping[str, str]], arms: Sequence[str], what: 
 
 
 def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> Figure:
-    from cnnzoo.studies.svg import bar_chart
 
     acc = {k: v for k, v in measured["accuracy"].items() if v["n"]}
     svg = bar_chart([f"{k} (n={v['n']})" for k, v in acc.items()],

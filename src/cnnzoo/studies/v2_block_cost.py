@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from cnnzoo.blocks import DepthwiseSeparableConv, InvertedResidual
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import (
     CONFIRMED,
     INCONCLUSIVE,
@@ -17,6 +18,7 @@ from cnnzoo.studies.base import (
     Verdict,
 )
 from cnnzoo.studies.layers import count
+from cnnzoo.studies.svg import grouped_bars
 
 # The stated shape: MobileNetV2's blocks 7-10 (Table 2 row "t=6, c=64, n=4"), stride 1.
 PRIMARY = {"c_in": 64, "c_out": 64, "hw": 14, "stride": 1, "t": 6}
@@ -57,7 +59,6 @@ def _row(label: str, c_in: int, c_out: int, hw: int, stride: int, t: int) -> dic
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
 
     p = PRIMARY
     rows = [_row("stated", p["c_in"], p["c_out"], p["hw"], p["stride"], p["t"])]
@@ -119,7 +120,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     rows = [r for r in raw.csv("macs") if r["case"].startswith("t=")]
     return [Figure("Cost by expansion factor", grouped_bars(

@@ -10,6 +10,9 @@ import sys
 from collections.abc import Iterator
 
 from cnnzoo.blocks import DepthwiseSeparableConv, InvertedResidual
+from cnnzoo.cost import profile
+from cnnzoo.cost.measure import measure_inference_peak
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import (
     CONFIRMED,
     REFUTED,
@@ -19,6 +22,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.svg import grouped_bars
 
 MODELS = ("mobilenet_v1", "mobilenet_v2")
 SIZE = (3, 224, 224)
@@ -67,8 +71,6 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.cost import profile
-    from cnnzoo.factory import create_model
 
     rows, peaks = [], []
     for name in MODELS:
@@ -94,7 +96,6 @@ def run(ctx: StudyContext) -> None:
 
 
 def _measured_peak(model: object) -> int:
-    from cnnzoo.cost.measure import measure_inference_peak
 
     with _quiet_native_stderr():
         return measure_inference_peak(model, SIZE)  # type: ignore[arg-type]
@@ -148,7 +149,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-    from cnnzoo.studies.svg import grouped_bars
 
     rows = raw.csv("blocks")
     figs = []

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnzoo.cost.profile import profile
+from cnnzoo.factory import create_model
+from cnnzoo.registry import model_card
 from cnnzoo.studies.base import CONFIRMED, REFUTED, Figure, RawData, Study, StudyContext, Verdict
 from cnnzoo.studies.comparisons import SUPERIORITY, Comparison, describe
 from cnnzoo.studies.training import (
@@ -87,9 +90,6 @@ def recipe(ctx: StudyContext) -> dict[str, Any]:
 def costs(trained_width: float, side: int, in_chans: int = 1) -> dict[str, Any]:
     """Counted on the meta device: at 224 width 1.0 (3 channels, 1000 classes), and at the
     trained size and width; with each model card's paper figures."""
-    from cnnzoo.cost.profile import profile
-    from cnnzoo.factory import create_model
-    from cnnzoo.registry import model_card
 
     out: dict[str, Any] = {}
     for name in ARMS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from cnnzoo.factory import create_model
 from cnnzoo.studies.base import CONFIRMED, REFUTED, RawData, Study, StudyContext, Verdict
 
 STUDY = Study(
@@ -26,7 +27,6 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-    from cnnzoo.factory import create_model
 
     model = create_model("vgg16", device="meta")
     rows = []

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 from cnnzoo.atomic import atomic_path
-from cnnzoo.errors import CheckpointError
+from cnnzoo.errors import CheckpointError, WeightsError
+from cnnzoo.weights import read_weights
 
 CHECKPOINT_VERSION = 1
 
@@ -103,8 +104,6 @@ def nonfinite(tensors: dict[str, torch.Tensor]) -> list[str]:
 
 def weights_epoch(path: Path) -> int | None:
     """The epoch a best.safetensors records, or None when missing or unreadable."""
-    from cnnzoo.errors import WeightsError
-    from cnnzoo.weights import read_weights
 
     if not path.is_file():
         return None

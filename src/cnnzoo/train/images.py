@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cnnzoo.data.imagefile import open_image
+from cnnzoo.data.imagenet import preset_decode
 from cnnzoo.errors import UsageError
 from cnnzoo.pretrained import Preset
 
@@ -35,7 +37,6 @@ class Expected:
 
 
 def _open(path: str | Path):  # noqa: ANN202
-    from cnnzoo.data.imagefile import open_image
 
     return open_image(path, UsageError, fix="give a PNG, JPEG, BMP, GIF or TIFF file")
 
@@ -89,7 +90,6 @@ def read_for_training_data(path: str | Path, expected: Expected, invert: bool | 
 def read_with_preset(path: str | Path, preset: Preset) -> tuple[torch.Tensor, list[str]]:
     """The image as uint8 (3, crop, crop) through the weights' evaluation preset, with a note
     for the conversion and the resize."""
-    from cnnzoo.data.imagenet import preset_decode
 
     notes = []
     with _open(path) as im:

@@ -16,12 +16,16 @@ from typing import Any
 
 import torch
 
+from cnnzoo.data import load_dataset
 from cnnzoo.data.dataset import ImageDataset, Split
+from cnnzoo.data.imagenet import imagenet_classes, imagenet_root, load_imagenet_val
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
+from cnnzoo.data.specs import canonical_name
 from cnnzoo.data_config import meta_size
 from cnnzoo.errors import UsageError
 from cnnzoo.factory import create_model
+from cnnzoo.hub import pretrained_entry
 from cnnzoo.models.base import ZooModel
 from cnnzoo.pretrained import PretrainedWeights, is_tag
 from cnnzoo.train.evaluate import EvalResult, evaluate
@@ -47,7 +51,6 @@ class Trained:
 def pretrained_meta(entry: PretrainedWeights) -> dict[str, Any]:
     """What a pretrained tag's table entry says in place of a file's metadata: its classes
     and its evaluation preset."""
-    from cnnzoo.data.imagenet import imagenet_classes
 
     preset = entry.preset
     return {"dataset": entry.dataset, "classes": list(imagenet_classes()),
@@ -59,7 +62,6 @@ def pretrained_meta(entry: PretrainedWeights) -> dict[str, Any]:
 def weights_meta(name: str, weights: str | Path) -> dict[str, Any]:
     """The metadata of `weights` for model `name`: a file's (empty for a torchvision .pth),
     or a pretrained tag's table entry."""
-    from cnnzoo.hub import pretrained_entry
 
     if is_tag(weights):
         return pretrained_meta(pretrained_entry(name, str(weights)))
@@ -67,7 +69,6 @@ def weights_meta(name: str, weights: str | Path) -> dict[str, Any]:
 
 
 def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
-    from cnnzoo.hub import pretrained_entry
 
     entry = pretrained_entry(name, tag)
     model = create_model(name, weights=tag, in_chans=in_chans, **options).eval()
@@ -102,11 +103,8 @@ def dataset_for(trained: Trained, data: str, root: str | Path | None = None) -> 
     """The dataset `data` as `trained` must be evaluated on it: pretrained weights on ImageNet
     get the validation images decoded with the weights' own preset (342/299 for
     Inception-v3); others are read at the model's input size."""
-    from cnnzoo.data import load_dataset
-    from cnnzoo.data.specs import canonical_name
 
     if trained.pretrained is not None and canonical_name(data) == "imagenet":
-        from cnnzoo.data.imagenet import imagenet_root, load_imagenet_val
 
         return load_imagenet_val(imagenet_root(root), trained.pretrained.preset)
     return load_dataset(data, root=root, image_size=trained.input_size[-1])
@@ -117,8 +115,6 @@ def evaluate_pretrained(name: str, root: str | Path, tag: str = "imagenet",
                         precision: str = "fp32") -> tuple[EvalResult, PretrainedWeights]:
     """Measure `name`'s pretrained weights on the ImageNet validation images under `root`;
     returns the result and the table entry holding the published figures."""
-    from cnnzoo.data.imagenet import imagenet_root
-    from cnnzoo.hub import pretrained_entry
 
     entry = pretrained_entry(name, tag)
     imagenet_root(root)  # before fetching hundreds of MB of weights

@@ -13,8 +13,11 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from cnnzoo.data.load import MNIST_FULL
+from cnnzoo.data.specs import canonical_name
 from cnnzoo.errors import ConfigError
 from cnnzoo.precision import bf16_emulated
+from cnnzoo.registry import model_card
 from cnnzoo.train.config import TrainConfig, fields_where
 
 # What a recipe may not set: which run, where, and on what hardware are not the recipe
@@ -108,8 +111,6 @@ RECIPES: tuple[Recipe, ...] = (
 
 
 def _dataset_key(data: str) -> str:
-    from cnnzoo.data.load import MNIST_FULL
-    from cnnzoo.data.specs import canonical_name
 
     key = data.strip().lower()
     if key.startswith("folder:"):
@@ -120,7 +121,6 @@ def _dataset_key(data: str) -> str:
 
 
 def _for_model(recipe: Recipe, model: str) -> bool:
-    from cnnzoo.registry import model_card
 
     return model in recipe.models or model_card(model).family in recipe.models
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from cnnzoo.data import load_dataset
 from cnnzoo.data.dataset import ImageDataset
 from cnnzoo.data.loader import BatchLoader
 from cnnzoo.data.pipeline import build_transform
@@ -21,6 +22,7 @@ from cnnzoo.registry import default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.config import RESUMABLE, TrainConfig
 from cnnzoo.train.distributed import DistContext, setup, teardown
+from cnnzoo.train.evaluate import evaluate
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
 from cnnzoo.train.rundir import RunDir, interrupts
 from cnnzoo.train.tensorboard import require_tensorboard
@@ -28,7 +30,6 @@ from cnnzoo.train.transfer import freeze_features
 
 
 def load_data(cfg: TrainConfig) -> ImageDataset:
-    from cnnzoo.data import load_dataset
 
     dataset = load_dataset(cfg.data, root=cfg.data_root)
     if cfg.limit_train or cfg.limit_test:
@@ -177,7 +178,6 @@ def evaluate_final(cfg: TrainConfig, train_images: int = 2000) -> dict[str, Any]
     (whatever cfg.limit_test evaluated per epoch) and on a fixed part of its training images
     (the first `train_images` of the subset it trained on, without augmentation): the
     figures a study's verdict rests on. Deterministic for a given thread count."""
-    from cnnzoo.train.evaluate import evaluate
 
     state = load_checkpoint(Path(cfg.out) / LAST)
     full = replace(cfg, limit_test=None, init_weights=None)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cnnzoo.errors import ConfigError, TrainingError
+from cnnzoo.errors import ConfigError, TrainingError, UsageError
 
 LOCK = ".lock"
 # Temporary files the run's atomic writes (cnnzoo.atomic) leave when a kill lands mid-write:
@@ -44,8 +44,6 @@ def check_writable_file(path: str | Path, flag: str) -> Path:
     """Raise UsageError unless a file can be written at `path` (its folder exists, is a folder
     and takes a new file): called before the expensive work whose result goes there."""
     import tempfile
-
-    from cnnzoo.errors import UsageError
 
     path = Path(path)
     if path.is_dir():

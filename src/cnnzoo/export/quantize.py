@@ -26,15 +26,16 @@ import torch
 from torch import nn
 
 from cnnzoo.errors import MissingDependencyError
+from cnnzoo.export import export_model
+from cnnzoo.export.openvino import read_model, require_openvino, save_model
 from cnnzoo.extras import install_command
+from cnnzoo.optimize import fold_batchnorm
 
 CALIBRATION_BATCH = 1  # one image per calibration step: the tools count steps, not images
 
 
 def export_folded(model: nn.Module, input_size: tuple[int, int, int], path: Path) -> Path:
     """`model` with batch norm folded, as a dynamic-batch fp32 ONNX file at `path`."""
-    from cnnzoo.export import export_model
-    from cnnzoo.optimize import fold_batchnorm
 
     m = copy.deepcopy(model).cpu().float().eval()
     fold_batchnorm(m, torch.randn(2, *input_size), inplace=True)
@@ -92,7 +93,6 @@ def quantize_onnxruntime(fp32_onnx: Path, calibration: torch.Tensor, out: Path) 
 def quantize_nncf(fp32_onnx: Path, calibration: torch.Tensor, out_xml: Path) -> list[Path]:
     """NNCF post-training quantization of the OpenVINO model read from `fp32_onnx`, calibrated
     on `calibration`; written as OpenVINO IR (`out_xml` and its .bin). Returns both paths."""
-    from cnnzoo.export.openvino import read_model, require_openvino, save_model
 
     require_openvino("int8 through NNCF")
     try:
