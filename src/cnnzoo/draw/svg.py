@@ -1,4 +1,5 @@
-"""SVG primitives, written deterministically, and how wide a label will be.
+"""A diagram's shapes, how wide a label will be, and the diagram as an SVG document
+(written by cnnzoo.svg's writer, deterministically).
 
 No fonts are embedded or fetched: text asks for DejaVu Sans, then the system's generic
 sans-serif. Widths are measured with DejaVu Sans's own advance widths (the widest of the
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
+
+from cnnzoo.svg import Writer, num
 
 FONT_FAMILY = "'DejaVu Sans', Verdana, Arial, Helvetica, sans-serif"
 
@@ -104,10 +106,10 @@ class Canvas:
         return [s for s in self.shapes if isinstance(s, Text)]
 
 
-def n(v: float) -> str:
-    """A coordinate with at most one decimal: the same drawing gives the same bytes."""
-    r = round(v, 1)
-    return str(int(r)) if r == int(r) else f"{r:.1f}"
+# The draw modules' short name for a coordinate written into path data.
+n = num
+
+_W = Writer(quote='"', number=num)
 
 
 def to_svg(canvas: Canvas, title: str) -> str:
@@ -115,38 +117,38 @@ def to_svg(canvas: Canvas, title: str) -> str:
     diagrams inlined in one HTML page (the studies' report) do not share ids."""
     w, h = int(round(canvas.width)), int(round(canvas.height))
     marker = "arrow-" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:8]
-    out = [  # no XML declaration: the same text works as a file and inline in HTML
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-        f'viewBox="0 0 {w} {h}" font-family="{FONT_FAMILY}">',
-        f"<title>{escape(title)}</title>",
-        f'<defs><marker id="{marker}" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
-        "markerHeight=\"7\" orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" fill=\"#5b6372\"/>"
-        "</marker></defs>",
-        f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
+    head = _W.tag("path", [("d", "M0,0 L8,4 L0,8 z"), ("fill", "#5b6372")])
+    marker_attrs = [("id", marker), ("viewBox", "0 0 8 8"), ("refX", "7"), ("refY", "4"),
+                    ("markerWidth", "7"), ("markerHeight", "7"), ("orient", "auto")]
+    body = [
+        _W.group("defs", [], [_W.group("marker", marker_attrs, [head])]),
+        _W.tag("rect", [("x", 0), ("y", 0), ("width", w), ("height", h), ("fill", "#ffffff")]),
+        *(_shape(s, marker) for s in canvas.shapes),
     ]
-    for s in canvas.shapes:
-        out.append(_shape(s, marker))
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
+    # a file ends with a newline
+    return _W.document(w, h, title, body, [("font-family", FONT_FAMILY)]) + "\n"
 
 
 def _shape(s: object, marker: str) -> str:
     if isinstance(s, Text):
-        weight = ' font-weight="bold"' if s.bold else ""
-        anchor = f' text-anchor="{s.anchor}"' if s.anchor != "start" else ""
-        return (f'<text x="{n(s.x)}" y="{n(s.y)}" font-size="{n(s.size)}"{weight}{anchor} '
-                f'fill="{s.fill}">{escape(s.text)}</text>')
+        return _W.tag("text", [
+            ("x", s.x), ("y", s.y), ("font-size", s.size),
+            ("font-weight", "bold" if s.bold else None),
+            ("text-anchor", s.anchor if s.anchor != "start" else None), ("fill", s.fill),
+        ], s.text)
     if isinstance(s, Rect):
-        dash = ' stroke-dasharray="5 3"' if s.dash else ""
-        extra = "".join(f' {k}="{escape(v)}"' for k, v in s.attrs)
-        return (f'<rect x="{n(s.x)}" y="{n(s.y)}" width="{n(s.w)}" height="{n(s.h)}" '
-                f'rx="{n(s.rx)}" fill="{s.fill}" stroke="{s.stroke}"{dash}{extra}/>')
+        return _W.tag("rect", [
+            ("x", s.x), ("y", s.y), ("width", s.w), ("height", s.h), ("rx", s.rx),
+            ("fill", s.fill), ("stroke", s.stroke),
+            ("stroke-dasharray", "5 3" if s.dash else None), *s.attrs,
+        ])
     if isinstance(s, Path):
-        dash = ' stroke-dasharray="6 4"' if s.dash else ""
-        arrow = f' marker-end="url(#{marker})"' if s.arrow else ""
-        return (f'<path d="{s.d}" fill="none" stroke="{s.stroke}" '
-                f'stroke-width="{n(s.width)}"{dash}{arrow}/>')
+        return _W.tag("path", [
+            ("d", s.d), ("fill", "none"), ("stroke", s.stroke), ("stroke-width", s.width),
+            ("stroke-dasharray", "6 4" if s.dash else None),
+            ("marker-end", f"url(#{marker})" if s.arrow else None),
+        ])
     if isinstance(s, Circle):
-        return (f'<circle cx="{n(s.cx)}" cy="{n(s.cy)}" r="{n(s.r)}" fill="{s.fill}" '
-                f'stroke="{s.stroke}" stroke-width="1.4"/>')
+        return _W.tag("circle", [("cx", s.cx), ("cy", s.cy), ("r", s.r), ("fill", s.fill),
+                                 ("stroke", s.stroke), ("stroke-width", "1.4")])
     raise TypeError(type(s))

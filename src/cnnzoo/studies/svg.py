@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
+
+from cnnzoo.svg import Attr, Writer, fixed
 
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
-FONT = "font-family='Helvetica, Arial, sans-serif'"
+FONT = "Helvetica, Arial, sans-serif"
 MARGIN = {"left": 76, "right": 20, "top": 44, "bottom": 58}
 SMALL, LABEL, TITLE = 12, 13, 15  # font sizes: ticks and legend, axis labels, title
 CHAR = 7.0  # an average character's width at SMALL, for layout
@@ -60,35 +61,41 @@ def tick_label(v: float) -> str:
     return f"{v:.4g}"
 
 
-HALO = " stroke='#fff' stroke-width='4' stroke-linejoin='round' paint-order='stroke'"
+# A white outline behind a label keeps it legible over lines.
+HALO: tuple[Attr, ...] = (("stroke", "#fff"), ("stroke-width", "4"),
+                          ("stroke-linejoin", "round"), ("paint-order", "stroke"))
+DASHED: tuple[Attr, ...] = (("stroke-dasharray", DASH),)
+# Coordinates with one decimal; sizes and fixed lengths are passed as strings.
+_W = Writer(quote="'", number=fixed)
 
 
 def _text(x: float, y: float, s: str, size: int = SMALL, anchor: str = "middle",
-          extra: str = "", fill: str = "#222") -> str:
-    return (f"<text x='{x:.1f}' y='{y:.1f}' font-size='{size}' text-anchor='{anchor}' "
-            f"{FONT} fill='{fill}'{extra}>{escape(s)}</text>")
+          extra: Sequence[Attr] = (), fill: str = "#222") -> str:
+    return _W.tag("text", [("x", x), ("y", y), ("font-size", str(size)),
+                           ("text-anchor", anchor), ("font-family", FONT), ("fill", fill),
+                           *extra], s)
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1.0,
-          extra: str = "") -> str:
-    return (f"<line x1='{x1:.1f}' x2='{x2:.1f}' y1='{y1:.1f}' y2='{y2:.1f}' "
-            f"stroke='{colour}' stroke-width='{width:g}'{extra}/>")
+          extra: Sequence[Attr] = ()) -> str:
+    return _W.tag("line", [("x1", x1), ("x2", x2), ("y1", y1), ("y2", y2), ("stroke", colour),
+                           ("stroke-width", f"{width:g}"), *extra])
 
 
 def _swatch(x: float, y: float, colour: str, style: str) -> str:
     """A legend's 18 px sample of a style, its baseline at y."""
     mid = y - 4
     if style in ("line", "dashed"):
-        dash = f" stroke-dasharray='{DASH}'" if style == "dashed" else ""
-        return _line(x, mid, x + 18, mid, colour, 2.5, dash)
+        return _line(x, mid, x + 18, mid, colour, 2.5, DASHED if style == "dashed" else ())
     if style == "interval":
         return (_line(x, mid, x + 18, mid, colour, 4)
-                + f"<circle cx='{x + 9:.1f}' cy='{mid:.1f}' r='4.5' fill='{colour}' "
-                  "stroke='#fff'/>")
+                + _W.tag("circle", [("cx", x + 9), ("cy", mid), ("r", "4.5"), ("fill", colour),
+                                    ("stroke", "#fff")]))
     if style == "vline":
         return _line(x + 9, y - 12, x + 9, y + 3, colour, 2.5)
-    opacity = " fill-opacity='0.25'" if style == "band" else ""
-    return f"<rect x='{x:.1f}' y='{y - 10:.1f}' width='18' height='11' fill='{colour}'{opacity}/>"
+    return _W.tag("rect", [("x", x), ("y", y - 10), ("width", "18"), ("height", "11"),
+                           ("fill", colour),
+                           ("fill-opacity", "0.25" if style == "band" else None)])
 
 
 def _legend_layout(entries: Sequence[Entry], left: float, right: float
@@ -119,7 +126,8 @@ class _Frame:
         self.bottom = height - bottom
         self.yticks = nice_ticks(ylo, yhi)
         self.ylo, self.yhi = self.yticks[0], self.yticks[-1]
-        self.parts = _open(width, height, title)
+        self.title = title
+        self.parts = _head(width, height, title)
         for (label, colour, style), (x, row) in zip(legend, places, strict=True):
             y = MARGIN["top"] + LEGEND_ROW * row
             self.parts += [_swatch(x, y, colour, style), _text(x + 24, y, label, anchor="start")]
@@ -131,7 +139,7 @@ class _Frame:
         self.parts.append(_line(self.left, self.bottom, self.right, self.bottom, "#444"))
         cy = (self.top + self.bottom) / 2
         self.parts.append(_text(18, cy, ylabel, LABEL,
-                                extra=f" transform='rotate(-90 18 {cy:.1f})'"))
+                                extra=[("transform", f"rotate(-90 18 {fixed(cy)})")]))
         self.parts.append(_text((self.left + self.right) / 2, height - 12, xlabel, LABEL))
 
     def y(self, v: float) -> float:
@@ -139,17 +147,17 @@ class _Frame:
         return self.bottom - (v - self.ylo) / span * (self.bottom - self.top)
 
     def svg(self) -> str:
-        return "\n".join([*self.parts, "</svg>"])
+        return _document(self.w, self.h, self.title, self.parts)
 
 
-def _open(width: int, height: int, title: str) -> list[str]:
-    return [
-        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-        f"viewBox='0 0 {width} {height}' role='img'>",
-        f"<title>{escape(title)}</title>",
-        f"<rect width='{width}' height='{height}' fill='#fff'/>",
-        _text(width / 2, 22, title, TITLE, extra=" font-weight='bold'"),
-    ]
+def _head(width: int, height: int, title: str) -> list[str]:
+    """A chart's first parts: its white background and its title drawn above the plot."""
+    return [_W.tag("rect", [("width", str(width)), ("height", str(height)), ("fill", "#fff")]),
+            _text(width / 2, 22, title, TITLE, extra=[("font-weight", "bold")])]
+
+
+def _document(width: int, height: int, title: str, parts: Sequence[str]) -> str:
+    return _W.document(width, height, title, parts, [("role", "img")])
 
 
 def _range(values: Sequence[float], zero: bool) -> tuple[float, float]:
@@ -194,18 +202,17 @@ def line_chart(
         ordered = sorted(pts)
         outline = [(x_of(x), frame.y(hi)) for x, _, hi in ordered]
         outline += [(x_of(x), frame.y(lo)) for x, lo, _ in reversed(ordered)]
-        coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in outline)
-        frame.parts.append(f"<polygon points='{coords}' fill='{colours.get(name, MUTED)}' "
-                           "fill-opacity='0.18' stroke='none'/>")
+        frame.parts.append(_W.tag("polygon", [
+            ("points", _W.points(outline)), ("fill", colours.get(name, MUTED)),
+            ("fill-opacity", "0.18"), ("stroke", "none")]))
     for name, pts in series.items():
         colour = colours[name]
-        coords = " ".join(f"{x_of(x):.1f},{frame.y(y):.1f}" for x, y in sorted(pts))
-        dash = f" stroke-dasharray='{DASH}'" if name in dashed else ""
-        frame.parts.append(f"<polyline points='{coords}' fill='none' stroke='{colour}' "
-                           f"stroke-width='2'{dash}/>")
-        for x, y in pts:
-            frame.parts.append(f"<circle cx='{x_of(x):.1f}' cy='{frame.y(y):.1f}' r='2.5' "
-                               f"fill='{colour}'/>")
+        coords = _W.points((x_of(x), frame.y(y)) for x, y in sorted(pts))
+        frame.parts.append(_W.tag("polyline", [
+            ("points", coords), ("fill", "none"), ("stroke", colour), ("stroke-width", "2"),
+            *(DASHED if name in dashed else ())]))
+        frame.parts += [_W.tag("circle", [("cx", x_of(x)), ("cy", frame.y(y)), ("r", "2.5"),
+                                          ("fill", colour)]) for x, y in pts]
     return frame.svg()
 
 
@@ -218,7 +225,7 @@ def _category_axis(frame: _Frame, labels: Sequence[str]) -> tuple[float, list[fl
         if slant:
             y = frame.bottom + 14
             frame.parts.append(_text(c, y, label, anchor="end",
-                                     extra=f" transform='rotate(-40 {c:.1f} {y:.1f})'"))
+                                     extra=[("transform", f"rotate(-40 {fixed(c)} {fixed(y)})")]))
         else:
             frame.parts.append(_text(c, frame.bottom + 18, label))
     return slot, centres
@@ -227,8 +234,8 @@ def _category_axis(frame: _Frame, labels: Sequence[str]) -> tuple[float, list[fl
 def _bar(frame: _Frame, x: float, w: float, value: float, colour: str,
          error: float | None) -> None:
     y0, y1 = frame.y(max(0.0, frame.ylo)), frame.y(value)
-    frame.parts.append(f"<rect x='{x:.1f}' y='{min(y0, y1):.1f}' width='{w:.1f}' "
-                       f"height='{abs(y0 - y1):.1f}' fill='{colour}'/>")
+    frame.parts.append(_W.tag("rect", [("x", x), ("y", min(y0, y1)), ("width", w),
+                                       ("height", abs(y0 - y1)), ("fill", colour)]))
     if error:
         cx, lo, hi = x + w / 2, frame.y(value - error), frame.y(value + error)
         frame.parts.append(_line(cx, lo, cx, hi, "#222", 1.4))
@@ -336,7 +343,7 @@ def interval_chart(rows: Sequence[Mapping[str, Any]], title: str = "The comparis
     def x_of(v: float) -> float:
         return left + (v - ticks[0]) / ((ticks[-1] - ticks[0]) or 1.0) * (right - left)
 
-    parts = _open(width, height, title)
+    parts = _head(width, height, title)
     for (label, colour, style), (x, row) in zip(legend, places, strict=True):
         y = MARGIN["top"] + LEGEND_ROW * row
         parts += [_swatch(x, y, colour, style), _text(x + 24, y, label, anchor="start")]
@@ -344,15 +351,14 @@ def interval_chart(rows: Sequence[Mapping[str, Any]], title: str = "The comparis
         parts.append(_line(x_of(t), top, x_of(t), bottom, "#ececec"))
         parts.append(_text(x_of(t), bottom + 18, f"{t:+g}" if t else "0"))
     parts += [_zone(r, top + ROW * i + 38, x_of, left, right) for i, r in enumerate(rows)]
-    parts.append(_line(x_of(0.0), top, x_of(0.0), bottom, "#555", 1.2,
-                       f" stroke-dasharray='{DASH}'"))
+    parts.append(_line(x_of(0.0), top, x_of(0.0), bottom, "#555", 1.2, DASHED))
     for i, r in enumerate(rows):
         parts += _interval_row(r, top + ROW * i, x_of, left, right)
     parts.append(_line(left, bottom, right, bottom, "#444"))
     parts.append(_text((left + right) / 2, height - 12,
                        f"difference b - a, {unit} (dot: mean over seeds; bar: 90% interval)",
                        LABEL))
-    return "\n".join([*parts, "</svg>"])
+    return _document(width, height, title, parts)
 
 
 def _zone(r: Mapping[str, Any], y: float, x_of: Any, left: float, right: float) -> str:
@@ -360,8 +366,8 @@ def _zone(r: Mapping[str, Any], y: float, x_of: Any, left: float, right: float) 
     short of it for non-inferiority (b - a < margin)."""
     x_m = x_of(_scaled(r, "margin") or 0.0)
     x0, x1 = (x_m, right) if r.get("hypothesis") != "non-inferiority" else (left, x_m)
-    return (f"<rect x='{x0:.1f}' y='{y - 11:.1f}' width='{x1 - x0:.1f}' height='22' "
-            f"fill='{CLAIM_ZONE}'/>")
+    return _W.tag("rect", [("x", x0), ("y", y - 11), ("width", x1 - x0), ("height", "22"),
+                           ("fill", CLAIM_ZONE)])
 
 
 def _interval_row(r: Mapping[str, Any], y0: float, x_of: Any, left: float, right: float
@@ -379,7 +385,7 @@ def _interval_row(r: Mapping[str, Any], y0: float, x_of: Any, left: float, right
         numbers = "-" if diff is None else f"{_signed(diff)}, no interval (n<2)"
     else:
         numbers = f"{_signed(diff or 0.0)} [{_signed(lower)}, {_signed(upper)}]"
-    weight = " font-weight='bold'" if decides else ""
+    weight: tuple[Attr, ...] = (("font-weight", "bold"),) if decides else ()
     parts = [  # a white halo keeps the labels legible over the zero line and the grid
         _text(left, y0 + 18, name, LABEL, "start", weight + HALO, ink),
         _text(right, y0 + 18, f"{numbers} vs {_signed(margin)}", LABEL, "end", HALO, ink),
@@ -391,6 +397,7 @@ def _interval_row(r: Mapping[str, Any], y0: float, x_of: Any, left: float, right
         parts += [_line(x_of(v), y - 6, x_of(v), y + 6, colour, width / 2 + 0.5)
                   for v in (lower, upper)]
     if diff is not None:
-        parts.append(f"<circle cx='{x_of(diff):.1f}' cy='{y:.1f}' r='{6 if decides else 5}' "
-                     f"fill='{colour}' stroke='#fff' stroke-width='1.5'/>")
+        parts.append(_W.tag("circle", [("cx", x_of(diff)), ("cy", y),
+                                       ("r", "6" if decides else "5"), ("fill", colour),
+                                       ("stroke", "#fff"), ("stroke-width", "1.5")]))
     return parts
