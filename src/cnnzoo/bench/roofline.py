@@ -195,7 +195,6 @@ def per_layer(
     dtype, fmt = dtype_of(variant.precision), _FORMATS[variant.memory_format]
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
-
         m = fold_batchnorm(m, example_input(m), inplace=True)
     m = m.to(device=dev, dtype=dtype, memory_format=fmt)
     x = torch.randn(batch_size, *input_size).to(device=dev, dtype=dtype, memory_format=fmt)

@@ -177,7 +177,6 @@ def prepare(model: nn.Module, variant: Variant, device: torch.device | str,
 
     m = copy.deepcopy(model).eval()
     if variant.backend == "folded":
-
         m = fold_batchnorm(m, example_input(m), inplace=True)
     m = m.to(device=dev, dtype=dtype, memory_format=fmt)
     if variant.backend == "torchscript":
@@ -230,7 +229,6 @@ def _prepare_onnx(model: nn.Module, input_size: tuple[int, int, int], backend: s
     else:
         export_model(copy.deepcopy(model).cpu().float(), path, "onnx", input_size, check=False)
     if backend == "openvino":
-
         run = openvino_runner(read_model(path), torch.get_num_threads(), precision)
     else:
         session = onnx_session(path)

@@ -33,7 +33,6 @@ class Parser(argparse.ArgumentParser):
     help is; instead of the whole usage block. Subcommand parsers inherit it."""
 
     def error(self, message: str) -> NoReturn:
-
         hint = None
         invalid = re.search(r"invalid choice: '([^']*)'", message)
         if invalid:

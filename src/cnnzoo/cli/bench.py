@@ -103,10 +103,8 @@ class _Progress:
 
 
 def _variants(args: argparse.Namespace) -> list:
-
     check_device(args.device)
     if args.all:
-
         if bf16_emulated(args.device):
             print("note: --all leaves out bf16: this CPU has no bf16 units, so PyTorch "
                   "emulates it (~40x slower than fp32); ask for it with --precision bf16",
@@ -133,7 +131,6 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
     variants = _variants(args)
     sizes = _batch_sizes(args.batch_sizes)
     if args.append:
-
         check_writable_file(args.append, "--append")
     # Every model built (names, options, sizes, weights checked) before any timing starts.
     models = []
@@ -234,6 +231,5 @@ def _run_per_layer(args: argparse.Namespace, extra: list[str], variants: list, s
               f"{len(report.untimed_ops)})\nmachine: {report.peaks.description}; peak "
               f"{_peaks_line(report.peaks)}")
     if args.plot:
-
         print(f"roofline plot: {roofline_plot(report, args.plot)}", file=sys.stderr)
     return 0

@@ -38,7 +38,6 @@ def _classes(r: dict) -> str:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-
     records = dataset_table(args.root)
     headers = ["dataset", "status", "train", "test", "image", "classes", "where / problem"]
     rows = [
@@ -54,7 +53,6 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_download(args: argparse.Namespace, extra: list[str]) -> int:
-
     folder = download_files(args.name, args.root)
     ds = load_dataset(args.name, folder)  # read it all: proves the files are whole
     print(f"{ds.name}: {len(ds.train):,} train and {len(ds.test):,} test images "

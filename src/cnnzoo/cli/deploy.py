@@ -54,7 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_deploy(args: argparse.Namespace, extra: list[str]) -> int:
-
     if args.list_paths:
         _, skipped = available(PATHS)
         for p in PATHS:

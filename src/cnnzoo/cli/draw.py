@@ -52,7 +52,6 @@ def check_target(target: str) -> None:
         raise UsageError(f"cannot write {target}: give a .svg or .png file name (or - for "
                          "stdout)")
     if target != "-":
-
         check_writable_file(target, "-o")
 
 

@@ -51,9 +51,7 @@ def _warn_other_data(trained_on: object, evaluated_on: str) -> None:
 
 
 def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
-
     if args.confusion_png:
-
         check_writable_file(args.confusion_png, "--confusion-png")
     if canonical_name(args.data) == "imagenet":  # found before any weights are fetched
 
@@ -67,7 +65,6 @@ def run_eval(args: argparse.Namespace, extra: list[str]) -> int:
                          args.convert_channels)
     classes = list(dataset.classes)
     if args.confusion_png:
-
         plot_confusion(result.confusion, classes, args.confusion_png,
                        title=f"{args.model} on {dataset.name} (test)")
     if args.format == "json":

@@ -31,7 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace, extra: list[str]) -> int:
-
     check_output(args.output, args.export_format)
     model, size = model_from_args(args, extra)
     meta = weights_meta(args.model, args.weights) if args.weights else None

@@ -35,7 +35,6 @@ def _figure_text(f: Figure) -> str:
 
 def run_show(args: argparse.Namespace, extra: list[str]) -> int:
     if args.svg:
-
         check_target(args.svg)
     model, size = model_from_args(args, extra, device="meta")
     stages = architecture(model, size)
@@ -66,6 +65,5 @@ def run_show(args: argparse.Namespace, extra: list[str]) -> int:
         rows.append(["total", "", "", f"{total:,}"])
     print(render(headers, rows, args.format, right=(3,), records=records))
     if args.svg:
-
         write_diagram(draw(model, size), args.svg)
     return 0

@@ -108,7 +108,6 @@ def _what_to_run(p: argparse.ArgumentParser) -> None:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-
     studies = list_studies()
     records = [{"id": s.id, "claim": s.claim, "source": s.source,
                 "data": list(s.data), "quick_cost": s.quick_cost, "full_cost": s.full_cost,
@@ -129,7 +128,6 @@ def _short(text: str, width: int) -> str:
 
 
 def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
-
     check_threads(args.threads)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
@@ -185,7 +183,6 @@ GREY, RESET = "\033[90m", "\033[0m"
 
 
 def _verdict_cell(result: dict) -> str:
-
     return verdict_label(result["verdict"], result.get("n"))
 
 
@@ -207,13 +204,11 @@ def _verdict_table(rows: list[list[str]]) -> str:
 
 
 def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict) -> dict:
-
     return run_study(module, mode=args.mode, seeds=args.seeds, data=args.data,  # type: ignore[arg-type]
                      out=out, **options)
 
 
 def _train_elsewhere(modules: list, args: argparse.Namespace, out: Path) -> None:
-
     if args.executor == "ray":
         def run(entries: list) -> None:
             run_with_ray(entries, address=args.address)
@@ -231,7 +226,6 @@ def _context(args: argparse.Namespace) -> dict:
 
 
 def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
-
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()
@@ -250,7 +244,6 @@ def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
-
     entry = select(read_plan(args.plan), index=args.index, hash_=args.hash)
     run = run_entry(entry, progress=args.progress)
     how = "was already finished" if run.cached else f"finished ({run.seconds:.0f} s)"
@@ -259,7 +252,6 @@ def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_report(args: argparse.Namespace, extra: list[str]) -> int:
-
     if args.output:
         check_writable_file(args.output, "-o")
     path = report(args.folder, args.output)

@@ -68,7 +68,6 @@ def suggest_flag(token: str, parser: argparse.ArgumentParser) -> str | None:
 
 
 def is_model_name(word: str) -> bool:
-
     return word in list_models()
 
 

@@ -168,7 +168,6 @@ def run_train(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace, extra: list[str]) -> int:
-
     given = _given(args, extra)
     if args.resume:
         if args.out and Path(args.out) != Path(args.resume):

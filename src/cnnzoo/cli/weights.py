@@ -39,7 +39,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace, extra: list[str]) -> int:
-
     records = []
     for w in PRETRAINED.values():
         records.append({
@@ -67,7 +66,6 @@ def _short(sha256: str | None) -> str | None:
 
 
 def run_download(args: argparse.Namespace, extra: list[str]) -> int:
-
     if args.all:
         entries = [w for w in PRETRAINED.values() if w.tag == args.tag]
     elif args.names:
@@ -82,7 +80,6 @@ def run_download(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_verify(args: argparse.Namespace, extra: list[str]) -> int:
-
     statuses = [verify(w, rehash=True) for w in PRETRAINED.values()]
     present = [s for s in statuses if s.state != "missing"]
     for s in present:

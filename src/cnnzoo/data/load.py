@@ -135,12 +135,10 @@ def load_dataset(
     data_home()/NAME when they are missing.
     """
     if name.startswith(FOLDER_PREFIX):
-
         return load_folder(name[len(FOLDER_PREFIX):], image_size=image_size or 224)
     spec = _spec(name)
     full = name.strip().lower() in MNIST_FULL
     if spec.name == "mnist" and root is None and not download and not full:
-
         return load_embedded_mnist()
     folder = locate(spec.name, root)
     if folder is None and download:

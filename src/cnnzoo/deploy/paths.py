@@ -89,7 +89,6 @@ class DeployPath:
 
 
 def _weights_file(ctx: Context) -> Path:
-
     path = ctx.folder / "model.safetensors"
     if not path.exists():
         keep = {k: v for k, v in ctx.meta.items()
@@ -137,7 +136,6 @@ def _ort(file: Callable[[Context], Path]) -> Callable[[Context], tuple[Prepared,
 
 def _openvino(precision: str, quantize: bool) -> Callable[[Context], tuple[Prepared, list[Path]]]:
     def build(ctx: Context) -> tuple[Prepared, list[Path]]:
-
         if quantize:
             files = quantize_nncf(ctx.onnx(), ctx.data.calibration, ctx.folder / "int8.xml")
         else:
@@ -186,7 +184,6 @@ PATHS: tuple[DeployPath, ...] = (
 
 
 def _openvino_file(ctx: Context, path: Path) -> tuple[Prepared, list[Path]]:
-
     return Prepared(openvino_runner(read_model(path), ctx.threads, "int8"), _as_numpy), [path]
 
 

@@ -86,13 +86,11 @@ def load_deployed(folder: str | Path) -> tuple[Runner, dict]:
                          "folder") from e
     file, runtime = folder / record["file"], record["runtime"]
     if runtime == "onnxruntime":
-
         session = onnx_session(file)
         name = session.get_inputs()[0].name  # type: ignore[attr-defined]
         return (lambda x: torch.from_numpy(session.run(None, {name: _np(x)})[0]),  # type: ignore[attr-defined]
                 record)
     if runtime == "openvino":
-
         run = openvino_runner(read_model(file), torch.get_num_threads(), record["precision"])
         return (lambda x: torch.from_numpy(run(_np(x)))), record
     if file.suffix == ".pt":
@@ -102,7 +100,6 @@ def load_deployed(folder: str | Path) -> tuple[Runner, dict]:
                                                                      map_location="cpu"))
         fmt = torch.channels_last
     else:
-
         module = load_trained(record["model"], file).model
         fmt = torch.contiguous_format
     dtype = torch.bfloat16 if record["precision"] == "bf16" else torch.float32

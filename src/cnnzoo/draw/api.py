@@ -133,7 +133,6 @@ def _legend(c: Canvas, rows: list[list[tuple[str, str]]], y: float) -> None:
 def _resolve(model_or_name: nn.Module | str, input_size: tuple[int, int, int] | None
              ) -> tuple[nn.Module, str, tuple[int, int, int]]:
     if isinstance(model_or_name, str):
-
         model = create_model(model_or_name, device="meta")
         size = default_input_size(model, input_size)
         return model, model_or_name, size  # type: ignore[return-value]

@@ -94,7 +94,6 @@ def capture(model: nn.Module, modules: Sequence[str]) -> Iterator[dict[str, torc
     outputs: dict[str, torch.Tensor] = {}
     handles = []
     for name in dict.fromkeys(modules):
-
         def keep(mod: nn.Module, args: tuple, out: torch.Tensor, name: str = name) -> None:
             outputs.setdefault(name, out)
 

@@ -207,7 +207,6 @@ class RunCache:
             holder.release()
 
     def _train(self, cfg: TrainConfig) -> CachedRun:
-
         out = Path(cfg.out)
         resume = (out / LAST).is_file()
         command = train_command(cfg)
@@ -246,7 +245,6 @@ class RunCache:
         return final
 
     def _load(self, cfg: TrainConfig, record: dict[str, Any], cached: bool) -> CachedRun:
-
         out = Path(cfg.out)
         return CachedRun(
             config=record["config"], out=out, epochs=read_metrics(out / METRICS),

@@ -237,7 +237,6 @@ def _save_init(model: torch.nn.Module, folder: Path, label: str) -> str:
 
 
 def run(ctx: StudyContext) -> None:
-
     data, note = choose_data(ctx)
     base_recipe = configure(ctx, degradation.recipe(ctx, data))
     tune = configure(ctx, tune_recipe(ctx, data))
@@ -357,7 +356,6 @@ def verdict(measured: dict[str, Any]) -> Verdict:
 
 
 def figures(raw: RawData, measured: dict[str, Any]) -> list[Figure]:
-
     def mean(s: dict[str, Any]) -> float:
         return 100 * (s["mean"] or 0.0)
 

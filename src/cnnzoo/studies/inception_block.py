@@ -270,7 +270,6 @@ def block_rows(model_name: str, model: nn.Module) -> list[dict]:
 
 
 def run(ctx: StudyContext) -> None:
-
     rows = []
     for name in MODELS:
         ctx.log(f"  {name}: hooks, pools and MACs of every Inception block")
@@ -460,7 +459,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-
     figs = []
     for name, s in m["models"].items():
         blocks = list(s["blocks"])

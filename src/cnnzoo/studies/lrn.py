@@ -203,7 +203,6 @@ def lrn_activity(run: Any, images: int = ACTIVITY_IMAGES) -> list[dict[str, Any]
 
 @torch.no_grad()
 def _activity(net: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
-
     found: dict[str, float] = {}
     hooks = [m.register_forward_hook(
         lambda m, inputs, _out, name=name: found.__setitem__(
@@ -263,7 +262,6 @@ def run(ctx: StudyContext) -> None:
 
 
 def measure(raw: RawData) -> dict[str, Any]:
-
     measured = measure_arms(raw, ARMS, COMPARISONS)
     meta = read_meta(raw)
     rows = raw.csv("lrn_activity") if raw.has("lrn_activity") else []

@@ -51,7 +51,6 @@ def _describe(name: str, block: nn.Module) -> dict:
 
 
 def run(ctx: StudyContext) -> None:
-
     rows = []
     for model_name in EXPECTED:
         model = create_model(model_name, device="meta")

@@ -46,7 +46,6 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-
     rows = []
     for name, notes, paper, where in CLAIMS:
         model = create_model(name, device="meta")
@@ -92,7 +91,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-
     rows = raw.csv("counts")
     names = [r["model"] for r in rows]
     share = {k: [100 * int(r[k]) / int(r["params"]) for r in rows] for k in ("conv", "fc")}

@@ -186,7 +186,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-
     pubs = raw.csv("published")
     notes = raw.csv("notes")
     models = [n["model"] for n in notes]

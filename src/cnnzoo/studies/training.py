@@ -253,7 +253,6 @@ def curve_figures(rows: Sequence[Mapping[str, str]], arms: Sequence[str], what: 
 
 
 def accuracy_figure(measured: dict[str, Any], title: str, caption: str = "") -> Figure:
-
     acc = {k: v for k, v in measured["accuracy"].items() if v["n"]}
     svg = bar_chart([f"{k} (n={v['n']})" for k, v in acc.items()],
                     [100 * v["mean"] for v in acc.values()],

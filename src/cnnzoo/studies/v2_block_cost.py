@@ -59,7 +59,6 @@ def _row(label: str, c_in: int, c_out: int, hw: int, stride: int, t: int) -> dic
 
 
 def run(ctx: StudyContext) -> None:
-
     p = PRIMARY
     rows = [_row("stated", p["c_in"], p["c_out"], p["hw"], p["stride"], p["t"])]
     rows += [_row(f"t={t}", p["c_in"], p["c_out"], p["hw"], p["stride"], t) for t in range(1, 7)]
@@ -120,7 +119,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-
     rows = [r for r in raw.csv("macs") if r["case"].startswith("t=")]
     return [Figure("Cost by expansion factor", grouped_bars(
         [r["case"] for r in rows],

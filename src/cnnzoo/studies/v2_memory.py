@@ -71,7 +71,6 @@ def _quiet_native_stderr() -> Iterator[None]:
 
 
 def run(ctx: StudyContext) -> None:
-
     rows, peaks = [], []
     for name in MODELS:
         meta = create_model(name, device="meta")
@@ -96,7 +95,6 @@ def run(ctx: StudyContext) -> None:
 
 
 def _measured_peak(model: object) -> int:
-
     with _quiet_native_stderr():
         return measure_inference_peak(model, SIZE)  # type: ignore[arg-type]
 
@@ -149,7 +147,6 @@ def verdict(m: dict) -> Verdict:
 
 
 def figures(raw: RawData, m: dict) -> list[Figure]:
-
     rows = raw.csv("blocks")
     figs = []
     for name in MODELS:

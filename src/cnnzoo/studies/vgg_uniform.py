@@ -27,7 +27,6 @@ STUDY = Study(
 
 
 def run(ctx: StudyContext) -> None:
-
     model = create_model("vgg16", device="meta")
     rows = []
     for name, m in model.named_modules():

@@ -69,7 +69,6 @@ def weights_meta(name: str, weights: str | Path) -> dict[str, Any]:
 
 
 def _load_pretrained(name: str, tag: str, in_chans: int | None, **options: Any) -> Trained:
-
     entry = pretrained_entry(name, tag)
     model = create_model(name, weights=tag, in_chans=in_chans, **options).eval()
     preset = entry.preset
@@ -105,7 +104,6 @@ def dataset_for(trained: Trained, data: str, root: str | Path | None = None) -> 
     Inception-v3); others are read at the model's input size."""
 
     if trained.pretrained is not None and canonical_name(data) == "imagenet":
-
         return load_imagenet_val(imagenet_root(root), trained.pretrained.preset)
     return load_dataset(data, root=root, image_size=trained.input_size[-1])
 

@@ -111,7 +111,6 @@ RECIPES: tuple[Recipe, ...] = (
 
 
 def _dataset_key(data: str) -> str:
-
     key = data.strip().lower()
     if key.startswith("folder:"):
         return "folder"
@@ -121,7 +120,6 @@ def _dataset_key(data: str) -> str:
 
 
 def _for_model(recipe: Recipe, model: str) -> bool:
-
     return model in recipe.models or model_card(model).family in recipe.models
 
 

@@ -30,7 +30,6 @@ from cnnzoo.train.transfer import freeze_features
 
 
 def load_data(cfg: TrainConfig) -> ImageDataset:
-
     dataset = load_dataset(cfg.data, root=cfg.data_root)
     if cfg.limit_train or cfg.limit_test:
         dataset = dataset.subset(train=cfg.limit_train, test=cfg.limit_test, seed=cfg.seed)
