@@ -264,3 +264,16 @@ def test_a_failed_download_leaves_no_empty_folder(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(DatasetError, match="no network"):
         download_files("cifar10", tmp_path / "cifar")
     assert not (tmp_path / "cifar").exists()
+
+
+def test_dataset_facts_come_from_the_specs() -> None:
+    from cnnzoo.data.load import dataset_key, learned_floor, nearest_datasets
+    from cnnzoo.data.specs import SPECS
+
+    assert dataset_key("Fashion_MNIST") == "fashion-mnist"
+    assert dataset_key("mnist_full") == "mnist-full" and dataset_key("folder:/x") == "folder"
+    assert nearest_datasets("mnist") == SPECS["mnist"].nearest == ("mnist-full", "fashion-mnist")
+    assert nearest_datasets("mnist-full") == ("fashion-mnist", "mnist")  # MNIST's, then the sample
+    assert nearest_datasets("folder:/x") == ()
+    assert learned_floor("fashion_mnist") == SPECS["fashion-mnist"].learned == 0.80
+    assert learned_floor("mnist-full") == learned_floor("mnist") and learned_floor("x") == 0.5

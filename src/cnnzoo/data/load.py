@@ -43,6 +43,42 @@ def dataset_names(folder: bool = True) -> list[str]:
     return ["mnist", MNIST_FULL[0], *list(SPECS)[1:], *[FOLDER_PREFIX + "PATH"][:folder]]
 
 
+def dataset_key(name: str) -> str:
+    """What a dataset name stands for, where its facts are looked up: a spec's name,
+    "mnist-full" (the full MNIST by name), "folder" (any folder:PATH), else the name as
+    given."""
+    key = name.strip().lower()
+    if key.startswith(FOLDER_PREFIX):
+        return "folder"
+    if key in MNIST_FULL:
+        return MNIST_FULL[0]
+    return canonical_name(key) or key
+
+
+def _facts(key: str) -> DatasetSpec | None:
+    """The spec that holds `key`'s facts: the full MNIST shares MNIST's."""
+    return SPECS.get("mnist" if key == MNIST_FULL[0] else key)
+
+
+def nearest_datasets(name: str) -> tuple[str, ...]:
+    """The datasets whose recipes `name` borrows where a model has none for it, nearest
+    first (the spec's `nearest`; the full MNIST: MNIST's, then the sample)."""
+    key = dataset_key(name)
+    spec = _facts(key)
+    if spec is None:
+        return ()
+    if key == MNIST_FULL[0]:
+        return (*(d for d in spec.nearest if d != key), spec.name)
+    return spec.nearest
+
+
+def learned_floor(name: str) -> float:
+    """The test top-1 a converged small net clears on `name` (its spec's `learned`; 0.5
+    for data cnnzoo knows nothing of)."""
+    spec = _facts(dataset_key(name))
+    return spec.learned if spec is not None else 0.5
+
+
 def _spec(name: str) -> DatasetSpec:
     key = "mnist" if name.strip().lower() in MNIST_FULL else canonical_name(name)
     if key is None:

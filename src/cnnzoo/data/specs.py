@@ -91,6 +91,12 @@ class DatasetSpec:
     # Folders searched, in order, when no root is given (after ~/.cache/cnnzoo/NAME).
     system_dirs: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    # Where a model has no recipe for this dataset, the datasets whose recipe it borrows,
+    # nearest first (same image shape and class count first).
+    nearest: tuple[str, ...] = ()
+    # "Did it learn": the test top-1 a converged small net clears here; a study whose best
+    # arm ends below it says its recipe failed, not how the designs compare.
+    learned: float = 0.5
 
     @property
     def num_classes(self) -> int:
@@ -138,6 +144,8 @@ SPECS: dict[str, DatasetSpec] = {
         homepage="http://yann.lecun.com/exdb/mnist/",
         licence="CC BY-SA 3.0 (LeCun, Cortes and Burges)",
         subdirs=("mnist", "MNIST/raw"),
+        nearest=("mnist-full", "fashion-mnist"),
+        learned=0.95,
     ),
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
@@ -156,6 +164,8 @@ SPECS: dict[str, DatasetSpec] = {
         subdirs=("fashion-mnist", "FashionMNIST/raw"),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         aliases=("fashion_mnist", "fashionmnist"),
+        nearest=("mnist-full", "mnist"),
+        learned=0.80,
     ),
     "cifar10": DatasetSpec(
         name="cifar10",
@@ -174,6 +184,8 @@ SPECS: dict[str, DatasetSpec] = {
         homepage="https://www.cs.toronto.edu/~kriz/cifar.html", licence=_CIFAR_LICENCE,
         subdirs=("cifar10", "cifar-10-batches-py", "cifar10/cifar-10-batches-py"),
         aliases=("cifar-10",),
+        nearest=("cifar100",),
+        learned=0.60,
     ),
     "cifar100": DatasetSpec(
         name="cifar100",
@@ -189,6 +201,8 @@ SPECS: dict[str, DatasetSpec] = {
         homepage="https://www.cs.toronto.edu/~kriz/cifar.html", licence=_CIFAR_LICENCE,
         subdirs=("cifar100", "cifar-100-python", "cifar100/cifar-100-python"),
         aliases=("cifar-100",),
+        nearest=("cifar10",),
+        learned=0.30,
     ),
     "imagenet": DatasetSpec(
         name="imagenet",

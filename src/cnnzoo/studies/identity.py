@@ -49,7 +49,7 @@ from cnnzoo.studies.comparisons import (
 )
 from cnnzoo.studies.svg import grouped_bars
 from cnnzoo.studies.training import (
-    LEARNED,
+    LEARNED_FASHION,
     arm_stats,
     choose_data,
     configure,
@@ -158,7 +158,7 @@ STUDY = Study(
               + ". Confirmed when both are decided for the claim, refuted when either is "
               f"decided against it, else inconclusive; >= {MIN_SEEDS} seeds, and the best "
               f"arm must reach the dataset's 'did it learn' test accuracy "
-              f"({pct(LEARNED['fashion-mnist'])} on Fashion-MNIST). Test-accuracy "
+              f"({pct(LEARNED_FASHION)} on Fashion-MNIST). Test-accuracy "
               "comparisons are shown, not deciding.",
     data=("fashion-mnist",),
     quick_cost="~45 s a seed on top of degradation's resnet-20 (1 thread, 2 busy cores; "

@@ -15,7 +15,7 @@ from cnnzoo.studies.base import Figure, RawData, Study, StudyContext, Verdict
 from cnnzoo.studies.comparisons import CONFIDENCE, MIN_SEEDS, POWER, SUPERIORITY, Comparison
 from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
-    LEARNED,
+    LEARNED_FASHION,
     accuracy_figure,
     choose_data,
     curve_figures,
@@ -82,7 +82,7 @@ STUDY = Study(
               f"against it, else inconclusive, and then the verdict states the smallest "
               f"effect the seeds could have detected (power {100 * POWER:g}%); >= "
               f"{MIN_SEEDS} seeds, and the better arm must learn "
-              f"({100 * LEARNED['fashion-mnist']:g}% on Fashion-MNIST).",
+              f"({100 * LEARNED_FASHION:g}% on Fashion-MNIST).",
     data=("fashion-mnist",),
     quick_cost="~2.5 min (1 core, 3 seeds; about 47 core-seconds a seed)",
     full_cost="~45 min (1 core, 5 seeds; estimated); standard ~11 min (~135 s a seed)",

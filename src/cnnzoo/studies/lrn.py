@@ -37,7 +37,7 @@ from cnnzoo.studies.layers import unreliable
 from cnnzoo.studies.stats import ratio_summary, seconds_of, time_side_by_side
 from cnnzoo.studies.training import (
     CURVE_TEST_IMAGES,
-    LEARNED,
+    LEARNED_FASHION,
     accuracy_figure,
     choose_data,
     configure,
@@ -129,7 +129,7 @@ STUDY = Study(
               f"cost accuracy. Inconclusive whatever the accuracies when LRN was inactive "
               f"(the term it adds to k under {ACTIVE:g} x k on average in either LRN layer, "
               f"mean over seeds, final weights) or when the better arm did not learn "
-              f"({100 * LEARNED['fashion-mnist']:g}% on Fashion-MNIST); >= {MIN_SEEDS} "
+              f"({100 * LEARNED_FASHION:g}% on Fashion-MNIST); >= {MIN_SEEDS} "
               f"seeds. An inconclusive verdict states the smallest effect the seeds could "
               f"have detected ({100 * CONFIDENCE:g}%, power {100 * POWER:g}%).",
     data=("fashion-mnist",),

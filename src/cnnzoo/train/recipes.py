@@ -13,8 +13,7 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
-from cnnzoo.data.load import MNIST_FULL
-from cnnzoo.data.specs import canonical_name
+from cnnzoo.data.load import dataset_key, nearest_datasets
 from cnnzoo.errors import ConfigError
 from cnnzoo.precision import bf16_emulated
 from cnnzoo.registry import model_card
@@ -24,15 +23,6 @@ from cnnzoo.train.config import TrainConfig, fields_where
 # (TrainConfig declares them: recipe=False).
 _NOT_RECIPE = fields_where("recipe", False)
 
-# Where no recipe is declared for a dataset, the nearest one is used, in this order:
-# same image shape and class count first.
-NEAREST = {
-    "mnist": ("mnist-full", "fashion-mnist"),
-    "mnist-full": ("fashion-mnist", "mnist"),
-    "fashion-mnist": ("mnist-full", "mnist"),
-    "cifar10": ("cifar100",),
-    "cifar100": ("cifar10",),
-}
 
 
 @dataclass(frozen=True)
@@ -110,15 +100,6 @@ RECIPES: tuple[Recipe, ...] = (
 )
 
 
-def _dataset_key(data: str) -> str:
-    key = data.strip().lower()
-    if key.startswith("folder:"):
-        return "folder"
-    if key in MNIST_FULL:
-        return "mnist-full"
-    return canonical_name(key) or key
-
-
 def _for_model(recipe: Recipe, model: str) -> bool:
     return model in recipe.models or model_card(model).family in recipe.models
 
@@ -139,8 +120,8 @@ def recipe_named(name: str) -> Recipe:
 def find_recipe(model: str, data: str) -> Recipe | None:
     """The model's recipe for `data`, else the one for the nearest dataset, else None."""
     own = recipes_for(model)
-    key = _dataset_key(data)
-    for candidate in (key, *NEAREST.get(key, ())):
+    key = dataset_key(data)
+    for candidate in (key, *nearest_datasets(data)):
         for r in own:
             if r.data == candidate:
                 return r
@@ -172,7 +153,7 @@ def describe(cfg: TrainConfig, chosen: Recipe | None, given: Mapping[str, Any] =
     if chosen is None:
         return (f"recipe: none for {cfg.model} on {cfg.data}; TrainConfig's defaults "
                 "(`cnnzoo show NAME` lists a model's recipes)")
-    where = "" if chosen.data == _dataset_key(cfg.data) else f", nearest to {cfg.data}"
+    where = "" if chosen.data == dataset_key(cfg.data) else f", nearest to {cfg.data}"
     overridden = [k for k in chosen.settings if k in given]
     shown = chosen.text(flag, skip=tuple(overridden)) or "nothing left"
     note = f"; overridden: {', '.join(flag(k) if flag else k for k in overridden)}" \
