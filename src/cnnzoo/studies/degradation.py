@@ -18,6 +18,7 @@ from cnnzoo.studies.training import (
     configure,
     curve_figures,
     final_table,
+    lengths_text,
     pct,
     read_meta,
     seeded_verdict,
@@ -28,6 +29,9 @@ from cnnzoo.studies.training import (
 
 MODELS = ("plain20", "plain56", "resnet20", "resnet56")
 WIDTH = 8  # first stage's channels (the paper's 16): depth is the claim, width is not
+# Training images (None: all) and epochs a run trains, per mode, at 14x14 on Fashion-MNIST.
+LENGTHS: dict[str, tuple[int | None, int]] = {"quick": (4000, 8), "standard": (10000, 12),
+                                              "full": (None, 30)}
 MARGIN = 0.005  # 0.5 points of training error
 # Declared before any run: each half of the claim is its own comparison of training error
 # (final weights, eval mode, a fixed part of the training images), paired by seed (the
@@ -68,13 +72,14 @@ STUDY = Study(
                "standard), batch 32 and cosine decay instead of the paper's lr drops in a "
                "much shorter run; the metric is the final weights' training error in eval "
                "mode, where Fig. 6 plots the running error of each epoch's batches; fp32. "
-               "Standard mode: 10,000 training images x 12 epochs; full mode on "
-               "Fashion-MNIST: all 60,000 x 30 at 14x14. "
+               f"Standard mode: {lengths_text(*LENGTHS['standard'])}; full mode on "
+               f"Fashion-MNIST: {lengths_text(*LENGTHS['full'])} at 14x14. "
                "With --data cifar10 in full mode: the paper's recipe (164 epochs, drops at "
                "82 and 123, crop + flip, all 50k training images where the paper held out "
                "5k).",
-    quick_deviations="4,000 training images x 8 epochs (standard: 10,000 x 12); curves on "
-                     "1,000 test images.",
+    quick_deviations=f"{lengths_text(*LENGTHS['quick'])} (standard: "
+                     f"{lengths_text(*LENGTHS['standard'])}); curves on "
+                     f"{CURVE_TEST_IMAGES:,} test images.",
     seeded=True,
 )
 
@@ -93,7 +98,7 @@ def recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
     # short warm-up and cosine decay (4,000 images x 8 epochs: resnet-56 10.5% training
     # error, against 12-19% after 6 epochs of step decay at lr 0.05) train much further in
     # the same time.
-    images, epochs = {"quick": (4000, 8), "standard": (10000, 12)}.get(ctx.mode, (None, 30))
+    images, epochs = LENGTHS.get(ctx.mode, LENGTHS["full"])
     common.update(batch_size=32, lr=0.1, schedule="cosine", warmup_epochs=0.25,
                   augment=False, image_size=(14, 14), epochs=epochs, limit_train=images,
                   limit_test=CURVE_TEST_IMAGES)

@@ -18,6 +18,7 @@ from cnnzoo.studies.training import (
     accuracy_figure,
     choose_data,
     curve_figures,
+    lengths_text,
     measure_arms,
     pct,
     read_meta,
@@ -39,8 +40,14 @@ PAPER = {"full conv": {"acc1": 71.7, "macs": 4866e6, "params": 29.3e6},
 # (training images, epochs, image side, width c) per mode. Measured here (quick, c = 16,
 # 4,000 images): with crop + flip the full net reached 80-81% test top-1 in 8 epochs, at the
 # "did it learn" bar; without, 85% in 6 (train 89.6%).
+# Training images (None: all), epochs, side and width of a run, per mode.
 LENGTHS = {"quick": (4000, 6, 14, 16), "standard": (10000, 8, 14, 16)}
 FULL = (None, 15, 28, 32)
+
+
+def _lengths(mode: str) -> str:
+    images, epochs, side, width = LENGTHS.get(mode, FULL)
+    return f"{lengths_text(images, epochs)} at {side}x{side}, width {width}"
 
 STUDY = Study(
     id="depthwise-accuracy",
@@ -68,11 +75,10 @@ STUDY = Study(
                "the MAC ratio is therefore set by the 1/c_out + 1/9 rule at these widths, not "
                "the paper's 8.6x; one recipe for both (the paper used less weight decay on "
                "the depthwise filters); a random training subset per seed, halved to 14x14 "
-               "(quick and standard); no augmentation; fp32. Standard mode: 10,000 "
-               "training images x 8 epochs, width 16; full mode: all x 15 at 28x28, width "
-               "32.",
-    quick_deviations="4,000 training images x 6 epochs (standard: 10,000 x 8), width 16; "
-                     "curves on 1,000 test images.",
+               "(quick and standard); no augmentation; fp32. Standard mode: "
+               f"{_lengths('standard')}; full mode: {_lengths('full')}.",
+    quick_deviations=f"{_lengths('quick')} (standard: {_lengths('standard')}); curves on "
+                     f"{CURVE_TEST_IMAGES:,} test images.",
     seeded=True,
 )
 

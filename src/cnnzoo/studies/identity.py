@@ -56,6 +56,7 @@ from cnnzoo.studies.training import (
     curve_figures,
     final_row,
     final_table,
+    lengths_text,
     measure_arms,
     pct,
     seeded_verdict,
@@ -126,8 +127,7 @@ def tune_recipe(ctx: StudyContext, data: str) -> dict[str, Any]:
 
 def _mode_text(mode: str) -> str:
     r = tune_recipe_for(mode, "fashion-mnist")
-    images = f"{r['limit_train']:,}" if r.get("limit_train") else "all"
-    return f"{images} training images x {r['epochs']} epochs"
+    return lengths_text(r.get("limit_train"), r["epochs"])
 
 
 _DECIDING = [c for c in COMPARISONS if c.decides]

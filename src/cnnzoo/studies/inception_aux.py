@@ -19,6 +19,7 @@ from cnnzoo.studies.training import (
     accuracy_figure,
     choose_data,
     curve_figures,
+    lengths_text,
     measure_arms,
     pct,
     seeded_verdict,
@@ -52,8 +53,7 @@ LENGTHS = {"quick": (4000, 6), "standard": (5000, 15), "full": (10000, 30)}
 
 
 def _lengths(mode: str) -> str:
-    images, epochs = LENGTHS[mode]
-    return f"{images:,} training images x {epochs} epochs"
+    return lengths_text(*LENGTHS[mode])
 
 
 STUDY = Study(

@@ -43,6 +43,7 @@ from cnnzoo.studies.training import (
     configure,
     curve_figures,
     learned,
+    lengths_text,
     measure_arms,
     pct,
     read_meta,
@@ -83,13 +84,12 @@ LENGTHS: dict[str, tuple[int | None, int]] = {"quick": (4000, 3), "standard": (1
                                               "full": (None, 30)}
 
 
+def _lengths(mode: str) -> str:
+    return lengths_text(*LENGTHS[mode])
+
+
 def _points(x: float) -> str:
     return f"{100 * x:g} point{'s' if 100 * x != 1 else ''}"
-
-
-def _images(mode: str) -> str:
-    n, epochs = LENGTHS[mode]
-    return f"{'all' if n is None else f'{n:,}'} training images x {epochs} epochs"
 
 
 def paper_alpha(data: str, data_root: str | None = None) -> float:
@@ -148,10 +148,10 @@ STUDY = Study(
                f"CPU). In quick and standard mode: batch {BATCH} (not {FULL_BATCH}) for more "
                f"steps, a {WARMUP:g}-epoch warm-up and cosine decay instead of /10 on "
                "plateaus, no dropout and no augmentation (both slow these short runs; "
-               f"neither is the question); {_images('standard')} in standard mode. Full "
-               f"mode: {_images('full')}, batch {FULL_BATCH}, dropout {FULL_DROPOUT:g}, crop "
+               f"neither is the question); {_lengths('standard')} in standard mode. Full "
+               f"mode: {_lengths('full')}, batch {FULL_BATCH}, dropout {FULL_DROPOUT:g}, crop "
                "+ flip, a 1-epoch warm-up.",
-    quick_deviations=f"{_images('quick')}; curves on {CURVE_TEST_IMAGES:,} test images.",
+    quick_deviations=f"{_lengths('quick')}; curves on {CURVE_TEST_IMAGES:,} test images.",
     seeded=True,
 )
 

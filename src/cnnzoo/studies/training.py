@@ -38,6 +38,13 @@ LEARNED_FASHION = learned_floor(DEFAULT_DATA)
 CURVE_TEST_IMAGES = 1000  # per-epoch curves only; verdicts use the whole test split
 
 
+def lengths_text(images: int | None, epochs: int) -> str:
+    """How long a run trains, as a study's prose says it: '4,000 training images x 8
+    epochs' (None: 'all training images'). The prose is written from the study's own
+    constants, so it cannot drift from what runs."""
+    return f"{'all' if images is None else f'{images:,}'} training images x {epochs} epochs"
+
+
 def choose_data(ctx: StudyContext) -> tuple[str, str]:
     """(dataset, note): ctx.data if given (NeedsData when it is not here), else
     Fashion-MNIST, else the embedded MNIST digits with a note saying so."""
