@@ -76,7 +76,7 @@ def _graph(tracer: Tracer, output: list[int]) -> Graph:
             same[rec.index] = inputs[0] if inputs else None
             continue
         nd = Node(len(nodes), rec.path, rec.module, rec.scope, inputs, rec.shape, rec.ops,
-                  rec.macs + rec.zero_macs, rec.params)
+                  rec.macs, rec.params)  # real MACs, as `cnnzoo summary` counts them
         if rec.func is not None:
             nd.path = f"{rec.path}.{rec.ops[0].name}" if rec.path else rec.ops[0].name
             if rec.merges and len(inputs) > 1:
