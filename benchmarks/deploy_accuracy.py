@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cnnzoo.deploy import deploy
 from cnnzoo.fmt import render
-from cnnzoo.train.inference import load_trained
+from cnnzoo.inference import load_trained
 
 RESULTS = Path(__file__).parent / "results"
 PATHS = ["eager", "ort", "ort-int8", "openvino-int8-qdq", "openvino-int8-nncf"]

@@ -26,7 +26,7 @@ import cnnzoo
 from cnnzoo.deploy import deploy
 from cnnzoo.fmt import render
 from cnnzoo.registry import default_input_size
-from cnnzoo.train.inference import Trained
+from cnnzoo.inference import Trained
 
 RESULTS = Path(__file__).parent / "results"
 PATHS = ["eager", "torchscript", "ort", "openvino", "ort-int8", "openvino-int8-qdq",

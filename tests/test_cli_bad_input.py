@@ -117,6 +117,13 @@ BAD_LINES: list[str] = [
     "draw resnet50 -o d.txt", "study report {empty} -o {empty}",
     "study report {empty} -o {missing}/r.html", "study report {empty} -o {txt}/r.html",
     "study report {missing}", "study report {empty}",
+    # study run / plan: where, on what and with what, checked before any study runs
+    "study plan --out {txt}/p", "study plan --device banana --out {empty}/p",
+    "study plan --data nosuch --out {empty}/p", "study run params --out {txt}/s",
+    "study run lrn --device banana --out {empty}/s", "study run lrn --data nosuch --out p",
+    # train --config: the file's values of the wrong type (a 17-42 line traceback before)
+    "train --config {cfg_model_int}", "train --config {cfg_data_int}",
+    "train --config {cfg_milestones}",
 ]
 
 
@@ -152,7 +159,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (idx / name).write_bytes(b"\x00\x00\x08\x03" + (70000).to_bytes(4, "big") * 3)
+    for name, text in (("cfg_model_int", '{"model": 5}'),
+                       ("cfg_data_int", '{"model": "lenet5", "data": 5}'),
+                       ("cfg_milestones", '{"model": "lenet5", "milestones": [1, "x"]}')):
+        (base / f"{name}.json").write_text(text)
     return {"run": str(run), "w": str(run / "best.safetensors"), "txt": str(base / "notes.txt"),
+            **{n: str(base / f"{n}.json") for n in ("cfg_model_int", "cfg_data_int",
+                                                     "cfg_milestones")},
             "empty": str(base / "empty"), "missing": str(base / "missing"),
             "img": str(base / "digit.png"), "cut_png": str(base / "cut.png"),
             "bomb": str(base / "bomb.png"), "trunc": str(trunc), "notstate": str(notstate),

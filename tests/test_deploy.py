@@ -18,8 +18,8 @@ from cnnzoo.deploy.paths import PATHS
 from cnnzoo.deploy.report import PathResult
 from cnnzoo.errors import MissingDependencyError
 from cnnzoo.factory import create_model
+from cnnzoo.inference import Trained
 from cnnzoo.load import Load
-from cnnzoo.train.inference import Trained
 
 # Few images and one timing call: these tests check behaviour, never speed.
 FAST = {"data": "mnist", "calibration": 16, "check": 50, "rounds": 1, "repeats": 1,

@@ -183,7 +183,7 @@ def test_exported_onnx_carries_classes_preprocessing_and_version(tmp_path) -> No
 
 def test_a_pretrained_tag_gives_its_evaluation_preset() -> None:
     from cnnzoo.export import onnx_metadata
-    from cnnzoo.train.inference import weights_meta
+    from cnnzoo.inference import weights_meta
 
     model = cnnzoo.create_model("inception_v3", device="meta")
     props = onnx_metadata(model, (3, 299, 299), weights_meta("inception_v3", "imagenet"))

@@ -174,7 +174,7 @@ def test_eval_with_pretrained_weights_reports_beside_published(
                  "--data-root", str(root), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["count"] == 6 and report["top1"] == pytest.approx(4 / 6)
-    from cnnzoo.train.inference import evaluate_pretrained  # what the top5-table study calls
+    from cnnzoo.inference import evaluate_pretrained  # what the top5-table study calls
 
     result, entry = evaluate_pretrained("mobilenet_v2", root, limit_test=3)
     assert result.count == 3 and entry.acc5 == pytest.approx(90.286)

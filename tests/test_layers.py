@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                  "cnnzoo.factory")),
     ("analysis", ("cnnzoo.cost", "cnnzoo.architecture", "cnnzoo.draw")),
     ("train", ("cnnzoo.train",)),
-    ("inference", ("cnnzoo.train.inference", "cnnzoo.optimize", "cnnzoo.export",
+    ("inference", ("cnnzoo.inference", "cnnzoo.optimize", "cnnzoo.export",
                    "cnnzoo.bench", "cnnzoo.deploy")),
     ("studies", ("cnnzoo.studies",)),
     ("cli", ("cnnzoo.cli", "cnnzoo.__main__")),
@@ -184,6 +184,6 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("bad, rank", [("cnnzoo.cli.train", "cli"), ("cnnzoo.sizes", "core"),
-                                       ("cnnzoo.train.inference", "inference")])
+                                       ("cnnzoo.inference", "inference")])
 def test_a_module_takes_its_longest_prefixs_layer(bad: str, rank: str) -> None:
     assert LAYERS[layer_of(bad)][0] == rank

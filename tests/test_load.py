@@ -29,7 +29,7 @@ class _Clock:
         monkeypatch.setattr(load, "_machine_busy_seconds", lambda: self.machine)
         monkeypatch.setattr(load.os, "times",
                             lambda: os.times_result((self.own, 0.0, 0.0, 0.0, 0.0)))
-        monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
+        monkeypatch.setattr(load, "cores", lambda: 2)
         self.others = 0.0
 
     def advance_idle(self, seconds: float) -> None:
@@ -80,3 +80,23 @@ def test_a_snapshot_names_the_load() -> None:
     assert snap.cores >= 1 and snap.others_running >= 0 and snap.load_1min >= 0
     busier = load.worse(snap, load.Load(snap.load_1min + 1, snap.others_running + 5, snap.cores))
     assert busier.busy() and "other processes running" in busier.text()
+
+
+def test_a_failed_run_gives_back_the_threads_it_took(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path) -> None:
+    from cnnzoo.errors import TrainingError
+    from cnnzoo.train import TrainConfig, train
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        monkeypatch.setattr(load, "free_cores", lambda others, total=None: 1)  # busy machine
+        out = tmp_path / "run"
+        (out / "metrics.jsonl").mkdir(parents=True)  # the first epoch's record cannot be written
+        with pytest.raises(TrainingError):
+            train(TrainConfig(model="lenet5", data="mnist", epochs=2, limit_train=128,
+                              limit_test=64, out=str(out)), log=lambda s: None, progress=False,
+                  plots=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

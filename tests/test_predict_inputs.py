@@ -31,7 +31,7 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _confident_digits(weights: str, n: int = 3) -> list[tuple[np.ndarray, int]]:
     """Real test digits (light on dark, as MNIST stores them) the model gets right with
     probability above 0.9."""
-    from cnnzoo.train.inference import load_trained
+    from cnnzoo.inference import load_trained
 
     trained = load_trained("lenet5_modern", weights)
     test = load_dataset("mnist").test
@@ -102,7 +102,7 @@ def test_safetensors_metadata_is_checked_before_building(tmp_path: Path, meta: d
 @pytest.mark.parametrize(("key", "value"), [("input_size", [1, 30000, 30000]),
                                             ("image_size", "28"), ("input_size", [1, 32])])
 def test_sizes_in_metadata_are_checked(tmp_path: Path, key: str, value: object) -> None:
-    from cnnzoo.train.inference import load_trained
+    from cnnzoo.inference import load_trained
 
     path = save_weights(create_model("lenet5"), tmp_path / "w.safetensors", **{key: value})
     with pytest.raises(WeightsError, match=f"metadata has {key}="):

@@ -15,10 +15,10 @@ from cnnzoo import create_model
 from cnnzoo.blocks import is_depthwise
 from cnnzoo.data import build_transform
 from cnnzoo.errors import CheckpointError, ConfigError, TrainingError
+from cnnzoo.inference import evaluate_on, load_trained
 from cnnzoo.train import TrainConfig, evaluate, prepare, resume_config, train
 from cnnzoo.train.checkpoint import load_checkpoint
 from cnnzoo.train.distributed import DistContext
-from cnnzoo.train.inference import evaluate_on, load_trained
 from cnnzoo.train.optim import Schedule, param_groups
 from cnnzoo.train.precision import autocast, depthwise_in_fp32
 

@@ -55,7 +55,7 @@ def test_predict_agrees_with_the_evaluation_pipeline(
 ) -> None:
     from PIL import Image
 
-    from cnnzoo.train.inference import load_trained
+    from cnnzoo.inference import load_trained
 
     test = load_dataset("mnist").test
     files = []

@@ -119,7 +119,7 @@ def test_checkpoint_wrappers_and_ddp_prefixes_are_unwrapped(tmp_path: Path) -> N
 
 
 def test_saved_options_rebuild_the_model_in_the_api_as_in_predict(tmp_path: Path) -> None:
-    from cnnzoo.train.inference import load_trained
+    from cnnzoo.inference import load_trained
 
     model = create_model("mobilenet_v1", width=0.5, num_classes=10, in_chans=1).eval()
     path = save_weights(model, tmp_path / "half.safetensors")

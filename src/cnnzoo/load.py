@@ -107,16 +107,30 @@ class _Counters:
         return max(0.0, other / window)
 
 
-def _machine_busy_seconds() -> float | None:
+def _allowed() -> set[int]:
     try:
-        fields = _STAT.read_text().split("\n", 1)[0].split()
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return set(range(os.cpu_count() or 1))
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU seconds spent busy so far on the CPUs this process may run on (their `cpuN`
+    lines of /proc/stat: under taskset or a container's cpuset, other CPUs are not ours to
+    share)."""
+    try:
+        lines = _STAT.read_text().splitlines()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    ticks = [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
-    busy = sum(ticks) - ticks[3] - ticks[4]
-    return busy / os.sysconf("SC_CLK_TCK")
+    allowed, busy, found = _allowed(), 0, False
+    for line in lines:
+        name, *values = line.split() or [""]
+        if not name.startswith("cpu") or not name[3:].isdigit() or int(name[3:]) not in allowed:
+            continue
+        ticks = [int(v) for v in values[:8]]  # user nice system idle iowait irq softirq steal
+        busy += sum(ticks) - ticks[3] - ticks[4]
+        found = True
+    return busy / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def others_busy(window_s: float = 0.2) -> float | None:
@@ -129,7 +143,7 @@ def others_busy(window_s: float = 0.2) -> float | None:
 
 def free_cores(others: float | None, total: int | None = None) -> int:
     """The cores left to this process when others keep `others` cores busy (at least 1)."""
-    total = total or os.cpu_count() or 1
+    total = total or cores()
     if others is None:
         return total
     taken = int(others + (1 - TAKEN))  # rounds x.5 and above up

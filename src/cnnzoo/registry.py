@@ -103,7 +103,8 @@ def register_model(card: ModelCard, model_class: type[ZooModel], *, weights: Seq
     `fixed` (e.g. depth=50 for resnet50) are the name's options, with the class's defaults;
     its `min_input_for(**fixed)` is the card's smallest input. `weights`: the pretrained
     rows of this name (cnnzoo.pretrained), whose published figures join the card's.
-    Returns the builder `name(**kwargs)`, which is `create_model(name, **kwargs)`.
+    Returns the builder `name(**kwargs)`, which is `build(name, **kwargs)`: without weights
+    (cnnzoo.create_model loads them).
     """
     if card.name in _REGISTRY:
         raise RuntimeError(f"model {card.name!r} registered twice")

@@ -5,6 +5,7 @@ Pickles are read with `weights_only=True`, so a file that would run code is refu
 
 from __future__ import annotations
 
+import difflib
 import json
 import pickle
 import warnings
@@ -27,7 +28,6 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     """Return (state_dict, metadata) from a safetensors or torch pickle file."""
     path = Path(path)
     if not path.is_file():
-        import difflib
 
         close = difflib.get_close_matches(str(path), TAGS, n=1)
         hint = f"; did you mean the pretrained weights {close[0]!r}?" if close else ""

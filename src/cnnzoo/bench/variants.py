@@ -24,6 +24,7 @@ from cnnzoo.export.calibration import deploy_data
 from cnnzoo.export.openvino import openvino_runner, read_model, require_openvino
 from cnnzoo.export.quantize import export_folded, quantize_onnxruntime
 from cnnzoo.extras import install_command
+from cnnzoo.inference import Trained
 from cnnzoo.optimize import example_input, fold_batchnorm
 from cnnzoo.precision import (
     PRECISIONS,
@@ -33,7 +34,6 @@ from cnnzoo.precision import (
     lookup,
     precision_name,
 )
-from cnnzoo.train.inference import Trained
 
 BACKENDS = ("eager", "folded", "compile", "torchscript", "onnxruntime", "openvino")
 MEMORY_FORMATS = ("contiguous", "channels_last")

@@ -7,6 +7,8 @@ import copy
 import json
 import sys
 
+import torch
+
 from cnnzoo.bench import (
     Variant,
     benchmark,
@@ -121,7 +123,6 @@ def _variants(args: argparse.Namespace) -> list:
 
 
 def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
-    import torch
 
     check_threads(args.threads)
     if args.threads is not None:

@@ -9,12 +9,12 @@ from typing import Any
 from cnnzoo.errors import UsageError
 from cnnzoo.factory import create_model
 from cnnzoo.fmt import FORMATS
+from cnnzoo.inference import load_trained
 from cnnzoo.models.base import ZooModel
 from cnnzoo.precision import ANALYSIS, precision_arg, words
 from cnnzoo.registry import default_input_size, model_card
 from cnnzoo.sizes import check_input_size
 from cnnzoo.train.config import MAX_THREADS
-from cnnzoo.train.inference import load_trained
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights: bool = True) -> None:

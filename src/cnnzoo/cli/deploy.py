@@ -11,7 +11,7 @@ from cnnzoo.deploy.choose import select
 from cnnzoo.deploy.write import check_out_dir
 from cnnzoo.export.calibration import CALIBRATION_IMAGES, CHECK_IMAGES
 from cnnzoo.fmt import FORMATS
-from cnnzoo.train.inference import Trained
+from cnnzoo.inference import Trained
 
 
 def register(sub: argparse._SubParsersAction) -> None:

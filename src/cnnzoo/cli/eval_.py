@@ -10,8 +10,8 @@ from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.data.imagenet import imagenet_root
 from cnnzoo.data.specs import canonical_name
 from cnnzoo.fmt import render
+from cnnzoo.inference import dataset_for, evaluate_on
 from cnnzoo.precision import precision_arg, words
-from cnnzoo.train.inference import dataset_for, evaluate_on
 from cnnzoo.train.plots import plot_confusion
 from cnnzoo.train.rundir import check_writable_file
 

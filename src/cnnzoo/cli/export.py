@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cnnzoo.cli.common import add_model_arguments, model_from_args
 from cnnzoo.export import DEFAULT_TOLERANCE, check_output, export_model
-from cnnzoo.train.inference import weights_meta
+from cnnzoo.inference import weights_meta
 
 
 def register(sub: argparse._SubParsersAction) -> None:

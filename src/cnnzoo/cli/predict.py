@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnnzoo.cli.common import add_model_arguments, trained_from_args
 from cnnzoo.errors import UsageError
-from cnnzoo.train.inference import predict_files
+from cnnzoo.inference import predict_files
 
 
 def register(sub: argparse._SubParsersAction) -> None:

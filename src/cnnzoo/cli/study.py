@@ -9,7 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from cnnzoo.cli.common import check_threads
+from cnnzoo.data.load import dataset_key, dataset_names
+from cnnzoo.data.specs import SPECS
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.fmt import render
 from cnnzoo.studies import SKIPPED, list_studies, report
@@ -26,7 +30,7 @@ from cnnzoo.studies.plan import PLAN_FILE, make_plan, read_plan, run_entry, sele
 from cnnzoo.studies.registry import available, get
 from cnnzoo.studies.report_text import evidence_text, verdict_label
 from cnnzoo.studies.runner import FAILED, run_study
-from cnnzoo.train.rundir import check_writable_file
+from cnnzoo.train.rundir import check_writable_dir, check_writable_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -137,6 +141,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     if not args.ids:
         for study_id, why in SKIPPED.items():
             print(f"note: skipping {study_id}: {why}", file=sys.stderr)
+    _check_where(args)
     out = Path(args.out)
 
     options = {"data_root": args.data_root, "threads": args.threads,
@@ -220,6 +225,21 @@ def _train_elsewhere(modules: list, args: argparse.Namespace, out: Path) -> None
     train_plan(modules, out, args.mode, args.seeds, run, **_context(args))
 
 
+def _check_where(args: argparse.Namespace) -> None:
+    """--out, --device and --data make sense before any study runs or any plan is written."""
+    check_writable_dir(args.out, "--out")
+    if getattr(args, "device", None):
+        try:
+            torch.device(args.device)
+        except RuntimeError:
+            raise UsageError(f"--device {args.device!r} is not a device; use cpu, cuda or "
+                             "cuda:N") from None
+    if getattr(args, "data", None) and dataset_key(args.data) not in (
+            *SPECS, "mnist-full", "folder"):
+        raise UsageError(f"--data {args.data!r} is not a dataset; choose from "
+                         f"{', '.join(dataset_names())} (see `cnnzoo data list`)")
+
+
 def _context(args: argparse.Namespace) -> dict:
     """The study context fields that change which runs a plan lists."""
     return {"data": args.data, "data_root": args.data_root, "device": args.device}
@@ -229,6 +249,7 @@ def run_plan(args: argparse.Namespace, extra: list[str]) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     modules = [get(i) for i in dict.fromkeys(args.ids)] if args.ids else available()
+    _check_where(args)
     out = Path(args.out)
     plan = make_plan(modules, out, args.mode, args.seeds, log=lambda line: None,
                      **_context(args))

@@ -202,7 +202,9 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
               f"continue with --resume {out}")
     # Only the files that exist: a run stopped early has no weights yet.
     names = {"best.safetensors": "weights", "last.pt": "checkpoint", "best.pt": "checkpoint",
-             "metrics.jsonl": "metrics", "curves.png": "curves"}
-    found = [f"{n} ({what})" for n, what in names.items() if (out / n).is_file()]
+             "metrics.jsonl": "metrics", "curves.png": "curves",
+             "config.json": "settings, for --config", "tensorboard": "TensorBoard events"}
+    found = [f"{n}{'/' * (out / n).is_dir()} ({what})" for n, what in names.items()
+             if (out / n).exists()]
     print(f"artefacts in {out}/: {', '.join(found)}" if found else f"nothing saved in {out}/")
     return result.exit_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from cnnzoo.errors import UsageError
 from cnnzoo.fmt import FORMATS, render
@@ -90,7 +91,6 @@ def run_verify(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def run_path(args: argparse.Namespace, extra: list[str]) -> int:
-    import sys
 
     entry = pretrained_entry(args.name, args.tag)
     path = local_path(entry) or cached_path(entry)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.optim as optim
 from torch import nn
 
 from cnnzoo.analysis.meta import meta_copy
@@ -25,8 +26,6 @@ def make_optimizer(
     """The optimizers `training_memory` knows, with ordinary settings. `foreach=None` is
     torch's default for the parameters' device: one parameter at a time on the CPU, the
     multi-tensor (foreach) kernels on CUDA."""
-    import torch.optim as optim  # only training needs it; `summary` starts faster without
-
     makers = {
         "sgd": lambda p: optim.SGD(p, lr=0.01, foreach=foreach),
         "momentum": lambda p: optim.SGD(p, lr=0.01, momentum=0.9, foreach=foreach),

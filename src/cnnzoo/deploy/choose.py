@@ -17,9 +17,9 @@ from cnnzoo.deploy.write import check_out_dir, load_deployed, write_deployment
 from cnnzoo.errors import CnnzooError, UsageError
 from cnnzoo.export.calibration import CALIBRATION_IMAGES, CHECK_IMAGES, deploy_data
 from cnnzoo.extras import install_command, installed
+from cnnzoo.inference import Trained
 from cnnzoo.load import snapshot
 from cnnzoo.precision import native_bf16
-from cnnzoo.train.inference import Trained
 
 Progress = Callable[[str], None]
 CHECK_BATCH = 50

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 
 from cnnzoo.bench.machine import cpu_name
 from cnnzoo.fmt import human, render
+from cnnzoo.inference import Trained
 from cnnzoo.load import busy_text, snapshot
 from cnnzoo.models.base import model_name_of
-from cnnzoo.train.inference import Trained
 
 
 @dataclass

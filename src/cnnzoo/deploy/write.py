@@ -19,7 +19,7 @@ from cnnzoo.deploy.report import DeployReport
 from cnnzoo.errors import UsageError
 from cnnzoo.export import onnx_session
 from cnnzoo.export.openvino import openvino_runner, read_model
-from cnnzoo.train.inference import load_trained
+from cnnzoo.inference import load_trained
 
 RECORD = "deploy.json"
 

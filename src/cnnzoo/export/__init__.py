@@ -125,7 +125,7 @@ def export_model(
     """Export `model` (put in eval mode: auxiliary heads off) to `path`.
 
     An ONNX file carries `onnx_metadata` in its metadata_props: the classes and evaluation
-    preprocessing come from `weights_meta` (what `cnnzoo.train.inference.weights_meta`
+    preprocessing come from `weights_meta` (what `cnnzoo.inference.weights_meta`
     reads from a weights file or a pretrained tag).
 
     With `check`, the written file is run (ONNX Runtime for ONNX) against eager PyTorch on

@@ -14,7 +14,7 @@ import torch
 
 from cnnzoo.data.pipeline import build_transform
 from cnnzoo.errors import UsageError
-from cnnzoo.train.inference import Trained, dataset_for
+from cnnzoo.inference import Trained, dataset_for
 
 # A few hundred images calibrate activation ranges well for CNNs: ORT's and NNCF's docs
 # suggest 100-300; more only slows calibration (each image is one forward pass).

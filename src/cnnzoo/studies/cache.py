@@ -27,6 +27,8 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CnnzooError
 from cnnzoo.train import train
@@ -53,8 +55,6 @@ NOT_HASHED = fields_where("computes", False)
 def torch_threads(threads: int | None) -> Iterator[None]:
     """torch's thread count set to `threads` (None: left as it is) for the block, and put
     back after it: train() and the studies' own measurements set their count."""
-    import torch
-
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)

@@ -3,6 +3,7 @@ bytes moved, the roofline bound at this machine's peaks, and side-by-side times.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Mapping
@@ -113,7 +114,6 @@ def unreliable(rows: list[dict], summary: dict) -> str | None:
 
 
 def _clone(m: nn.Module) -> nn.Module:
-    import copy
 
     return copy.deepcopy(m)
 

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+
 from cnnzoo.studies.cache import Planned, RunCache
 from cnnzoo.studies.plan import PlanEntry, entry_of, run_entry
 from cnnzoo.train.rundir import interrupts
@@ -31,8 +33,6 @@ STOP_GRACE_S = 600  # how long workers get to save after Ctrl-C before they are 
 def default_jobs() -> int:
     """Runs at once when none is asked for: one per core on CPU (each run has one thread),
     one where a GPU does the work."""
-    import torch
-
     if torch.cuda.is_available():
         return 1
     return max(1, os.cpu_count() or 1)

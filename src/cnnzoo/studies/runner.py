@@ -21,6 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.studies.base import (
     MODES,
@@ -31,6 +33,8 @@ from cnnzoo.studies.base import (
     StudyError,
     Verdict,
 )
+from cnnzoo.studies.cache import torch_threads
+from cnnzoo.studies.parallel import ParallelRunCache
 from cnnzoo.studies.registry import RUNS, StudyModule, default_seeds
 from cnnzoo.studies.training import device_fields
 
@@ -60,8 +64,6 @@ def _git_commit() -> str:
 
 def environment() -> dict[str, Any]:
     """What the figures were measured on: torch, CPU, threads, load, date, git commit."""
-    import torch
-
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "torch": torch.__version__,
@@ -181,8 +183,6 @@ def run_study(
     command = study_command(study.id, mode, seed_tuple, data, data_root, root)
     t0 = time.perf_counter()
     missing = None
-    from cnnzoo.studies.cache import torch_threads  # start-up: torch only for a study that runs
-
     with torch_threads(threads):
         try:
             module.module.run(ctx)
@@ -227,8 +227,8 @@ def _verdict_fields(measured: dict, verdict: Verdict) -> dict[str, Any]:
 
 
 def _run_cache(root: Path, progress: bool, jobs: int | None) -> Any:
-    """The training cache under OUT/_runs, built only when a study first uses it (so the
-    counting studies never import the trainer)."""
+    """The training cache under OUT/_runs, made when a study first uses it: the report
+    says how runs shared the threads only for a study that trained (jobs_if_used)."""
     return _LazyRunCache(root / RUNS, progress, jobs)
 
 
@@ -239,9 +239,6 @@ class _LazyRunCache:
 
     def __getattr__(self, name: str) -> Any:
         if self._cache is None:
-            # Start-up: only a study that trains imports the trainer and the workers.
-            from cnnzoo.studies.parallel import ParallelRunCache
-
             root, progress, jobs = self._args
             self._cache = ParallelRunCache(root, progress=progress, jobs=jobs or 1)
         return getattr(self._cache, name)

@@ -13,6 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+
 from cnnzoo.data.load import learned_floor, locate
 from cnnzoo.data.specs import SPECS, canonical_name
 from cnnzoo.errors import DatasetError
@@ -26,6 +28,7 @@ from cnnzoo.studies.base import (
     StudyContext,
     Verdict,
 )
+from cnnzoo.studies.cache import Planned
 from cnnzoo.studies.comparisons import FOR, Comparison, compare_all, decide, describe
 from cnnzoo.studies.svg import bar_chart, line_chart
 
@@ -78,8 +81,6 @@ def device_fields(device: str | None) -> dict[str, Any]:
     Where no GPU is visible (a plan made on a cluster's login node) bf16 is assumed."""
     if not device or device == "cpu":
         return {"device": device} if device else {}
-    import torch
-
     bf16 = not torch.cuda.is_available() or torch.cuda.is_bf16_supported()
     return {"device": device, "precision": "bf16" if bf16 else "fp32"}
 
@@ -146,8 +147,6 @@ def train_arms(ctx: StudyContext, data: str, arms: dict[str, tuple[str, dict[str
     """Train every arm (name -> (model, TrainConfig fields)) for every seed (all at once,
     `--jobs` at a time; a plan lists them all), and save the per-epoch curves
     (CURVES_NAME.csv) and final.csv."""
-    from cnnzoo.studies.cache import Planned  # start-up: the trainer, for a study that trains
-
     assert ctx.runs is not None
     curves: list[dict[str, Any]] = []
     finals: list[dict[str, Any]] = []

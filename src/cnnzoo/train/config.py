@@ -296,6 +296,12 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if unknown:
         raise UsageError(f"--config {path}: unknown setting(s) {', '.join(unknown)}; the "
                          f"settings are TrainConfig's fields: {', '.join(sorted(known))}")
+    hints = _hints()
+    for key, value in values.items():  # JSON has lists where the config has tuples
+        plain = tuple(value) if isinstance(value, list) else value
+        if not _accepts(plain, hints[key]):
+            raise UsageError(f"--config {path}: {key} must be {_type_words(hints[key])}, got "
+                             f"{value!r}")
     return values
 
 
@@ -336,7 +342,8 @@ def _type_words(hint: Any) -> str:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_type_words(h) for h in typing.get_args(hint))
     if typing.get_origin(hint) is tuple:
-        return f"a list of {_type_words(typing.get_args(hint)[0])}s".replace("an ", "")
+        item = _type_words(typing.get_args(hint)[0]).split(" ", 1)[-1]  # "a number": number
+        return f"a list of {item}s"
     return _WORDS.get(typing.get_origin(hint) or hint, str(hint))
 
 

@@ -105,9 +105,7 @@ class Trainer:
             self.net = nn.parallel.DistributedDataParallel(self.raw, device_ids=ids)
         if cfg.compile:
             self.net = torch.compile(self.net)
-        # No --threads: the thread count follows the cores other processes leave free.
-        self.cores = (ThreadGovernor() if cfg.threads is None and self.device.type == "cpu"
-                      and not self.ctx.enabled else None)
+        self.cores: ThreadGovernor | None = None  # while fit() runs, without --threads
         self.train_loader = train_loader
         self.test_loader = test_loader
         self.num_classes = num_classes
@@ -258,6 +256,18 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
+        # No --threads: the thread count follows the cores other processes leave free while
+        # the loop runs, and is given back however it ends.
+        if self.cfg.threads is None and self.device.type == "cpu" and not self.ctx.enabled:
+            self.cores = ThreadGovernor()
+        try:
+            return self._fit()
+        finally:
+            if self.cores is not None:
+                self.cores.release()
+                self.cores = None
+
+    def _fit(self) -> TrainResult:
         if self.ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             if self.history:  # resumed: the events match the checkpoint's epochs at once
@@ -295,8 +305,6 @@ class Trainer:
                     self.log(f"interrupted: {self.out / LAST} holds epoch {self.epoch}; "
                              f"continue with --resume {self.out}")
                     break
-        if self.cores is not None:
-            self.cores.release()
         if self.plots and self.ctx.is_main and len(self.history) > self._plotted_epochs:
             self._plot()  # finished or interrupted: curves.png shows every epoch done
         final = self.history[-1]["test_top1"] if self.history else float("nan")

@@ -14,6 +14,7 @@ import errno
 import os
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,8 +44,6 @@ def os_problem(e: OSError) -> str:
 def check_writable_file(path: str | Path, flag: str) -> Path:
     """Raise UsageError unless a file can be written at `path` (its folder exists, is a folder
     and takes a new file): called before the expensive work whose result goes there."""
-    import tempfile
-
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder; give a file name inside it")
@@ -63,6 +62,24 @@ def check_writable_file(path: str | Path, flag: str) -> Path:
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot write into {parent} ({os_problem(e)}); choose "
                          "another path") from None
+    return path
+
+
+def check_writable_dir(path: str | Path, flag: str) -> Path:
+    """Raise UsageError unless `path` is a folder, or can be made one, that takes new files:
+    its nearest existing ancestor is a folder and writable."""
+    path = Path(path)
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    if not existing.is_dir():
+        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; choose another "
+                         "path")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".cnnzoo.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot write into {existing} ({os_problem(e)}); "
+                         "choose another path") from None
     return path
 
 
