@@ -47,30 +47,26 @@ def check_writable_file(path: str | Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{flag} {path} is a folder; give a file name inside it")
-    parent = path.parent
-    existing = next((p for p in (parent, *parent.parents) if p.exists()), parent)
-    if not existing.is_dir():  # the path runs through a file
-        raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; choose another "
-                         "path")
-    if not parent.exists():
-        raise UsageError(f"{flag} {path}: folder {parent} does not exist; create it or choose "
-                         "another path")
-    try:
-        fd, probe = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise UsageError(f"{flag} {path}: cannot write into {parent} ({os_problem(e)}); choose "
-                         "another path") from None
+    _writable_folder(path.parent, path, flag)
+    if not path.parent.exists():
+        raise UsageError(f"{flag} {path}: folder {path.parent} does not exist; create it or "
+                         "choose another path")
     return path
 
 
 def check_writable_dir(path: str | Path, flag: str) -> Path:
-    """Raise UsageError unless `path` is a folder, or can be made one, that takes new files:
-    its nearest existing ancestor is a folder and writable."""
+    """Raise UsageError unless `path` is a folder, or can be made one, that takes new files."""
     path = Path(path)
-    existing = next((p for p in (path, *path.parents) if p.exists()), path)
-    if not existing.is_dir():
+    _writable_folder(path, path, flag)
+    return path
+
+
+def _writable_folder(folder: Path, path: Path, flag: str) -> None:
+    """`folder`'s nearest existing ancestor (itself, if it exists) is a folder that takes a
+    new file (where `folder` does not exist yet, it can be made there); else UsageError
+    naming `flag` and `path`."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    if not existing.is_dir():  # the path runs through a file
         raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; choose another "
                          "path")
     try:
@@ -80,7 +76,6 @@ def check_writable_dir(path: str | Path, flag: str) -> Path:
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot write into {existing} ({os_problem(e)}); "
                          "choose another path") from None
-    return path
 
 
 def _alive(pid: int) -> bool:
