@@ -143,3 +143,13 @@ def test_options_a_file_records_are_checked(tmp_path: Path) -> None:
     bad = save_weights(model, tmp_path / "bad.safetensors", model_options=[0.5])
     with pytest.raises(WeightsError, match="model_options=\\[0.5\\] is not a mapping"):
         create_model("mobilenet_v1", weights=bad)
+
+
+def test_a_file_that_is_not_weights_is_named_so(tmp_path) -> None:
+    from cnnzoo.errors import WeightsError
+    from cnnzoo.weights import read_weights
+
+    notes = tmp_path / "notes.pt"
+    notes.write_text("not weights at all\n")
+    with pytest.raises(WeightsError, match="not a weights file .neither safetensors nor"):
+        read_weights(notes)

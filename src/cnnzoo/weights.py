@@ -42,6 +42,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         meta = _decode_meta(meta)
         _check_counts(meta, state_dict, path)
         return state_dict, meta
+    with open(path, "rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive; older files are a bare pickle (protocol byte 0x80).
+    if not head.startswith((b"PK\x03\x04", b"\x80")):
+        raise WeightsError(f"{path}: not a weights file (neither safetensors nor PyTorch's "
+                           "format); give a .safetensors, .pt or .pth file")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -214,7 +220,7 @@ def _mismatch_report(
         return shown + (f", ... ({len(keys) - 5} more)" if len(keys) > 5 else "")
 
     name = model_name_of(model)
-    lines = [f"{source} does not fit {name}:"]
+    lines = [f"{source} does not fit {name}"]
     if missing:
         lines.append(f"  missing in the file ({len(missing)}): {few(missing)}")
     if unexpected:
