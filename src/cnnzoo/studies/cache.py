@@ -32,7 +32,7 @@ import torch
 from cnnzoo.atomic import write_text_atomic
 from cnnzoo.errors import CnnzooError
 from cnnzoo.train import train
-from cnnzoo.train.config import TrainConfig, fields_where
+from cnnzoo.train.config import TrainConfig, as_recorded, fields_where
 from cnnzoo.train.loop import BEST_WEIGHTS, LAST, METRICS
 from cnnzoo.train.metrics import read_metrics
 from cnnzoo.train.run import evaluate_final
@@ -80,7 +80,7 @@ def train_command(cfg: TrainConfig) -> str:
     if cfg.recipe is None:  # else `cnnzoo train` fills the omitted fields from the model's recipe
         words += ["--recipe", "none"]
     for key, value in cfg.to_dict().items():
-        if key in ("model", "model_options") or value == _plain(defaults.get(key)):
+        if key in ("model", "model_options") or value == as_recorded(defaults.get(key)):
             continue
         words += _flag(key, value)
     for key, value in cfg.model_options.items():
@@ -93,9 +93,6 @@ def train_command(cfg: TrainConfig) -> str:
             words += [flag, str(value)]
     return shlex.join(words)
 
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def _flag(key: str, value: Any) -> list[str]:

@@ -362,6 +362,12 @@ def field_type(name: str) -> Any:
     return _hints()[name]
 
 
+def as_recorded(value: Any) -> Any:
+    """A setting as a run's record holds it (JSON: tuples become lists), so that a value
+    given and a value read back compare equal."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def fields_where(role: str, value: bool = True) -> tuple[str, ...]:
     """The names of the fields whose `role` (resumable, computes, recipe) is `value`."""
     return tuple(f.name for f in fields(TrainConfig) if f.metadata[role] is value)

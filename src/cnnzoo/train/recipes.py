@@ -17,7 +17,7 @@ from cnnzoo.data.load import dataset_key, nearest_datasets
 from cnnzoo.errors import ConfigError
 from cnnzoo.precision import bf16_emulated
 from cnnzoo.registry import model_card
-from cnnzoo.train.config import TrainConfig, fields_where
+from cnnzoo.train.config import TrainConfig, as_recorded, fields_where
 
 # What a recipe may not set: which run, where, and on what hardware are not the recipe
 # (TrainConfig declares them: recipe=False).
@@ -147,6 +147,7 @@ def configure(model: str, data: str, recipe: str | None = None, **given: Any
     return cfg, chosen
 
 
+
 def describe(cfg: TrainConfig, chosen: Recipe | None, given: Mapping[str, Any] = (),
              flag: Callable[[str], str] | None = None) -> str:
     """One line: the recipe used, its source, and what it set that was not overridden."""
@@ -154,7 +155,9 @@ def describe(cfg: TrainConfig, chosen: Recipe | None, given: Mapping[str, Any] =
         return (f"recipe: none for {cfg.model} on {cfg.data}; TrainConfig's defaults "
                 "(`cnnzoo show NAME` lists a model's recipes)")
     where = "" if chosen.data == dataset_key(cfg.data) else f", nearest to {cfg.data}"
-    overridden = [k for k in chosen.settings if k in given]
+    # A value equal to the recipe's (a run's own config.json fed back) changes nothing.
+    overridden = [k for k in chosen.settings
+                  if k in given and as_recorded(given[k]) != as_recorded(chosen.settings[k])]
     shown = chosen.text(flag, skip=tuple(overridden)) or "nothing left"
     note = f"; overridden: {', '.join(flag(k) if flag else k for k in overridden)}" \
         if overridden else ""

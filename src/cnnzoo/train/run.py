@@ -20,7 +20,7 @@ from cnnzoo.factory import create_model
 from cnnzoo.models.base import ZooModel
 from cnnzoo.registry import default_input_size
 from cnnzoo.train.checkpoint import load_checkpoint
-from cnnzoo.train.config import RESUMABLE, TrainConfig
+from cnnzoo.train.config import RESUMABLE, TrainConfig, as_recorded
 from cnnzoo.train.distributed import DistContext, setup, teardown
 from cnnzoo.train.evaluate import evaluate
 from cnnzoo.train.loop import LAST, Trainer, TrainResult
@@ -114,16 +114,13 @@ def resume_config(out: str | Path, overrides: dict[str, Any] | None = None) -> T
             continue
         if key in RESUMABLE:
             merged[key] = value
-        elif _normal(value) != _normal(stored.get(key)):
+        elif as_recorded(value) != as_recorded(stored.get(key)):
             raise ConfigError(key, f"{value!r} differs from the run being resumed "
                               f"({stored.get(key)!r}); a resumed run keeps its options "
                               f"(only {', '.join(RESUMABLE)} may change)")
     merged["out"] = str(out)
     return TrainConfig.from_dict(merged)
 
-
-def _normal(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Callable[[str], None] = print,
