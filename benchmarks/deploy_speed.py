@@ -25,8 +25,8 @@ from pathlib import Path
 import cnnzoo
 from cnnzoo.deploy import deploy
 from cnnzoo.fmt import render
-from cnnzoo.registry import default_input_size
 from cnnzoo.inference import Trained
+from cnnzoo.registry import default_input_size
 
 RESULTS = Path(__file__).parent / "results"
 PATHS = ["eager", "torchscript", "ort", "openvino", "ort-int8", "openvino-int8-qdq",

@@ -91,14 +91,10 @@ def test_out_naming_a_file_or_an_unwritable_folder(tmp_path: Path, monkeypatch) 
     afile.write_text("x")
     with pytest.raises(TrainingError, match="notes.txt is a file, not a folder"):
         _run(afile)
-    real_open = os.open
+    def read_only(lock):  # the lock is the first file a run writes
+        raise OSError(errno.EROFS, "Read-only file system", str(lock))
 
-    def read_only(path, flags, *a):
-        if str(path).endswith(LOCK):
-            raise OSError(errno.EROFS, "Read-only file system", str(path))
-        return real_open(path, flags, *a)
-
-    monkeypatch.setattr(os, "open", read_only)
+    monkeypatch.setattr(RunDir, "_create_lock", staticmethod(read_only))
     out = tmp_path / "new" / "run"
     with pytest.raises(TrainingError, match=r"cannot write into .*run \(the file system is "
                                             r"read-only\); choose another folder"):
@@ -153,3 +149,20 @@ def test_run_dir_lock_is_released_and_checkpoint_writes_are_atomic(tmp_path: Pat
     assert not (tmp_path / "r").exists()  # created, nothing written: removed
     save_checkpoint(tmp_path / "c.pt", {"x": 1})
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_the_lock_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    lock = tmp_path / LOCK
+    seen: list[str] = []
+    real_link = os.link
+
+    def link(src, dst):  # what another trainer could read the moment the lock exists
+        real_link(src, dst)
+        seen.append(Path(dst).read_text())
+
+    monkeypatch.setattr(os, "link", link)
+    RunDir._create_lock(lock)
+    assert seen == [f"{os.getpid()} {os.uname().nodename}\n"]
+    with pytest.raises(FileExistsError):
+        RunDir._create_lock(lock)  # held: refused, and its draft is gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK]

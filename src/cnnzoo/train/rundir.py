@@ -115,10 +115,9 @@ class RunDir:
         except OSError as e:
             raise self._fail(f"cannot create the run folder {out}", e) from None
         lock = out / self.lock
-        mine = f"{os.getpid()} {socket.gethostname()}\n"
         for _ in range(2):
             try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                self._create_lock(lock)
             except FileExistsError:
                 owner = self._owner(lock)
                 if owner is not None:
@@ -130,19 +129,34 @@ class RunDir:
                 continue
             except OSError as e:
                 raise self._fail(f"cannot write into {out}", e) from None
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(mine)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as e:
-                lock.unlink(missing_ok=True)
-                raise self._fail(f"cannot write into {out}", e) from None
             self.held = True
             self.clean_temporaries()
             return self
         raise TrainingError(f"{out}: could not take the run lock {lock}; remove it if no "
                             "trainer is running")
+
+    @staticmethod
+    def _create_lock(lock: Path) -> None:
+        """Create `lock` holding this process's PID and host, whole or not at all: written
+        to a private file first, then linked into place (a link fails if the lock exists).
+        Created empty and written after, a second trainer could read it empty in between,
+        take it for a dead one's and both would hold the run (seen under load)."""
+        mine = f"{os.getpid()} {socket.gethostname()}\n"
+        draft = lock.with_name(f".{lock.name}.{os.getpid()}.tmp")  # a crash leaves a temporary
+        with open(draft, "w") as f:
+            f.write(mine)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, lock)
+        except FileExistsError:
+            raise
+        except OSError:  # a filesystem without hard links: create, then write
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(fd, "w") as f:
+                f.write(mine)
+        finally:
+            draft.unlink(missing_ok=True)
 
     @staticmethod
     def _owner(lock: Path) -> int | None:
