@@ -346,7 +346,7 @@ def test_top5_measured_column_says_what_is_missing(tmp_path: Path) -> None:
 def test_a_time_ratio_is_explained_only_when_the_timing_is_reliable() -> None:
     """Timings that know their load (issue 23: ratios measured at load 4.35 were explained as
     properties of the layers)."""
-    from cnnzoo.studies.layers import time_reason, time_summary, unreliable
+    from cnnzoo.studies.layers import ratio_text, time_reason, time_summary, unreliable
 
     def rows(load: float, spread: float, others: int) -> list[dict]:
         out = []
@@ -371,6 +371,11 @@ def test_a_time_ratio_is_explained_only_when_the_timing_is_reliable() -> None:
     assert why is not None and why.startswith("fp32 rounds spread")
     text = time_reason(busy, [], time_summary(busy, "a", "b"), "a", "b", 0.1)
     assert text.startswith("timing unreliable here (load 4.35")
+    # the key figure in the verdict table says so too, instead of a bare ratio
+    assert ratio_text(time_summary(busy, "a", "b"), text) == (
+        "time ratio not judged: timing unreliable here (load 4.35, 3 other processes running "
+        "on 2 cores)")
+    assert ratio_text(time_summary(calm, "a", "b"), "the layers") == "time ratio fp32 0.20"
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from cnnzoo.studies.layers import (
     bf16_note,
     count,
     native_bf16,
+    ratio_text,
     roofline,
     time_precisions,
     time_reason,
@@ -95,10 +96,8 @@ def measure(raw: RawData) -> dict:
 
 
 def verdict(m: dict) -> Verdict:
-    t = m["time"]
-    times = ", ".join(f"{p} {s['ratio']['mean']:.2f}" for p, s in t.items())
     key = (f"{m['macs']['direct']:,} -> {m['macs']['bottleneck']:,} MACs (ratio "
-           f"{m['mac_ratio']:.3f}); time ratio {times}")
+           f"{m['mac_ratio']:.3f}); {ratio_text(m['time'], m['roofline'])}")
     if m["macs"] != m["formula"]:
         return Verdict(REFUTED, key, f"traced MACs {m['macs']} differ from the formula "
                        f"{m['formula']}")

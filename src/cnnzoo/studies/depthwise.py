@@ -23,6 +23,7 @@ from cnnzoo.studies.layers import (
     bf16_note,
     count,
     native_bf16,
+    ratio_text,
     roofline,
     time_precisions,
     time_reason,
@@ -114,9 +115,8 @@ def measure(raw: RawData) -> dict:
 
 def verdict(m: dict) -> Verdict:
     ex, f, claimed = m["example"], m["formula"], m["claimed"]
-    times = ", ".join(f"{p} {s['ratio']['mean']:.2f}" for p, s in m["time"].items())
     key = (f"{ex['normal']:,} vs {ex['separable']:,}; at n_c=512 "
-           f"{m['saving_at_512']:.2f}x fewer MACs; time ratio {times}")
+           f"{m['saving_at_512']:.2f}x fewer MACs; {ratio_text(m['time'], m['roofline'])}")
     problems = []
     if (ex["normal"], ex["separable"]) != (claimed["normal"], claimed["separable"]):
         problems.append(f"example counts {ex['normal']} / {ex['separable']}, not 2160 / 672")

@@ -178,8 +178,18 @@ def time_reason(times: list[dict], roof: list[dict], summary: dict, num: str, de
     load or the rounds' spread says the ratio is not the layers' own."""
     why = unreliable(times, summary)
     if why is not None:
-        return f"timing unreliable here ({why}): the time ratio is not explained"
+        return f"{UNRELIABLE} ({why}): the time ratio is not explained"
     return roofline_reason(roof, summary, num, den, mac_ratio)
+
+
+UNRELIABLE = "timing unreliable here"
+
+
+def ratio_text(summary: dict, reason: str) -> str:
+    """The key figure's words on time: the ratio per precision, or why it is not judged."""
+    if reason.startswith(UNRELIABLE):
+        return f"time ratio not judged: {reason.split(': the time ratio')[0]}"
+    return "time ratio " + ", ".join(f"{p} {s['ratio']['mean']:.2f}" for p, s in summary.items())
 
 
 def roofline_reason(roof: list[dict], summary: dict, num: str, den: str,
