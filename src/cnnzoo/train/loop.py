@@ -256,30 +256,25 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------
 
     def fit(self) -> TrainResult:
+        if self.ctx.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if self.history:  # resumed: the events match the checkpoint's epochs at once
+                self._log_tensorboard()
         # No --threads: the thread count follows the cores other processes leave free while
         # the loop runs, and is given back however it ends.
         if self.cfg.threads is None and self.device.type == "cpu" and not self.ctx.enabled:
             self.cores = ThreadGovernor()
         try:
-            return self._fit()
+            return self._loop()
         finally:
             if self.cores is not None:
                 self.cores.release()
                 self.cores = None
-
-    def _fit(self) -> TrainResult:
-        if self.ctx.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            if self.history:  # resumed: the events match the checkpoint's epochs at once
-                self._log_tensorboard()
-        try:
-            return self._fit()
-        finally:
             if self.tensorboard is not None:
                 self.tensorboard.close()
                 self.tensorboard = None
 
-    def _fit(self) -> TrainResult:
+    def _loop(self) -> TrainResult:
         cfg = self.cfg
         interrupted = False
         with StopFlag() as stop:
