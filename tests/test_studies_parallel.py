@@ -79,3 +79,40 @@ def test_ctrl_c_stops_every_worker_after_it_saved_and_a_rerun_resumes(tmp_path: 
         assert [e["epoch"] for e in run.epochs] == [1, 2, 3]
     after = [json.loads((r / DONE).read_text())["epochs_done"] for r in runs]
     assert after == [3, 3] and min(done_before) >= 1
+
+
+@pytest.mark.slow
+def test_one_queue_trains_every_study_first_and_the_studies_train_nothing(
+        tmp_path: Path) -> None:
+    """`study run` with --jobs 2: identity's fine-tunes start from degradation's resnet-20,
+    so they are planned in a second round, once those have finished; then each study finds
+    every run it needs finished, and its verdict equals one computed run by run."""
+    from cnnzoo.studies.executors import train_here
+    from cnnzoo.studies.plan import make_plan
+    from cnnzoo.studies.registry import get
+    from cnnzoo.studies.runner import is_current, run_study
+
+    tiny = {"limit_train": 128, "limit_test": 64, "epochs": 1}
+    context = {"data": "mnist", "train_overrides": tiny}
+    modules = [get("degradation"), get("identity")]
+    logs: list[str] = []
+    train_here(modules, tmp_path / "q", "quick", 1, jobs=2, log=logs.append, **context)
+    rounds = [line for line in logs if line.startswith("training ")]
+    assert rounds == ["training 4 runs, 2 at a time with 1 thread each",
+                      "training 3 runs, 2 at a time with 1 thread each"], logs
+    ended = [line for line in logs if " runs] " in line]
+    assert len(ended) == 7 and all("finished in" in line for line in ended)
+    assert all(e.finished for e in make_plan(modules, tmp_path / "q", "quick", 1, **context)
+               .entries)
+    for module in modules:
+        assert not is_current(module, tmp_path / "q", "quick", 1, "mnist")
+        queued = run_study(module, mode="quick", seeds=1, data="mnist", out=tmp_path / "q",
+                           jobs=2, progress=False, log=lambda s: None, train_overrides=tiny)
+        # degradation: its 4 nets; identity: degradation's resnet-20 and its 3 fine-tunes.
+        assert queued["environment"]["training_runs"] == 4
+        assert is_current(module, tmp_path / "q", "quick", 1, "mnist")
+        assert not is_current(module, tmp_path / "q", "quick", 2, "mnist")
+        alone = run_study(module, mode="quick", seeds=1, data="mnist", out=tmp_path / "a",
+                          jobs=1, progress=False, log=lambda s: None, train_overrides=tiny)
+        for key in ("measured", "verdict", "key", "n"):
+            assert queued[key] == alone[key], (module.id, key)

@@ -23,13 +23,14 @@ from cnnzoo.studies.executors import (
     run_with_submitit,
     sbatch_script,
     summary,
+    train_here,
     train_plan,
 )
 from cnnzoo.studies.parallel import default_jobs
 from cnnzoo.studies.plan import PLAN_FILE, make_plan, read_plan, run_entry, select, write_plan
 from cnnzoo.studies.registry import available, get
 from cnnzoo.studies.report_text import evidence_text, verdict_label
-from cnnzoo.studies.runner import FAILED, run_study
+from cnnzoo.studies.runner import FAILED, is_current, run_study
 from cnnzoo.train.rundir import check_writable_dir, check_writable_file
 
 
@@ -151,12 +152,17 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         options["weights_dir"] = args.weights_dir
     if args.device:
         options["device"] = args.device
+    t0 = time.perf_counter()
     if args.executor != "local":
         # Every run the studies need, trained by the engine first; the studies below then
         # find them in the cache and compute their verdicts as after a local run.
         _train_elsewhere(modules, args, out)
+    elif options["jobs"] >= 2:
+        # The same here: one queue of runs for every study that will run.
+        todo = [m for m in modules if args.force or not is_current(
+            m, out, args.mode, args.seeds, args.data)]
+        train_here(todo, out, args.mode, args.seeds, options["jobs"], **_context(args))
     table, failed = [], 0
-    t0 = time.perf_counter()
     for i, module in enumerate(modules, 1):
         print(f"[{i}/{len(modules)}] {module.id}: {_short(module.study.claim, 80)}", flush=True)
         try:
@@ -174,13 +180,19 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
                           f"{type(e).__name__}: {_short(str(e), 60)}"])
             continue
         how = "finished earlier, reused (--force reruns)" if result.get("skipped") else \
-            f"{result['elapsed_s']:.1f} s"
+            f"{result['elapsed_s']:.1f} s{_training_text(result)}"
         print(f"  {_verdict_cell(result)} ({how})", flush=True)
         table.append(_table_row(module.id, result))
     path = report(out)
     print(f"\n{_verdict_table(table)}")
     print(f"\n{len(modules)} studies in {time.perf_counter() - t0:.0f} s; report: {path}")
     return 1 if failed else 0
+
+
+def _training_text(result: dict) -> str:
+    env = result.get("environment", {})
+    runs = env.get("training_runs")
+    return f"; its {runs} training runs: {env['training_s']:,.0f} s" if runs else ""
 
 
 TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]

@@ -152,6 +152,7 @@ class RunCache:
         self.progress = progress
         self.log = log
         self.jobs = jobs  # runs trained at once by train_all
+        self.used: dict[str, float] = {}  # hash -> training seconds of each run handed out
 
     def train_all(self, plan: Sequence[Planned]) -> None:
         """Train `plan`'s runs ahead of the study's own train() calls: here nothing, each
@@ -243,6 +244,7 @@ class RunCache:
 
     def _load(self, cfg: TrainConfig, record: dict[str, Any], cached: bool) -> CachedRun:
         out = Path(cfg.out)
+        self.used[out.name] = float(record["seconds"])
         return CachedRun(
             config=record["config"], out=out, epochs=read_metrics(out / METRICS),
             best_top1=float(record["best_top1"]), final_top1=float(record["final_top1"]),

@@ -1,7 +1,7 @@
-"""Who trains a plan's pending lines: the local workers (cnnzoo.studies.parallel), a Ray
-cluster, or a Slurm job array (submitit, or a generated sbatch script). Each runs
-cnnzoo.studies.plan.run_entry on every line, so every engine writes the same cache; the
-studies then compute their verdicts from it as after a local run.
+"""Who trains a plan's pending lines: the local workers (cnnzoo.studies.parallel, one queue
+for every study), a Ray cluster, or a Slurm job array (submitit, or a generated sbatch
+script). Each runs cnnzoo.studies.plan.run_entry on every line, so every engine writes the
+same cache; the studies then compute their verdicts from it as after a local run.
 
 Every worker must see the studies folder at the same path (a shared file system): the plan
 names its cache by absolute path, and a worker that cannot see it refuses before training.
@@ -22,6 +22,7 @@ from typing import Any
 from cnnzoo.errors import UsageError
 from cnnzoo.extras import install_command, installed
 from cnnzoo.studies.base import EXECUTORS, StudyError
+from cnnzoo.studies.parallel import run_locally
 from cnnzoo.studies.plan import (
     CPU_MACS_PER_S,
     GPU_MACS_PER_S,
@@ -38,7 +39,7 @@ from cnnzoo.studies.plan import (
 from cnnzoo.studies.registry import StudyModule
 
 __all__ = ["EXECUTORS", "run_with_ray", "run_with_submitit", "sbatch_script", "summary",
-           "train_plan"]
+           "train_here", "train_plan"]
 SHARED = ".shared-check"  # a token the driver writes in the cache and every worker reads
 ROUNDS = 3  # plans made in turn: a study's later runs are listed once earlier ones finish
 RETRIES = 3  # a Ray task whose worker died is run again this many times (it resumes)
@@ -96,6 +97,24 @@ def train_plan(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int 
             return plan
         run(todo)
     raise StudyError(f"runs still pending after {ROUNDS} rounds; see {out / PLAN_FILE}")
+
+
+def train_here(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int | None,
+               jobs: int, log: Callable[[str], None] = print, **context: Any) -> None:
+    """Every run `modules` need, trained on this machine `jobs` at a time before any study
+    computes its verdict: one queue over all the studies, costliest first, so no core waits
+    at the end of one study for its last run while the next study's runs could start
+    (docs/benchmarks.md#case-studies-one-queue-for-every-study). Runs that start from
+    others' weights are planned once those have finished. A run that fails is not tried
+    again here: the study that needs it resumes it and reports its error."""
+    tried: set[str] = set()
+    for _ in range(ROUNDS):
+        plan = make_plan(modules, out, mode, seeds, log=lambda line: None, **context)
+        todo = [e for e in plan.entries if not e.finished and e.hash not in tried]
+        if not todo:
+            return
+        tried.update(e.hash for e in todo)
+        run_locally(todo, jobs, log)
 
 
 # Ray ----------------------------------------------------------------------------------------

@@ -19,11 +19,12 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from cnnzoo.studies.cache import Planned, RunCache
+from cnnzoo.studies.cache import DONE, Planned, RunCache
 from cnnzoo.studies.plan import PlanEntry, entry_of, run_entry
 from cnnzoo.train.rundir import interrupts
 
@@ -63,22 +64,33 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
     log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
         f"{'s' if threads > 1 else ''} each")
     start = _start_method()
-    running: list[multiprocessing.process.BaseProcess] = []
+    running: dict[multiprocessing.process.BaseProcess, tuple[PlanEntry, float]] = {}
+    total, ended = len(queue), 0
     # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
     # leave them training on).
     with interrupts(signal.SIGINT, signal.SIGTERM):
         try:
             while queue or running:
                 while queue and len(running) < jobs:
-                    worker = start.Process(target=_train_one, daemon=True,
-                                           args=(queue.pop(0),))
+                    entry = queue.pop(0)
+                    worker = start.Process(target=_train_one, daemon=True, args=(entry,))
                     worker.start()
-                    running.append(worker)
+                    running[worker] = (entry, time.monotonic())
                 time.sleep(0.2)
-                running = [w for w in running if w.is_alive()]
+                for worker in [w for w in running if not w.is_alive()]:
+                    entry, began = running.pop(worker)
+                    ended += 1
+                    log(_ended_line(entry, time.monotonic() - began, ended, total))
         except KeyboardInterrupt:
-            _stop(running)
+            _stop(list(running))
             raise
+
+
+def _ended_line(entry: PlanEntry, seconds: float, ended: int, total: int) -> str:
+    finished = (Path(entry.root) / entry.hash / DONE).is_file()
+    how = f"finished in {seconds:.0f} s" if finished else \
+        "stopped unfinished (the study that needs it resumes it and reports why)"
+    return f"[{ended}/{total} runs] {entry.model} seed {entry.seed} ({entry.hash[:6]}) {how}"
 
 
 def _start_method() -> Any:

@@ -331,9 +331,12 @@ def _run_line(e: Mapping[str, Any], root: Path) -> str:
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else \
         f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
     load = env.get("load_1min")
+    runs = env.get("training_runs")
+    training = f"; {runs} training runs, {_seconds(env['training_s'])} of training" \
+        if runs else ""
     return prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
                   f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"
-                  f"{_jobs(env)}{'' if load is None else f' (load {load})'}, "
+                  f"{_jobs(env)}{'' if load is None else f' (load {load})'}{training}, "
                   f"{e.get('created', '')}", root)
 
 

@@ -114,6 +114,17 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def is_current(module: StudyModule, out: str | Path, mode: str = "quick",
+               seeds: int | None = None, data: str | None = None) -> bool:
+    """True when OUT/ID holds a finished result of this mode, seeds, data and tolerance:
+    run_study reuses it (unless forced) and trains nothing."""
+    try:
+        old = read_result(Path(out) / module.study.id)
+    except StudyError:
+        return False  # run_study reports it
+    return _matches(old, module, mode, default_seeds(module, mode, seeds), data)
+
+
 def _matches(old: dict | None, module: StudyModule, mode: str, seeds: tuple[int, ...],
              data: str | None) -> bool:
     return (old is not None and old.get("verdict") != NEEDS_DATA and old.get("mode") == mode
@@ -196,6 +207,11 @@ def run_study(
         jobs = ctx.runs.jobs_if_used()
         if jobs is not None:
             env["training_jobs"] = jobs
+            # Its runs' own training time: with one queue for every study (and on a rerun)
+            # they trained before this study began, outside elapsed_s.
+            used = ctx.runs.used
+            env["training_runs"] = len(used)
+            env["training_s"] = round(sum(used.values()), 1)
         if ctx.device:  # --device: every training run's device and precision
             env["training_device"] = ctx.device
             env["training_precision"] = device_fields(ctx.device).get("precision", "fp32")
