@@ -106,7 +106,7 @@ BAD_LINES: list[str] = [
     "bench lenet5 --append {txt}/b.jsonl", "bench lenet5 --repeats x",
     "bench lenet5 --memory-format x", "bench lenet5 --backend x",
     "bench lenet5 --input-size 30000", "bench lenet5 --weights {missing}",
-    "bench lenet5 --threads 100000",
+    "bench lenet5 --threads 100000", "bench lenet5 --append {txt}",
     # export
     "export", "export lenet5", "export lenet5 --format onnx", "export lenet5 --format tflite -o m",
     "export lenet5 --format onnx -o {missing}/m.onnx", "export lenet5 --format onnx -o {empty}",
@@ -121,6 +121,7 @@ BAD_LINES: list[str] = [
     "study plan --out {txt}/p", "study plan --device banana --out {empty}/p",
     "study plan --data nosuch --out {empty}/p", "study run params --out {txt}/s",
     "study run lrn --device banana --out {empty}/s", "study run lrn --data nosuch --out p",
+    "study exec {plandir} --index 0",
     # train --config: the file's values of the wrong type (a 17-42 line traceback before)
     "train --config {cfg_model_int}", "train --config {cfg_data_int}",
     "train --config {cfg_milestones}",
@@ -159,6 +160,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                  "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (idx / name).write_bytes(b"\x00\x00\x08\x03" + (70000).to_bytes(4, "big") * 3)
+    (base / "plandir" / "plan.jsonl").mkdir(parents=True)  # a folder where the plan goes
     for name, text in (("cfg_model_int", '{"model": 5}'),
                        ("cfg_data_int", '{"model": "lenet5", "data": 5}'),
                        ("cfg_milestones", '{"model": "lenet5", "milestones": [1, "x"]}')):
@@ -169,7 +171,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "empty": str(base / "empty"), "missing": str(base / "missing"),
             "img": str(base / "digit.png"), "cut_png": str(base / "cut.png"),
             "bomb": str(base / "bomb.png"), "trunc": str(trunc), "notstate": str(notstate),
-            "cifar_bad": str(cifar), "idx_bad": str(idx)}
+            "cifar_bad": str(cifar), "idx_bad": str(idx), "plandir": str(base / "plandir")}
 
 
 def _tree(folder: Path) -> dict[str, int]:

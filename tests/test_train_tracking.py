@@ -71,6 +71,18 @@ def test_tensorboard_without_the_extra_is_one_line(
     assert not out.exists()  # refused before the run folder was made
 
 
+def test_a_file_in_the_way_of_the_events_folder_is_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("tensorboard")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / tb.FOLDER).write_text("not a folder")
+    assert main([*TRAIN, "--epochs", "1", "--out", str(out), "--tensorboard"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert f"{out / tb.FOLDER} is in the way: a file where a folder must go" in err
+
+
 @pytest.mark.slow
 def test_config_reruns_a_run_with_flags_over_it(
         run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -133,6 +133,7 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
     sizes = _batch_sizes(args.batch_sizes)
     if args.append:
         check_writable_file(args.append, "--append")
+        _check_json_lines(args.append)
     # Every model built (names, options, sizes, weights checked) before any timing starts.
     models = []
     for name in [args.model, *args.more]:
@@ -164,6 +165,24 @@ def run_bench(args: argparse.Namespace, extra: list[str]) -> int:
             for r in results:
                 f.write(json.dumps(r.record()) + "\n")
     return 0
+
+
+def _check_json_lines(path: str) -> None:
+    """An existing --append file must be JSON lines (what --append writes): appending results
+    to some other file would spoil it, and nobody would read them back."""
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, 1):
+        try:
+            if line.strip():
+                json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise UsageError(f"--append {path}: line {number} is not JSON, so this is not a "
+                             "file that --append wrote; give a new file name or such a "
+                             "file") from None
 
 
 def _load_line(results: list) -> str:

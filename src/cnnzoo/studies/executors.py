@@ -144,6 +144,9 @@ def run_with_ray(entries: Sequence[PlanEntry], address: str | None = None,
     Without `address` (and no Ray started) a local Ray instance is started and stopped."""
     ray = _ray()
     started = not ray.is_initialized()
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        # Ray colours each worker's "(ray_task pid=N)" prefix: escape codes in a log file.
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if started:
         ray.init(address=address, log_to_driver=True)
     try:

@@ -211,6 +211,10 @@ def read_plan(path: Path | str) -> list[PlanEntry]:
     path = Path(path)
     if path.is_dir():
         path = path / PLAN_FILE
+    if path.exists() and not path.is_file():
+        kind = "folder" if path.is_dir() else "special file"
+        raise StudyError(f"{path} is a {kind}, not a plan; give the plan.jsonl that `cnnzoo "
+                         "study plan --out DIR` wrote")
     if not path.is_file():
         raise StudyError(f"{path} does not exist; make it with `cnnzoo study plan --out DIR`")
     try:

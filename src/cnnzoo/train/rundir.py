@@ -38,6 +38,8 @@ def os_problem(e: OSError) -> str:
         return "permission denied (read-only or immutable?)"
     if e.errno == errno.ENOTDIR:
         return "a part of the path is a file, not a folder"
+    if e.errno == errno.EEXIST and e.filename:
+        return f"{e.filename} is in the way: a file where a folder must go"
     return e.strerror or str(e)
 
 
