@@ -116,3 +116,19 @@ def test_one_queue_trains_every_study_first_and_the_studies_train_nothing(
                           jobs=1, progress=False, log=lambda s: None, train_overrides=tiny)
         for key in ("measured", "verdict", "key", "n"):
             assert queued[key] == alone[key], (module.id, key)
+
+
+def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
+    from types import SimpleNamespace
+
+    from cnnzoo.studies.parallel import _Pace
+
+    def run(gmacs: float) -> SimpleNamespace:
+        return SimpleNamespace(cost={"macs": gmacs * 1e9})
+
+    pace = _Pace(jobs=2)
+    pace.add(run(1), 10.0)
+    assert pace.left([run(50)]) == ""  # one run says too little
+    pace.add(run(3), 30.0)  # 10 s per GMAC on one worker
+    assert pace.left([run(3), run(4)]) == "; under a minute left"  # 70 s over 2 workers
+    assert pace.left([run(20), run(4)]) == "; about 2 min left"  # 240 s over 2 workers

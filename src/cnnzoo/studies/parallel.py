@@ -66,6 +66,7 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
     start = _start_method()
     running: dict[multiprocessing.process.BaseProcess, tuple[PlanEntry, float]] = {}
     total, ended = len(queue), 0
+    pace = _Pace(jobs)
     # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
     # leave them training on).
     with interrupts(signal.SIGINT, signal.SIGTERM):
@@ -80,10 +81,33 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
                 for worker in [w for w in running if not w.is_alive()]:
                     entry, began = running.pop(worker)
                     ended += 1
-                    log(_ended_line(entry, time.monotonic() - began, ended, total))
+                    seconds = time.monotonic() - began
+                    pace.add(entry, seconds)
+                    left = pace.left([*queue, *(e for e, _ in running.values())])
+                    log(_ended_line(entry, seconds, ended, total) + left)
         except KeyboardInterrupt:
             _stop(list(running))
             raise
+
+
+class _Pace:
+    """How long the runs left will take, from the seconds the ended ones took per
+    estimated multiply-add (a learner waiting minutes wants to know how many)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs, self.macs, self.seconds, self.runs = jobs, 0.0, 0.0, 0
+
+    def add(self, entry: PlanEntry, seconds: float) -> None:
+        self.macs += entry.cost["macs"]
+        self.seconds += seconds
+        self.runs += 1
+
+    def left(self, pending: Sequence[PlanEntry]) -> str:
+        if self.runs < 2 or not pending or self.macs <= 0:
+            return ""
+        seconds = sum(e.cost["macs"] for e in pending) * self.seconds / self.macs / self.jobs
+        return f"; about {max(1, round(seconds / 60))} min left" if seconds >= 60 else \
+            "; under a minute left"
 
 
 def _ended_line(entry: PlanEntry, seconds: float, ended: int, total: int) -> str:
