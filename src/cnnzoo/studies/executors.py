@@ -105,16 +105,21 @@ def train_here(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int 
     computes its verdict: one queue over all the studies, costliest first, so no core waits
     at the end of one study for its last run while the next study's runs could start
     (docs/benchmarks.md#case-studies-one-queue-for-every-study). Runs that start from
-    others' weights are planned once those have finished. A run that fails is not tried
-    again here: the study that needs it resumes it and reports its error."""
+    others' weights (identity's fine-tunes) follow in a second queue, once those have
+    finished; anything later the study trains itself. Planning a study whose runs have all
+    finished runs its own measurements (identity's take ~16 s), so only the studies still
+    waiting are planned again. A run that fails is not tried again here: the study that
+    needs it resumes it and reports its error."""
     tried: set[str] = set()
-    for _ in range(ROUNDS):
+    for _ in range(2):
         plan = make_plan(modules, out, mode, seeds, log=lambda line: None, **context)
         todo = [e for e in plan.entries if not e.finished and e.hash not in tried]
-        if not todo:
+        if todo:
+            tried.update(e.hash for e in todo)
+            run_locally(todo, jobs, log)
+        modules = [m for m in modules if m.id in plan.waiting]
+        if not modules:
             return
-        tried.update(e.hash for e in todo)
-        run_locally(todo, jobs, log)
 
 
 # Ray ----------------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ def default_jobs() -> int:
 
 def train_in_parallel(cache: RunCache, plan: Sequence[Planned], jobs: int) -> None:
     """Train the unfinished runs of `plan`, `jobs` at a time (see run_locally)."""
-    pending = [e for e in (entry_of(cache, p) for p in plan) if not e.finished]
+    # Finished runs are skipped before entry_of estimates their cost (a trace of the model).
+    pending = [entry_of(cache, p) for p in plan if cache.get(cache.config(
+        p.model, p.data, seed=p.seed, **p.fields)) is None]
     if jobs >= 2 and len(pending) >= 2:
         run_locally(pending, jobs, cache.log)
 
