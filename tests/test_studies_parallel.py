@@ -123,12 +123,12 @@ def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
 
     from cnnzoo.studies.parallel import _Pace
 
-    def run(gmacs: float) -> SimpleNamespace:
-        return SimpleNamespace(cost={"macs": gmacs * 1e9})
+    def run(relative_s: float) -> SimpleNamespace:
+        return SimpleNamespace(cost={"macs": 1.0, "relative_s": relative_s})
 
     pace = _Pace(jobs=2)
     pace.add(run(1), 10.0)
     assert pace.left([run(50)]) == ""  # one run says too little
-    pace.add(run(3), 30.0)  # 10 s per GMAC on one worker
+    pace.add(run(3), 30.0)  # the runs take 10x their relative time here
     assert pace.left([run(3), run(4)]) == "; under a minute left"  # 70 s over 2 workers
     assert pace.left([run(20), run(4)]) == "; about 2 min left"  # 240 s over 2 workers

@@ -61,7 +61,7 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
     """Train plan lines `jobs` at a time, each in its own process, the costliest first (so
     the last to finish is a short one). Returns when all have ended, finished or failed."""
     jobs = min(jobs, len(entries))
-    queue = sorted(entries, key=lambda e: e.cost["macs"], reverse=True)
+    queue = sorted(entries, key=_relative_s, reverse=True)
     threads = max(e.config.get("threads") or 1 for e in entries)
     log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
         f"{'s' if threads > 1 else ''} each")
@@ -92,22 +92,28 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
             raise
 
 
+def _relative_s(entry: PlanEntry) -> float:
+    """The run's time relative to others (plan.REL_S_PER_GMAC); plans written before it
+    was recorded: its multiply-adds."""
+    return entry.cost.get("relative_s") or entry.cost["macs"] / 1e9
+
+
 class _Pace:
-    """How long the runs left will take, from the seconds the ended ones took per
-    estimated multiply-add (a learner waiting minutes wants to know how many)."""
+    """How long the runs left will take: their relative times, scaled by what the ended
+    ones took against theirs (a learner waiting minutes wants to know how many)."""
 
     def __init__(self, jobs: int) -> None:
-        self.jobs, self.macs, self.seconds, self.runs = jobs, 0.0, 0.0, 0
+        self.jobs, self.estimated, self.seconds, self.runs = jobs, 0.0, 0.0, 0
 
     def add(self, entry: PlanEntry, seconds: float) -> None:
-        self.macs += entry.cost["macs"]
+        self.estimated += _relative_s(entry)
         self.seconds += seconds
         self.runs += 1
 
     def left(self, pending: Sequence[PlanEntry]) -> str:
-        if self.runs < 2 or not pending or self.macs <= 0:
+        if self.runs < 2 or not pending or self.estimated <= 0:
             return ""
-        seconds = sum(e.cost["macs"] for e in pending) * self.seconds / self.macs / self.jobs
+        seconds = sum(map(_relative_s, pending)) * self.seconds / self.estimated / self.jobs
         return f"; about {max(1, round(seconds / 60))} min left" if seconds >= 60 else \
             "; under a minute left"
 

@@ -38,6 +38,12 @@ PLAN_FILE = "plan.jsonl"
 CPU_MACS_PER_S = 1.0e10  # one thread of one core
 GPU_MACS_PER_S = 5.0e12  # one data-centre GPU, bf16, about a tenth of its peak
 GPU_STEP_S = 0.005  # one small net's training step in eager PyTorch, launch-bound
+# How long runs take relative to each other on one CPU thread, for the order of a queue and
+# its time left (scaled by the runs already ended): small nets are bound less by their
+# multiply-adds than by launching each layer every step, and every run has a fixed part
+# (start, data, final evaluation). Least squares over the default mode's 45 runs (AMD EPYC,
+# one thread each): within 25% of each run, where multiply-adds alone were off 2-4x.
+REL_S_PER_GMAC, REL_S_PER_LAYER_STEP, REL_S_PER_RUN = 0.016, 2.0e-4, 5.7
 
 @dataclass(frozen=True)
 class PlanEntry:
@@ -92,28 +98,33 @@ def run_entry(entry: PlanEntry, log: Callable[[str], None] = print,
     return cache.train(entry.model, entry.data, seed=entry.seed, **entry.fields)
 
 
-def work(p: Planned) -> tuple[float, int]:
-    """(multiply-adds the run computes (the cost model above), its training steps)."""
+def work(p: Planned) -> tuple[float, int, int]:
+    """(multiply-adds the run computes (the cost model above), its training steps, its
+    layers (leaf modules))."""
     shape = tuple(trained_input(p.model, p.data, p.fields))
     spec = SPECS.get(canonical_name(p.data) or p.data)
     model = create_model(p.model, device="meta", in_chans=shape[0],
                          num_classes=spec.num_classes if spec else 10,
                          **p.fields.get("model_options", {}))
     macs = profile(model, shape).macs
+    layers = sum(1 for m in model.modules() if next(m.children(), None) is None)
     sizes = {s.name: s.size for s in spec.splits} if spec else {}
     train = p.fields.get("limit_train") or sizes.get("train", 50_000)
     test = p.fields.get("limit_test") or sizes.get("test", 10_000)
     epochs = p.fields.get("epochs") or 1
     steps = epochs * -(-train // (p.fields.get("batch_size") or 64))
-    return float(macs) * (3 * train + test) * epochs, steps
+    return float(macs) * (3 * train + test) * epochs, steps, layers
 
 
 def cost(p: Planned) -> dict[str, Any]:
-    """The run's estimated cost: its MACs, CPU-hours on one core, hours on one GPU."""
-    macs, steps = work(p)
+    """The run's estimated cost: its MACs, CPU-hours on one core, hours on one GPU, and its
+    time relative to other runs (relative_s, see REL_S_PER_GMAC)."""
+    macs, steps, layers = work(p)
     gpu_s = macs / GPU_MACS_PER_S + steps * GPU_STEP_S
+    relative = macs / 1e9 * REL_S_PER_GMAC + steps * layers * REL_S_PER_LAYER_STEP \
+        + REL_S_PER_RUN
     return {"macs": macs, "steps": steps, "cpu_hours": _sig(macs / CPU_MACS_PER_S / 3600),
-            "gpu_hours": _sig(gpu_s / 3600), "estimate": True}
+            "gpu_hours": _sig(gpu_s / 3600), "relative_s": _sig(relative), "estimate": True}
 
 
 def _sig(x: float) -> float:
