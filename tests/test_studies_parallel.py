@@ -130,5 +130,5 @@ def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
     pace.add(run(1), 10.0)
     assert pace.left([run(50)]) == ""  # one run says too little
     pace.add(run(3), 30.0)  # the runs take 10x their relative time here
-    assert pace.left([run(3), run(4)]) == "; under a minute left"  # 70 s over 2 workers
-    assert pace.left([run(20), run(4)]) == "; about 2 min left"  # 240 s over 2 workers
+    assert pace.left([run(3), run(4)]) == "; under a minute of training left"  # 70 s / 2
+    assert pace.left([run(20), run(4)]) == "; about 2 min of training left"  # 240 s / 2

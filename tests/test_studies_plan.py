@@ -204,3 +204,41 @@ def test_exec_of_a_missing_plan_or_line_is_one_line_and_exit_2(
     assert main(["study", "exec", str(_plan(tmp_path)), "--index", "7"]) == 2
     err = capsys.readouterr().err
     assert "outside the plan (0 to 1)" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "d" / "plan.jsonl").mkdir(parents=True)
+    assert main(["study", "exec", str(tmp_path / "d"), "--index", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "plan.jsonl is a folder, not a plan" in err and len(err.strip().splitlines()) == 1
+
+
+def test_study_run_queues_the_runs_of_the_studies_that_will_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`study run --jobs 2` hands train_here the studies run_study will run (not those reused
+    as finished, unless --force) with the context run_study gets; a failing queue leaves each
+    study to train its own runs."""
+    from cnnzoo.cli import main
+    from cnnzoo.cli import study as cli
+
+    queued, ran = [], []
+    monkeypatch.setattr(cli, "train_here", lambda modules, out, mode, seeds, jobs, **ctx:
+                        queued.append(([m.id for m in modules], mode, seeds, jobs, ctx)))
+    monkeypatch.setattr(cli, "run_study", lambda module, **kw: ran.append(kw) or {
+        "verdict": "confirmed", "n": 3, "key": "", "elapsed_s": 0.0, "skipped": False})
+    monkeypatch.setattr(cli, "report", lambda out: out / "report.html")
+    monkeypatch.setattr(cli, "is_current", lambda m, *a: m.id == "lrn")
+    args = ["study", "run", "lrn", "depthwise-accuracy", "params", "--jobs", "2", "--seeds",
+            "3", "--data", "mnist", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert queued == [(["depthwise-accuracy", "params"], "quick", 3, 2,
+                       {"data": "mnist", "data_root": None, "device": None})]
+    assert all(kw["data"] == "mnist" and kw["seeds"] == 3 and kw["mode"] == "quick"
+               for kw in ran)
+    assert main([*args, "--force"]) == 0
+    assert queued[-1][0] == ["lrn", "depthwise-accuracy", "params"]
+    assert main([*args, "--jobs", "1"]) == 0 and len(queued) == 2  # one at a time: no queue
+
+    def broken(*a: object, **k: object) -> None:
+        raise KeyError("fashion-mnist")
+
+    monkeypatch.setattr(cli, "train_here", broken)
+    assert main(args) == 0 and len(ran) == 12  # 3 studies x 4 calls: every one still ran
+    assert "note: the shared queue stopped (KeyError" in capsys.readouterr().out

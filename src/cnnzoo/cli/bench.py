@@ -181,8 +181,8 @@ def _check_json_lines(path: str) -> None:
                 json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UsageError(f"--append {path}: line {number} is not JSON, so this is not a "
-                             "file that --append wrote; give a new file name or such a "
-                             "file") from None
+                             "JSON-lines file as --append writes (or one cut short); give a "
+                             "new file name") from None
 
 
 def _load_line(results: list) -> str:

@@ -158,10 +158,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         # find them in the cache and compute their verdicts as after a local run.
         _train_elsewhere(modules, args, out)
     elif options["jobs"] >= 2:
-        # The same here: one queue of runs for every study that will run.
-        todo = [m for m in modules if args.force or not is_current(
-            m, out, args.mode, args.seeds, args.data)]
-        train_here(todo, out, args.mode, args.seeds, options["jobs"], **_context(args))
+        _train_here(modules, args, out, options["jobs"])
     table, failed = [], 0
     for i, module in enumerate(modules, 1):
         print(f"[{i}/{len(modules)}] {module.id}: {_short(module.study.claim, 80)}", flush=True)
@@ -190,9 +187,13 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _training_text(result: dict) -> str:
+    """Its runs' own training time: they trained before the study (in the queue) or in it."""
     env = result.get("environment", {})
     runs = env.get("training_runs")
-    return f"; its {runs} training runs: {env['training_s']:,.0f} s" if runs else ""
+    if not runs:
+        return ""
+    return f" after its {runs} training run{'s' if runs > 1 else ''}: " \
+        f"{env['training_s']:,.0f} s of training"
 
 
 TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]
@@ -223,6 +224,23 @@ def _verdict_table(rows: list[list[str]]) -> str:
 def _run_one(module: object, args: argparse.Namespace, out: Path, options: dict) -> dict:
     return run_study(module, mode=args.mode, seeds=args.seeds, data=args.data,  # type: ignore[arg-type]
                      out=out, **options)
+
+
+def _train_here(modules: list, args: argparse.Namespace, out: Path, jobs: int) -> None:
+    """One queue of runs for every study that will run (not those reused as finished).
+    If planning or the queue fails, each study trains its own runs below and reports its
+    own error: one broken study must not stop the rest."""
+    todo = [m for m in modules if args.force or not is_current(
+        m, out, args.mode, args.seeds, args.data)]
+    if not any(m.study.seeded for m in todo):
+        return
+    print(f"planning the training runs of {sum(m.study.seeded for m in todo)} studies",
+          flush=True)
+    try:
+        train_here(todo, out, args.mode, args.seeds, jobs, **_context(args))
+    except Exception as e:  # noqa: BLE001 - the studies below meet it and report it
+        print(f"note: the shared queue stopped ({type(e).__name__}: "
+              f"{_short(str(e), 120)}); each study trains its own runs", flush=True)
 
 
 def _train_elsewhere(modules: list, args: argparse.Namespace, out: Path) -> None:

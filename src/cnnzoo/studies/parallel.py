@@ -114,15 +114,16 @@ class _Pace:
         if self.runs < 2 or not pending or self.estimated <= 0:
             return ""
         seconds = sum(map(_relative_s, pending)) * self.seconds / self.estimated / self.jobs
-        return f"; about {max(1, round(seconds / 60))} min left" if seconds >= 60 else \
-            "; under a minute left"
+        return f"; about {max(1, round(seconds / 60))} min of training left" \
+            if seconds >= 60 else "; under a minute of training left"
 
 
 def _ended_line(entry: PlanEntry, seconds: float, ended: int, total: int) -> str:
     finished = (Path(entry.root) / entry.hash / DONE).is_file()
     how = f"finished in {seconds:.0f} s" if finished else \
         "stopped unfinished (the study that needs it resumes it and reports why)"
-    return f"[{ended}/{total} runs] {entry.model} seed {entry.seed} ({entry.hash[:6]}) {how}"
+    who = f"{', '.join(entry.studies)}: " if entry.studies else ""
+    return f"[{ended}/{total} runs] {who}{entry.model} seed {entry.seed} ({entry.hash[:6]}) {how}"
 
 
 def _start_method() -> Any:
