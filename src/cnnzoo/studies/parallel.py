@@ -58,8 +58,9 @@ class ParallelRunCache(RunCache):
 
 def run_locally(entries: Sequence[PlanEntry], jobs: int,
                 log: Callable[[str], None] = print) -> None:
-    """Train plan lines `jobs` at a time, each in its own process, the costliest first (so
-    the last to finish is a short one). Returns when all have ended, finished or failed."""
+    """Train plan lines `jobs` at a time, each in its own process, the longest first by
+    their estimated relative time (so the last to finish is a short one). Returns when all
+    have ended, finished or failed."""
     jobs = min(jobs, len(entries))
     queue = sorted(entries, key=_relative_s, reverse=True)
     threads = max(e.config.get("threads") or 1 for e in entries)
@@ -84,9 +85,11 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
                     entry, began = running.pop(worker)
                     ended += 1
                     seconds = time.monotonic() - began
-                    pace.add(entry, seconds)
+                    finished = (Path(entry.root) / entry.hash / DONE).is_file()
+                    if finished:  # a run that failed at once says nothing of the pace
+                        pace.add(entry, seconds)
                     left = pace.left([*queue, *(e for e, _ in running.values())])
-                    log(_ended_line(entry, seconds, ended, total) + left)
+                    log(_ended_line(entry, finished, seconds, ended, total) + left)
         except KeyboardInterrupt:
             _stop(list(running))
             raise
@@ -118,8 +121,8 @@ class _Pace:
             if seconds >= 60 else "; under a minute of training left"
 
 
-def _ended_line(entry: PlanEntry, seconds: float, ended: int, total: int) -> str:
-    finished = (Path(entry.root) / entry.hash / DONE).is_file()
+def _ended_line(entry: PlanEntry, finished: bool, seconds: float, ended: int,
+                total: int) -> str:
     how = f"finished in {seconds:.0f} s" if finished else \
         "stopped unfinished (the study that needs it resumes it and reports why)"
     who = f"{', '.join(entry.studies)}: " if entry.studies else ""
