@@ -226,3 +226,13 @@ def test_paths_are_shown_relative_to_the_results_folder(tmp_path: Path) -> None:
                           "cnnzoo train m --out /old/place/studies/_runs/ab"]}
     assert _commands(moved, root) == ["cnnzoo study run x --out DIR",
                                       "cnnzoo train m --out DIR/_runs/ab"]
+
+
+def test_a_studys_training_runs_are_counted_in_words() -> None:
+    from cnnzoo.studies.report_text import training_text
+
+    assert training_text({"training_runs": 12, "training_s": 344.24}) == \
+        "12 training runs, 344.2 s of training"
+    assert training_text({"training_runs": 1, "training_s": 1234.0}) == \
+        "1 training run, 1,234.0 s of training"
+    assert training_text({"threads": 1}) == ""  # a study that trained nothing

@@ -29,7 +29,7 @@ from cnnzoo.studies.executors import (
 from cnnzoo.studies.parallel import default_jobs
 from cnnzoo.studies.plan import PLAN_FILE, make_plan, read_plan, run_entry, select, write_plan
 from cnnzoo.studies.registry import available, get
-from cnnzoo.studies.report_text import evidence_text, verdict_label
+from cnnzoo.studies.report_text import evidence_text, training_text, verdict_label
 from cnnzoo.studies.runner import FAILED, is_current, run_study
 from cnnzoo.train.rundir import check_writable_dir, check_writable_file
 
@@ -177,7 +177,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
                           f"{type(e).__name__}: {_short(str(e), 60)}"])
             continue
         how = "finished earlier, reused (--force reruns)" if result.get("skipped") else \
-            f"{result['elapsed_s']:.1f} s{_training_text(result)}"
+            f"{result['elapsed_s']:.1f} s{_after(training_text(result.get('environment', {})))}"
         print(f"  {_verdict_cell(result)} ({how})", flush=True)
         table.append(_table_row(module.id, result))
     path = report(out)
@@ -186,14 +186,9 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
     return 1 if failed else 0
 
 
-def _training_text(result: dict) -> str:
-    """Its runs' own training time: they trained before the study (in the queue) or in it."""
-    env = result.get("environment", {})
-    runs = env.get("training_runs")
-    if not runs:
-        return ""
-    return f" after its {runs} training run{'s' if runs > 1 else ''}: " \
-        f"{env['training_s']:,.0f} s of training"
+def _after(training: str) -> str:
+    """The runs trained before the study's own seconds (in the queue, or on a rerun)."""
+    return f" after {training}" if training else ""
 
 
 TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]
@@ -232,10 +227,10 @@ def _train_here(modules: list, args: argparse.Namespace, out: Path, jobs: int) -
     own error: one broken study must not stop the rest."""
     todo = [m for m in modules if args.force or not is_current(
         m, out, args.mode, args.seeds, args.data)]
-    if not any(m.study.seeded for m in todo):
+    training = sum(m.study.seeded for m in todo)
+    if not training:
         return
-    print(f"planning the training runs of {sum(m.study.seeded for m in todo)} studies",
-          flush=True)
+    print(f"planning the training runs of {training} studies", flush=True)
     try:
         train_here(todo, out, args.mode, args.seeds, jobs, **_context(args))
     except Exception as e:  # noqa: BLE001 - the studies below meet it and report it

@@ -102,7 +102,7 @@ def train_plan(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int 
 def train_here(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int | None,
                jobs: int, log: Callable[[str], None] = print, **context: Any) -> None:
     """Every run `modules` need, trained on this machine `jobs` at a time before any study
-    computes its verdict: one queue over all the studies, costliest first, so no core waits
+    computes its verdict: one queue over all the studies, longest first, so no core waits
     at the end of one study for its last run while the next study's runs could start
     (docs/benchmarks.md#case-studies-one-queue-for-every-study). Runs that start from
     others' weights (identity's fine-tunes) follow in a second queue, once those have

@@ -38,6 +38,7 @@ from cnnzoo.studies.report_text import (
     prose,
     scrub,
     short_claim,
+    training_text,
     value_html,
     verdict_label,
 )
@@ -331,12 +332,11 @@ def _run_line(e: Mapping[str, Any], root: Path) -> str:
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else \
         f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
     load = env.get("load_1min")
-    runs = env.get("training_runs")
-    training = f"; {runs} training runs, {_seconds(env['training_s'])} of training" \
-        if runs else ""
+    training = training_text(env)
     return prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
                   f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"
-                  f"{_jobs(env)}{'' if load is None else f' (load {load})'}{training}, "
+                  f"{_jobs(env)}{'' if load is None else f' (load {load})'}"
+                  f"{f'; {training}' if training else ''}, "
                   f"{e.get('created', '')}", root)
 
 

@@ -67,6 +67,16 @@ def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str
     return f"{r['name']}: {interval_text(r)}" if several else interval_text(r)
 
 
+def training_text(environment: Mapping[str, Any]) -> str:
+    """A training study's runs and their own training time, as result.json records them
+    ('12 training runs, 344.2 s of training'); '' where the study trained nothing."""
+    runs = environment.get("training_runs")
+    if not runs:
+        return ""
+    return (f"{runs} training run{'s' if runs != 1 else ''}, "
+            f"{environment['training_s']:,.1f} s of training")
+
+
 def short_claim(text: str, width: int = CLAIM_WIDTH) -> str:
     """A claim's first sentence, cut at a word under `width` characters."""
     first = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0].rstrip(".;")
