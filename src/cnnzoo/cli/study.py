@@ -182,8 +182,12 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
         table.append(_table_row(module.id, result))
     path = report(out)
     print(f"\n{_verdict_table(table)}")
-    print(f"\n{len(modules)} studies in {time.perf_counter() - t0:.0f} s; report: {path}")
+    print(f"\n{_studies(len(modules))} in {time.perf_counter() - t0:.0f} s; report: {path}")
     return 1 if failed else 0
+
+
+def _studies(n: int) -> str:
+    return f"{n} stud{'y' if n == 1 else 'ies'}"
 
 
 def _after(training: str) -> str:
@@ -230,7 +234,7 @@ def _train_here(modules: list, args: argparse.Namespace, out: Path, jobs: int) -
     training = sum(m.study.seeded for m in todo)
     if not training:
         return
-    print(f"planning the training runs of {training} studies", flush=True)
+    print(f"planning the training runs of {_studies(training)}", flush=True)
     try:
         train_here(todo, out, args.mode, args.seeds, jobs, **_context(args))
     except Exception as e:  # noqa: BLE001 - the studies below meet it and report it
