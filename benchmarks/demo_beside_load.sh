@@ -2,15 +2,18 @@
 # `make demo` in a fresh clone while other work keeps the machine busy: the issue-23 target
 # (<= 12 minutes at a 1-minute load of 2 before it starts). The other work starts first, and
 # the demo once the 1-minute load has reached 2 (at most 5 minutes later):
-#   hogs N        N busy Python processes for the whole demo (the strictest case)
+#   hogs N [S]    N busy Python processes, stopped S seconds after the demo starts (no S:
+#                 they run for the whole demo, the strictest case; S = 0: the load is 2 at
+#                 the start, but from work that has just ended)
 #   job EPOCHS    LeNet-5 trained for EPOCHS (~1.1 s each alone) on 2 threads, the old
 #                 default: another job that ends while the demo runs
 #   idle          nothing else
 # Prints one line: wall seconds, load before and after, the studies' and LeNet-5's times.
 #   sh benchmarks/demo_beside_load.sh REPO hogs 2
+#   sh benchmarks/demo_beside_load.sh REPO hogs 2 300
 #   sh benchmarks/demo_beside_load.sh REPO job 300
 set -u
-REPO=$1; KIND=$2; AMOUNT=${3:-0}
+REPO=$1; KIND=$2; AMOUNT=${3:-0}; STOP_AFTER=${4:-}
 WORK=$(mktemp -d)
 git clone -q "$REPO" "$WORK/demo"
 pids=""
@@ -28,7 +31,7 @@ while time.time() - t < 3600: pass" &
         --no-progress --out "$WORK/other" > "$WORK/other.log" 2>&1 &
     pids="$!" ;;
   idle) ;;
-  *) echo "usage: demo_beside_load.sh REPO hogs N | job SECONDS | idle" >&2; exit 2 ;;
+  *) echo "usage: demo_beside_load.sh REPO hogs N [STOP_AFTER_S] | job EPOCHS | idle" >&2; exit 2 ;;
 esac
 if [ "$KIND" != idle ]; then
   waited=0
@@ -39,15 +42,21 @@ if [ "$KIND" != idle ]; then
 fi
 before=$(cut -d' ' -f1-4 /proc/loadavg)
 start=$(date +%s)
+stopper=""
+if [ -n "$STOP_AFTER" ] && [ -n "$pids" ]; then
+  (sleep "$STOP_AFTER"; for p in $pids; do kill "$p" 2>/dev/null; done) &
+  stopper=$!
+fi
 (cd "$WORK/demo" && make demo > "$WORK/demo.log" 2>&1); rc=$?
 end=$(date +%s)
 studies=$(grep -o "studies in [0-9]* s" "$WORK/demo.log" | tail -1)
 lenet=$(grep -o "[0-9.]* s of training" "$WORK/demo.log" | head -1)
 other=""
 [ "$KIND" = job ] && other="; the other job: $(grep -o '[0-9.]* s of training' "$WORK/other.log" | tail -1)"
-echo "$KIND $AMOUNT: make demo rc $rc, $((end - start)) s; load before $before, after" \
+[ -n "$stopper" ] && kill "$stopper" 2>/dev/null
+echo "$KIND $AMOUNT${STOP_AFTER:+ (stopped after $STOP_AFTER s)}: make demo rc $rc, $((end - start)) s; load before $before, after" \
      "$(cut -d' ' -f1-4 /proc/loadavg); LeNet-5 $lenet; $studies$other;" \
      "cpu$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(nproc) cores"
 for p in $pids; do kill "$p" 2>/dev/null; done
-cp "$WORK/demo.log" "/tmp/demo_beside_load_${KIND}_${AMOUNT}.log"
+cp "$WORK/demo.log" "/tmp/demo_beside_load_${KIND}_${AMOUNT}${STOP_AFTER:+_$STOP_AFTER}.log"
 rm -rf "$WORK"
