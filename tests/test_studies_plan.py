@@ -18,10 +18,19 @@ import pytest
 import torch
 
 import cnnzoo
+from cnnzoo.studies import lrn
 from cnnzoo.studies.base import StudyError
 from cnnzoo.studies.cache import CLAIM, DONE, Planned, RunCache
 from cnnzoo.studies.executors import _ranges, sbatch_script, summary
-from cnnzoo.studies.plan import Plan, entry_of, make_plan, read_plan, select, write_plan
+from cnnzoo.studies.plan import (
+    Plan,
+    entry_of,
+    make_plan,
+    read_plan,
+    run_entry,
+    select,
+    write_plan,
+)
 from cnnzoo.studies.registry import get
 from cnnzoo.train.checkpoint import load_checkpoint
 
@@ -242,3 +251,22 @@ def test_study_run_queues_the_runs_of_the_studies_that_will_run(
     monkeypatch.setattr(cli, "train_here", broken)
     assert main(args) == 0 and len(ran) == 12  # 3 studies x 4 calls: every one still ran
     assert "note: the shared queue stopped (KeyError" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_planning_a_finished_study_skips_what_it_measures(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A plan only lists runs: lrn's activity and timing, measured beside its finished runs,
+    are left to the study itself (`study run --force` plans before it runs)."""
+    context = {"data": "mnist", "train_overrides": TINY}
+    for e in make_plan([get("lrn")], tmp_path, "quick", 1, **context).entries:
+        run_entry(e, log=lambda line: None)
+
+    def measured(*args: object, **kwargs: object) -> None:
+        raise AssertionError("lrn measured while planning")
+
+    monkeypatch.setattr(lrn, "time_lrn", measured)
+    monkeypatch.setattr(lrn, "lrn_activity", measured)
+    plan = make_plan([get("lrn")], tmp_path, "quick", 1, **context)
+    assert len(plan.entries) == 2 and all(e.finished for e in plan.entries)

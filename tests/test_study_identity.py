@@ -205,7 +205,9 @@ def test_measured_reports_the_construction_and_both_metrics(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_tiny_identity_study_end_to_end(tmp_path: Path) -> None:
+def test_tiny_identity_study_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    from cnnzoo.studies.plan import make_plan
     from cnnzoo.studies.registry import get
     from cnnzoo.studies.runner import run_study
 
@@ -222,3 +224,15 @@ def test_tiny_identity_study_end_to_end(tmp_path: Path) -> None:
     assert sum(c.startswith("cnnzoo train study_resnet_inserted") for c in trains) == 2
     assert "--init-weights" not in trains[0]
     assert all("--init-weights" in c for c in trains[1:])
+
+    # Planning it again (as `study run --force` does before running it) lists the same four
+    # runs, all finished, and leaves the construction check to the study itself.
+    def no_check(*args: object) -> None:
+        raise AssertionError("the construction check ran while planning")
+
+    monkeypatch.setattr(identity, "_logits", no_check)
+    plan = make_plan([get("identity")], tmp_path, "quick", 1, data="mnist",
+                     train_overrides=tiny)
+    assert len(plan.entries) == 4 and all(e.finished for e in plan.entries)
+    assert not plan.waiting
+

@@ -120,6 +120,9 @@ class StudyContext:
     log: Callable[[str], None] = print
     weights_dir: str | None = None  # pretrained weights MODEL.pth (top5-table's measurement)
     device: str | None = None  # every training run's device (None: the trainer's default)
+    # True while a plan is made (cnnzoo.studies.plan): run() lists its training runs and
+    # skips what it measures beside them, which the real run measures again anyway.
+    planning: bool = False
 
     @property
     def quick(self) -> bool:

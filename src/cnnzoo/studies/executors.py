@@ -106,10 +106,9 @@ def train_here(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int 
     at the end of one study for its last run while the next study's runs could start
     (docs/benchmarks.md#case-studies-one-queue-for-every-study). Runs that start from
     others' weights (identity's fine-tunes) follow in a second queue, once those have
-    finished; anything later the study trains itself. Planning a study whose runs have all
-    finished runs its own measurements (identity's take ~16 s), so only the studies still
-    waiting are planned again. A run that fails is not tried again here: the study that
-    needs it resumes it and reports its error."""
+    finished; anything later the study trains itself. Only the studies still waiting are
+    planned again. A run that fails is not tried again here: the study that needs it
+    resumes it and reports its error."""
     tried: set[str] = set()
     for _ in range(2):
         plan = make_plan(modules, out, mode, seeds, log=lambda line: None, **context)

@@ -203,6 +203,27 @@ def _logits(model: torch.nn.Module, loader: Any) -> tuple[torch.Tensor, torch.Te
     return torch.cat(outs), torch.cat(labels)
 
 
+class _Check:
+    """The construction check of one seed: each net's test accuracy and how far its logits
+    are from the trained net's (its sums on STUDY_THREADS, whatever the cores)."""
+
+    def __init__(self, trained: torch.nn.Module, loader: Any, seed: int) -> None:
+        self.trained, self.loader, self.seed = trained, loader, seed
+        with torch_threads(STUDY_THREADS):
+            self.ref, self.labels = _logits(trained, loader)
+
+    def row(self, variant: str, model: torch.nn.Module) -> dict[str, Any]:
+        if model is self.trained:
+            out = self.ref
+        else:
+            with torch_threads(STUDY_THREADS):
+                out, _ = _logits(model, self.loader)
+        return {"seed": self.seed, "variant": variant,
+                "test_acc": float((out.argmax(1) == self.labels).float().mean()),
+                "max_logit_diff": float((out - self.ref).abs().max()),
+                "test_images": len(self.labels)}
+
+
 def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool, seed: int = 0
                   ) -> torch.nn.Module:
     """The deeper net: the trained resnet-20's weights, plus EXTRA blocks per stage drawn
@@ -259,25 +280,20 @@ def run(ctx: StudyContext) -> None:
         loader, classes, channels = _test_loader(base.config)
         trained = create_model(BASE, num_classes=classes, in_chans=channels, **options)
         trained.load_state_dict(load_checkpoint(base.out / LAST)["model"])  # final weights
-        with torch_threads(STUDY_THREADS):  # the check's sums do not depend on the cores
-            ref, labels = _logits(trained, loader)
-        checks.append({"seed": seed, "variant": TRAINED,
-                       "test_acc": float((ref.argmax(1) == labels).float().mean()),
-                       "max_logit_diff": 0.0, "test_images": len(labels)})
+        check = None if ctx.planning else _Check(trained, loader, seed)
+        if check:
+            checks.append(check.row(TRAINED, trained))
         starts = {CONTROL: _save_init(trained, inits, f"{base.hash}-base")}
         for variant, (residual, zero) in INSERTIONS.items():
             deep = insert_blocks(trained, residual, zero, seed=seed)
-            with torch_threads(STUDY_THREADS):
-                out, _ = _logits(deep, loader)
-            checks.append({"seed": seed, "variant": variant,
-                           "test_acc": float((out.argmax(1) == labels).float().mean()),
-                           "max_logit_diff": float((out - ref).abs().max()),
-                           "test_images": len(labels)})
+            if check:
+                checks.append(check.row(variant, deep))
             if not zero:
                 arm = RESIDUAL if residual else PLAIN
                 label = f"{base.hash}-{'residual' if residual else 'plain'}"
                 starts[arm] = _save_init(deep, inits, label)
-        ctx.write_csv("insertion", checks)
+        if checks:
+            ctx.write_csv("insertion", checks)
         plans[seed] = {}
         for arm, (model, residual) in TUNED.items():
             opts = dict(options) if residual is None else {

@@ -250,6 +250,8 @@ def run(ctx: StudyContext) -> None:
                activity_images=ACTIVITY_IMAGES)
     train_arms(ctx, data, arms)
     assert ctx.runs is not None
+    if ctx.planning:
+        return
     activity: list[dict[str, Any]] = []
     for seed in ctx.seeds:  # cached: train() finds each run finished
         activity += lrn_activity(ctx.runs.train(MODEL, data, seed=seed,

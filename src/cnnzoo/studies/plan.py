@@ -177,7 +177,7 @@ def plan_study(module: StudyModule, cache: PlanningCache, mode: str, seeds: int 
     with tempfile.TemporaryDirectory(prefix=f"cnnzoo-plan-{module.id}-") as scratch:
         ctx = StudyContext(study=module.study, mode=mode,
                            seeds=default_seeds(module, mode, seeds), out=Path(scratch),
-                           progress=False, **context)
+                           progress=False, planning=True, **context)
         ctx.runs = cache
         try:
             module.module.run(ctx)
