@@ -123,12 +123,12 @@ def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
 
     from cnnzoo.studies.parallel import _Pace
 
-    def run(relative_s: float) -> SimpleNamespace:
-        return SimpleNamespace(cost={"macs": 1.0, "relative_s": relative_s})
+    def run(estimated_s: float) -> SimpleNamespace:
+        return SimpleNamespace(cost={"macs": 1.0, "cpu_hours": estimated_s / 3600})
 
     pace = _Pace(jobs=2)
     pace.add(run(1), 10.0)
     assert pace.left([run(50)]) == ""  # one run says too little
-    pace.add(run(3), 30.0)  # the runs take 10x their relative time here
+    pace.add(run(3), 30.0)  # the runs take 10x their estimate here
     assert pace.left([run(3), run(4)]) == "; under a minute of training left"  # 70 s / 2
     assert pace.left([run(20), run(4)]) == "; about 2 min of training left"  # 240 s / 2

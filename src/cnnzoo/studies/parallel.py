@@ -59,10 +59,10 @@ class ParallelRunCache(RunCache):
 def run_locally(entries: Sequence[PlanEntry], jobs: int,
                 log: Callable[[str], None] = print) -> None:
     """Train plan lines `jobs` at a time, each in its own process, the longest first by
-    their estimated relative time (so the last to finish is a short one). Returns when all
+    their estimated time (so the last to finish is a short one). Returns when all
     have ended, finished or failed."""
     jobs = min(jobs, len(entries))
-    queue = sorted(entries, key=_relative_s, reverse=True)
+    queue = sorted(entries, key=_cpu_s, reverse=True)
     threads = max(e.config.get("threads") or 1 for e in entries)
     log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
         f"{'s' if threads > 1 else ''} each")
@@ -95,28 +95,28 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
             raise
 
 
-def _relative_s(entry: PlanEntry) -> float:
-    """The run's time relative to others (plan.REL_S_PER_GMAC): every entry here was just
-    planned, so its cost holds it."""
-    return entry.cost["relative_s"]
+def _cpu_s(entry: PlanEntry) -> float:
+    """The run's estimated seconds on one thread (plan.cpu_seconds): every entry here was
+    just planned, so its cost holds them."""
+    return entry.cost["cpu_hours"] * 3600
 
 
 class _Pace:
-    """How long the runs left will take: their relative times, scaled by what the ended
+    """How long the runs left will take: their estimated times, scaled by what the ended
     ones took against theirs (a learner waiting minutes wants to know how many)."""
 
     def __init__(self, jobs: int) -> None:
         self.jobs, self.estimated, self.seconds, self.runs = jobs, 0.0, 0.0, 0
 
     def add(self, entry: PlanEntry, seconds: float) -> None:
-        self.estimated += _relative_s(entry)
+        self.estimated += _cpu_s(entry)
         self.seconds += seconds
         self.runs += 1
 
     def left(self, pending: Sequence[PlanEntry]) -> str:
         if self.runs < 2 or not pending or self.estimated <= 0:
             return ""
-        seconds = sum(map(_relative_s, pending)) * self.seconds / self.estimated / self.jobs
+        seconds = sum(map(_cpu_s, pending)) * self.seconds / self.estimated / self.jobs
         return f"; about {max(1, round(seconds / 60))} min of training left" \
             if seconds >= 60 else "; under a minute of training left"
 

@@ -29,21 +29,19 @@ from cnnzoo.studies.registry import RUNS, StudyModule, default_seeds
 from cnnzoo.studies.training import trained_input
 
 PLAN_FILE = "plan.jsonl"
-# The cost model: a run's work is its multiply-adds (forward 1x, backward 2x on each
-# training image, forward on each per-epoch test image). The CPU rate is fitted to the
-# standard evidence (docs/studies/standard: 60,000 GMAC in ~5,900 core-seconds, 2 AVX2
-# cores, one run per core; by study 3.7 to 18 GMAC/s: read an estimate as good to a factor
-# of 2-3). The GPU figures are assumptions, not measured (no GPU here): small nets are
-# bound by each step's kernel launches (GPU_STEP_S), plus their MACs at bf16's rate.
-CPU_MACS_PER_S = 1.0e10  # one thread of one core
+# One run-time model, seconds on one thread of one core: it orders a local queue longest
+# first, gives the queue's time left (scaled by what the runs already ended took) and a
+# plan's CPU-hours. Small nets are bound less by their multiply-adds (forward 1x, backward 2x
+# on each training image, forward on each per-epoch test image) than by launching each layer
+# every step, and every run has a fixed part (its start, data, final evaluation). Fitted on
+# an AMD EPYC (AVX-512) to the quick and full modes' runs timed step by step
+# (benchmarks/run_time_model.py: within 0.5-1.35x of each) and to the quick mode's runs in
+# the queue (their start: ~3 s). Slowest against it: depthwise and LRN layers. The GPU
+# figures are assumptions, not measured (no GPU here): small nets are bound by each step's
+# kernel launches (GPU_STEP_S), plus their MACs at bf16's rate.
+CPU_S_PER_GMAC, CPU_S_PER_LAYER_STEP, CPU_S_PER_RUN = 0.027, 2.3e-4, 3.0
 GPU_MACS_PER_S = 5.0e12  # one data-centre GPU, bf16, about a tenth of its peak
 GPU_STEP_S = 0.005  # one small net's training step in eager PyTorch, launch-bound
-# How long runs take relative to each other on one CPU thread, for the order of a queue and
-# its time left (scaled by the runs already ended): small nets are bound less by their
-# multiply-adds than by launching each layer every step, and every run has a fixed part
-# (start, data, final evaluation). Least squares over the default mode's 45 runs (AMD EPYC,
-# one thread each): within 25% of each run, where multiply-adds alone were off 2-4x.
-REL_S_PER_GMAC, REL_S_PER_LAYER_STEP, REL_S_PER_RUN = 0.016, 2.0e-4, 5.7
 
 @dataclass(frozen=True)
 class PlanEntry:
@@ -116,15 +114,19 @@ def work(p: Planned) -> tuple[float, int, int]:
     return float(macs) * (3 * train + test) * epochs, steps, layers
 
 
+def cpu_seconds(macs: float, steps: int, layers: int) -> float:
+    """The run-time model above: a run's seconds on one thread of one core."""
+    return macs / 1e9 * CPU_S_PER_GMAC + steps * layers * CPU_S_PER_LAYER_STEP + CPU_S_PER_RUN
+
+
 def cost(p: Planned) -> dict[str, Any]:
-    """The run's estimated cost: its MACs, CPU-hours on one core, hours on one GPU, and its
-    time relative to other runs (relative_s, see REL_S_PER_GMAC)."""
+    """The run's estimated cost: its MACs and steps, CPU-hours on one thread of one core
+    (cpu_seconds) and hours on one GPU."""
     macs, steps, layers = work(p)
     gpu_s = macs / GPU_MACS_PER_S + steps * GPU_STEP_S
-    relative = macs / 1e9 * REL_S_PER_GMAC + steps * layers * REL_S_PER_LAYER_STEP \
-        + REL_S_PER_RUN
-    return {"macs": macs, "steps": steps, "cpu_hours": _sig(macs / CPU_MACS_PER_S / 3600),
-            "gpu_hours": _sig(gpu_s / 3600), "relative_s": _sig(relative), "estimate": True}
+    return {"macs": macs, "steps": steps,
+            "cpu_hours": _sig(cpu_seconds(macs, steps, layers) / 3600),
+            "gpu_hours": _sig(gpu_s / 3600), "estimate": True}
 
 
 def _sig(x: float) -> float:

@@ -168,8 +168,12 @@ def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None
         teardown(ctx)
 
 
+FINAL_TRAIN_IMAGES = 2000  # training images a study's final evaluation scores
+
+
 @torch.no_grad()
-def evaluate_final(cfg: TrainConfig, train_images: int = 2000) -> dict[str, Any]:
+def evaluate_final(cfg: TrainConfig, train_images: int = FINAL_TRAIN_IMAGES
+                   ) -> dict[str, Any]:
     """The finished run's final weights (last.pt) in eval mode, on the whole test split
     (whatever cfg.limit_test evaluated per epoch) and on a fixed part of its training images
     (the first `train_images` of the subset it trained on, without augmentation): the
