@@ -97,9 +97,10 @@ def test_one_queue_trains_every_study_first_and_the_studies_train_nothing(
     modules = [get("degradation"), get("identity")]
     logs: list[str] = []
     train_here(modules, tmp_path / "q", "quick", 1, jobs=2, log=logs.append, **context)
-    rounds = [line for line in logs if line.startswith("training ")]
+    rounds = [line.split(";")[0] for line in logs if line.startswith("training ")]
     assert rounds == ["training 4 runs, 2 at a time with 1 thread each",
                       "training 3 runs, 2 at a time with 1 thread each"], logs
+    assert all("by the plan's estimate" in line for line in logs if line.startswith("training "))
     ended = [line for line in logs if " runs] " in line]
     assert len(ended) == 7 and all("finished in" in line for line in ended)
     assert all(e.finished for e in make_plan(modules, tmp_path / "q", "quick", 1, **context)
@@ -132,3 +133,20 @@ def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
     pace.add(run(3), 30.0)  # the runs take 10x their estimate here
     assert pace.left([run(3), run(4)]) == "; under a minute of training left"  # 70 s / 2
     assert pace.left([run(20), run(4)]) == "; about 2 min of training left"  # 240 s / 2
+
+
+def test_the_first_estimate_stretches_with_the_cores_others_keep_busy(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from cnnzoo.studies import parallel
+
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    runs = [SimpleNamespace(cost={"cpu_hours": s / 3600}) for s in (200, 100, 60)]
+    assert parallel.first_estimate(runs, 2, 0.0) == "; about 3 min by the plan's estimate"
+    busy = parallel.first_estimate(runs, 2, 2.0)  # half a core each: twice as long (400 s)
+    assert busy == ("; about 7 min by the plan's estimate, other processes keeping 2.0 of "
+                    "the 2 cores busy")
+    assert parallel.first_estimate(runs[:1], 2, None) == "; about 3 min by the plan's estimate"
+    assert parallel.first_estimate(runs[2:], 1, 0.0) == "; about a minute by the plan's estimate"
+    assert parallel.first_estimate([], 2, 0.0) == ""

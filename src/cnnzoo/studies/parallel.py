@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from cnnzoo.load import cores, others_busy
 from cnnzoo.studies.cache import DONE, Planned, RunCache
 from cnnzoo.studies.plan import PlanEntry, entry_of, run_entry
 from cnnzoo.train.rundir import interrupts
@@ -65,7 +66,7 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
     queue = sorted(entries, key=_cpu_s, reverse=True)
     threads = max(e.config.get("threads") or 1 for e in entries)
     log(f"training {len(queue)} runs, {jobs} at a time with {threads} thread"
-        f"{'s' if threads > 1 else ''} each")
+        f"{'s' if threads > 1 else ''} each" + first_estimate(queue, jobs, others_busy()))
     start = _start_method()
     running: dict[multiprocessing.process.BaseProcess, tuple[PlanEntry, float]] = {}
     total, ended = len(queue), 0
@@ -119,6 +120,21 @@ class _Pace:
         seconds = sum(map(_cpu_s, pending)) * self.seconds / self.estimated / self.jobs
         return f"; about {max(1, round(seconds / 60))} min of training left" \
             if seconds >= 60 else "; under a minute of training left"
+
+
+def first_estimate(entries: Sequence[PlanEntry], jobs: int, others: float | None) -> str:
+    """The queue's time by the plan's model alone, before any run has ended to give the pace:
+    on the cores left when other processes keep `others` of them busy, each worker's share
+    of a core shrinks. The model was fitted on one CPU: the figure is a first guess."""
+    if not entries:
+        return ""
+    share = min(1.0, cores() / ((others or 0.0) + jobs))
+    seconds = max(max(map(_cpu_s, entries)), sum(map(_cpu_s, entries)) / jobs) / share
+    busy = (f", other processes keeping {others:.1f} of the {cores()} cores busy"
+            if share < 1.0 else "")
+    when = f"about {round(seconds / 60)} min" if seconds >= 90 else "about a minute" \
+        if seconds >= 30 else "under a minute"
+    return f"; {when} by the plan's estimate{busy}"
 
 
 def _ended_line(entry: PlanEntry, finished: bool, seconds: float, ended: int,
