@@ -5,8 +5,9 @@
 #   hogs N [S]    N busy Python processes, stopped S seconds after the demo starts (no S:
 #                 they run for the whole demo, the strictest case; S = 0: the load is 2 at
 #                 the start, but from work that has just ended)
-#   job EPOCHS    LeNet-5 trained for EPOCHS (~1.1 s each alone) on 2 threads, the old
-#                 default: another job that ends while the demo runs
+#   job EPOCHS [S] LeNet-5 trained for EPOCHS (~1.1 s each alone) on 2 threads, the old
+#                 default: another job that ends while the demo runs (or is stopped
+#                 S seconds after the demo starts)
 #   idle          nothing else
 # Prints one line: wall seconds, load before and after, the studies' and LeNet-5's times.
 #   sh benchmarks/demo_beside_load.sh REPO hogs 2
@@ -31,7 +32,7 @@ while time.time() - t < 3600: pass" &
         --no-progress --out "$WORK/other" > "$WORK/other.log" 2>&1 &
     pids="$!" ;;
   idle) ;;
-  *) echo "usage: demo_beside_load.sh REPO hogs N [STOP_AFTER_S] | job EPOCHS | idle" >&2; exit 2 ;;
+  *) echo "usage: demo_beside_load.sh REPO hogs N [STOP_AFTER_S] | job EPOCHS [STOP_AFTER_S] | idle" >&2; exit 2 ;;
 esac
 if [ "$KIND" != idle ]; then
   waited=0
@@ -44,7 +45,8 @@ before=$(cut -d' ' -f1-4 /proc/loadavg)
 start=$(date +%s)
 stopper=""
 if [ -n "$STOP_AFTER" ] && [ -n "$pids" ]; then
-  (sleep "$STOP_AFTER"; for p in $pids; do kill "$p" 2>/dev/null; done) &
+  # Its own output closed: a killed stopper's sleep must not hold a pipe open.
+  (sleep "$STOP_AFTER" && for p in $pids; do kill "$p"; done) >/dev/null 2>&1 &
   stopper=$!
 fi
 (cd "$WORK/demo" && make demo > "$WORK/demo.log" 2>&1); rc=$?

@@ -1,5 +1,6 @@
 """The plans' run-time model (cnnzoo.studies.plan.cpu_seconds) against measured step times:
-for each distinct training run of the quick and full modes (model, options, image size),
+for each distinct net of the quick and full modes' runs (model, options, image size: arms
+that differ only in their recipe, such as inception-aux's loss weight, are timed once),
 one training step and one evaluation image timed on one thread, in the run's own layout and
 optimizer; the run's time is then its steps times the step, plus its per-epoch and final
 evaluations times the image (the run's start is left out). Prints each run's measured and
@@ -36,7 +37,7 @@ FINAL_TEST_IMAGES = 10_000  # the final evaluation's whole test split (Fashion-M
 
 
 def distinct_runs(mode: str) -> list[PlanEntry]:
-    """One plan line per distinct (model, options, image size) of `mode`'s first round."""
+    """One plan line per distinct net (model, options, image size) of `mode`'s first round."""
     with tempfile.TemporaryDirectory() as out:
         plan = make_plan(available(), out, mode, log=lambda line: None)
     seen, runs = set(), []

@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from cnnzoo.studies import parallel
 from cnnzoo.studies.cache import DONE, Planned, RunCache
 from cnnzoo.studies.parallel import ParallelRunCache
 
@@ -120,14 +122,10 @@ def test_one_queue_trains_every_study_first_and_the_studies_train_nothing(
 
 
 def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
-    from types import SimpleNamespace
-
-    from cnnzoo.studies.parallel import _Pace
-
     def run(estimated_s: float) -> SimpleNamespace:
         return SimpleNamespace(cost={"macs": 1.0, "cpu_hours": estimated_s / 3600})
 
-    pace = _Pace(jobs=2)
+    pace = parallel._Pace(jobs=2)
     pace.add(run(1), 10.0)
     assert pace.left([run(50)]) == ""  # one run says too little
     pace.add(run(3), 30.0)  # the runs take 10x their estimate here
@@ -137,10 +135,6 @@ def test_the_time_left_is_estimated_from_the_runs_that_ended() -> None:
 
 def test_the_first_estimate_stretches_with_the_cores_others_keep_busy(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
-    from cnnzoo.studies import parallel
-
     monkeypatch.setattr(parallel, "cores", lambda: 2)
     runs = [SimpleNamespace(cost={"cpu_hours": s / 3600}) for s in (200, 100, 60)]
     assert parallel.first_estimate(runs, 2, 0.0) == "; about 3 min by the plan's estimate"
@@ -148,5 +142,7 @@ def test_the_first_estimate_stretches_with_the_cores_others_keep_busy(
     assert busy == ("; about 7 min by the plan's estimate, other processes keeping 2.0 of "
                     "the 2 cores busy")
     assert parallel.first_estimate(runs[:1], 2, None) == "; about 3 min by the plan's estimate"
+    assert parallel.first_estimate(runs, 4, None) == \
+        "; about 7 min by the plan's estimate, 4 workers sharing 2 cores"  # 200 s at half
     assert parallel.first_estimate(runs[2:], 1, 0.0) == "; about a minute by the plan's estimate"
     assert parallel.first_estimate([], 2, 0.0) == ""

@@ -15,6 +15,9 @@ from cnnzoo import create_model
 from cnnzoo.studies import degradation, identity
 from cnnzoo.studies.base import CONFIRMED, INCONCLUSIVE, REFUTED, RawData
 from cnnzoo.studies.identity import CONTROL, PLAIN, RESIDUAL, TRAINED, ZERO_RESIDUAL
+from cnnzoo.studies.plan import make_plan
+from cnnzoo.studies.registry import get
+from cnnzoo.studies.runner import run_study
 
 # ---------------------------------------------------------------- the construction
 
@@ -207,10 +210,6 @@ def test_measured_reports_the_construction_and_both_metrics(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_tiny_identity_study_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                         ) -> None:
-    from cnnzoo.studies.plan import make_plan
-    from cnnzoo.studies.registry import get
-    from cnnzoo.studies.runner import run_study
-
     tiny = {"limit_train": 64, "limit_test": 64, "epochs": 1}
     result = run_study(get("identity"), mode="quick", data="mnist", out=tmp_path, threads=1,
                        progress=False, log=lambda s: None, train_overrides=tiny, seeds=1)
@@ -218,6 +217,10 @@ def test_tiny_identity_study_end_to_end(tmp_path: Path, monkeypatch: pytest.Monk
     saved = json.loads((folder / "result.json").read_text())
     assert saved["verdict"] == result["verdict"] == INCONCLUSIVE  # one seed: indicative
     assert saved["measured"]["construction"]["passed"]
+    checks = RawData(folder).csv("insertion")
+    assert [r["variant"] for r in checks] == [TRAINED, *identity.INSERTIONS]
+    diff = {r["variant"]: float(r["max_logit_diff"]) for r in checks}
+    assert diff[TRAINED] == 0.0 and diff[ZERO_RESIDUAL] < 1e-4 < diff[identity.RANDOM_PLAIN]
     assert sorted(r["arm"] for r in RawData(folder).csv("final")) == sorted(identity.ARMS)
     trains = [c for c in saved["commands"] if c.startswith("cnnzoo train ")]
     assert len(trains) == 4  # the base, then the three fine-tunes

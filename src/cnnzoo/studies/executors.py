@@ -238,8 +238,9 @@ def sbatch_script(plan_path: Path, entries: Sequence[PlanEntry], parallel: int =
     """A Slurm job array of the pending lines, each `cnnzoo study exec PLAN --index N`."""
     gpu = any(e.device.startswith("cuda") for e in entries)
     hours = max((e.cost["gpu_hours" if gpu else "cpu_hours"] for e in entries), default=0.0)
-    # Four times the estimate: runs with depthwise or LRN layers, or beside other work, have
-    # taken up to 2.7 times theirs (benchmarks/run_time_model.py, docs/studies.md).
+    # Four times the estimate: runs with depthwise or LRN layers, beside other work, have
+    # taken up to 2.7 times theirs (the standard runs: docs/benchmarks.md, "The plans'
+    # run-time model").
     limit = max(1, int(4 * hours + 1))
     command = shlex.join([sys.executable, "-m", "cnnzoo", "study", "exec", str(plan_path),
                           "--index"])

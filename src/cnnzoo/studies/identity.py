@@ -214,14 +214,14 @@ class _Check:
 
     def row(self, variant: str, model: torch.nn.Module) -> dict[str, Any]:
         if model is self.trained:
-            out = self.ref
+            out, diff = self.ref, 0.0
         else:
             with torch_threads(STUDY_THREADS):
                 out, _ = _logits(model, self.loader)
+            diff = float((out - self.ref).abs().max())
         return {"seed": self.seed, "variant": variant,
                 "test_acc": float((out.argmax(1) == self.labels).float().mean()),
-                "max_logit_diff": float((out - self.ref).abs().max()),
-                "test_images": len(self.labels)}
+                "max_logit_diff": diff, "test_images": len(self.labels)}
 
 
 def insert_blocks(trained: torch.nn.Module, residual: bool, zero_init: bool, seed: int = 0
@@ -280,19 +280,20 @@ def run(ctx: StudyContext) -> None:
         loader, classes, channels = _test_loader(base.config)
         trained = create_model(BASE, num_classes=classes, in_chans=channels, **options)
         trained.load_state_dict(load_checkpoint(base.out / LAST)["model"])  # final weights
+        # A plan needs the fine-tunes' starting weights, not the check (the run does it).
         check = None if ctx.planning else _Check(trained, loader, seed)
-        if check:
+        if check is not None:
             checks.append(check.row(TRAINED, trained))
         starts = {CONTROL: _save_init(trained, inits, f"{base.hash}-base")}
         for variant, (residual, zero) in INSERTIONS.items():
             deep = insert_blocks(trained, residual, zero, seed=seed)
-            if check:
+            if check is not None:
                 checks.append(check.row(variant, deep))
             if not zero:
                 arm = RESIDUAL if residual else PLAIN
                 label = f"{base.hash}-{'residual' if residual else 'plain'}"
                 starts[arm] = _save_init(deep, inits, label)
-        if checks:
+        if not ctx.planning:
             ctx.write_csv("insertion", checks)
         plans[seed] = {}
         for arm, (model, residual) in TUNED.items():

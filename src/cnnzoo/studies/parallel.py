@@ -124,17 +124,22 @@ class _Pace:
 
 def first_estimate(entries: Sequence[PlanEntry], jobs: int, others: float | None) -> str:
     """The queue's time by the plan's model alone, before any run has ended to give the pace:
-    on the cores left when other processes keep `others` of them busy, each worker's share
-    of a core shrinks. The model was fitted on one CPU: the figure is a first guess."""
+    each worker's share of a core shrinks when other processes keep `others` cores busy (None:
+    not known) or the workers outnumber the cores. The model was fitted on one CPU: the figure
+    is a first guess."""
     if not entries:
         return ""
-    share = min(1.0, cores() / ((others or 0.0) + jobs))
+    busy = others or 0.0
+    share = min(1.0, cores() / (busy + jobs))
     seconds = max(max(map(_cpu_s, entries)), sum(map(_cpu_s, entries)) / jobs) / share
-    busy = (f", other processes keeping {others:.1f} of the {cores()} cores busy"
-            if share < 1.0 else "")
+    why = ""
+    if busy >= 0.5 and share < 1.0:
+        why = f", other processes keeping {busy:.1f} of the {cores()} cores busy"
+    elif share < 1.0:
+        why = f", {jobs} workers sharing {cores()} cores"
     when = f"about {round(seconds / 60)} min" if seconds >= 90 else "about a minute" \
         if seconds >= 30 else "under a minute"
-    return f"; {when} by the plan's estimate{busy}"
+    return f"; {when} by the plan's estimate{why}"
 
 
 def _ended_line(entry: PlanEntry, finished: bool, seconds: float, ended: int,

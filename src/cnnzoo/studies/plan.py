@@ -35,7 +35,7 @@ PLAN_FILE = "plan.jsonl"
 # on each training image, forward on each per-epoch test image) than by launching each layer
 # every step, and every run has a fixed part (its start, data, final evaluation). Fitted on
 # an AMD EPYC (AVX-512) to the quick and full modes' runs timed step by step
-# (benchmarks/run_time_model.py: within 0.5-1.35x of each) and to the quick mode's runs in
+# (benchmarks/run_time_model.py: within 0.44-1.26x of each) and to the quick mode's runs in
 # the queue (their start: ~3 s). Slowest against it: depthwise and LRN layers. The GPU
 # figures are assumptions, not measured (no GPU here): small nets are bound by each step's
 # kernel launches (GPU_STEP_S), plus their MACs at bf16's rate.

@@ -28,6 +28,8 @@ from cnnzoo.train.rundir import RunDir, interrupts
 from cnnzoo.train.tensorboard import require_tensorboard
 from cnnzoo.train.transfer import freeze_features
 
+FINAL_TRAIN_IMAGES = 2000  # training images a study's final evaluation scores
+
 
 def load_data(cfg: TrainConfig) -> ImageDataset:
     dataset = load_dataset(cfg.data, root=cfg.data_root)
@@ -166,9 +168,6 @@ def _train(cfg: TrainConfig, resume: bool, last: Path, log: Callable[[str], None
         return s.trainer.fit()
     finally:
         teardown(ctx)
-
-
-FINAL_TRAIN_IMAGES = 2000  # training images a study's final evaluation scores
 
 
 @torch.no_grad()
