@@ -142,6 +142,7 @@ def test_the_first_estimate_stretches_with_the_cores_others_keep_busy(
     assert busy == ("; about 7 min by the plan's estimate, other processes keeping 2.0 of "
                     "the 2 cores busy")
     assert parallel.first_estimate(runs[:1], 2, None) == "; about 3 min by the plan's estimate"
+    assert parallel.first_estimate(runs, 2, 0.04) == "; about 3 min by the plan's estimate"
     assert parallel.first_estimate(runs, 4, None) == \
         "; about 7 min by the plan's estimate, 4 workers sharing 2 cores"  # 200 s at half
     assert parallel.first_estimate(runs[2:], 1, 0.0) == "; about a minute by the plan's estimate"

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from cnnzoo.load import cores, others_busy
+from cnnzoo.load import TAKEN, cores, others_busy
 from cnnzoo.studies.cache import DONE, Planned, RunCache
 from cnnzoo.studies.plan import PlanEntry, entry_of, run_entry
 from cnnzoo.train.rundir import interrupts
@@ -129,11 +129,12 @@ def first_estimate(entries: Sequence[PlanEntry], jobs: int, others: float | None
     is a first guess."""
     if not entries:
         return ""
-    busy = others or 0.0
+    # Under half a core of others' work is noise (a shell, the kernel), as for the trainer.
+    busy = others if others is not None and others >= TAKEN else 0.0
     share = min(1.0, cores() / (busy + jobs))
     seconds = max(max(map(_cpu_s, entries)), sum(map(_cpu_s, entries)) / jobs) / share
     why = ""
-    if busy >= 0.5 and share < 1.0:
+    if busy and share < 1.0:
         why = f", other processes keeping {busy:.1f} of the {cores()} cores busy"
     elif share < 1.0:
         why = f", {jobs} workers sharing {cores()} cores"
