@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import xml.dom.minidom
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from cnnzoo.studies.report import (
     verdict_label,
     verdicts,
 )
+from cnnzoo.studies.report_text import evidence_parts, evidence_text
 from cnnzoo.studies.svg import interval_chart, line_chart
 
 BETTER = Comparison("wide beats narrow", "test_acc", ("narrow", "wide"), 0.005, SUPERIORITY)
@@ -116,6 +117,13 @@ def test_the_summary_shows_n_claim_and_the_deciding_interval(folder: Path) -> No
     r = json.loads((folder / "fake-three-seeds" / "result.json").read_text())["comparisons"][0]
     assert re.search(r"\+1\.\d\d \[\+\d\.\d\d, \+\d\.\d\d\] vs margin \+0\.50", row)
     assert interval_text(r) in row and ">3</span>" in row
+    # The interval stays on one line; a deciding comparison's name, where several decide,
+    # wraps beside it, so the claim and key figure keep their width.
+    assert f"<span class='num'>{escape(interval_text(r))}</span>" in row
+    two = [r, {**r, "name": "second half"}]
+    assert evidence_parts(two, "confirmed") == (r["name"], interval_text(r))
+    assert evidence_text(two, "confirmed") == f"{r['name']}: {interval_text(r)}"
+    assert evidence_parts([r], "confirmed") == ("", interval_text(r))
     assert "A wider net is more accurate" in row and "no slower" not in _text(row)
     assert "+1.50 (no interval, n&lt;2) vs margin +0.50" in _summary_row(html, "fake-one-seed")
 

@@ -29,6 +29,7 @@ from cnnzoo.studies.report_text import (
     INDICATIVE,
     cell,
     deciding_comparison,
+    evidence_parts,
     evidence_text,
     interval_text,
     is_indicative,
@@ -408,12 +409,15 @@ def _jobs(env: dict) -> str:
 def _summary_row(e: Mapping[str, Any], root: Path) -> str:
     sid = escape(e["id"])
     n = _n(e)
-    evidence = escape(evidence_text(e.get("comparisons") or [], e["verdict"]))
+    # The comparison's name wraps; its interval stays on one line.
+    name, interval = evidence_parts(e.get("comparisons") or [], e["verdict"])
+    evidence = ((f"{escape(name)}: " if name else "")
+                + f"<span class='num'>{escape(interval)}</span>")
     claim = e.get("claim", "")
     cells = [f"<a href='#{sid}'>{sid}</a>",
              f"<span title='{escape(claim)}'>{prose(short_claim(claim), root)}</span>",
              _badge(e["verdict"], n), f"<span class='num'>{'-' if n is None else n}</span>",
-             f"<span class='num'>{evidence}</span>", prose(e.get("key", ""), root),
+             evidence, prose(e.get("key", ""), root),
              escape(e.get("mode", ""))]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 

@@ -57,14 +57,21 @@ def interval_text(r: Mapping[str, Any]) -> str:
     return f"{points(r, 'difference')}{bounds} vs margin {points(r, 'margin')}"
 
 
-def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str:
-    """The comparison a verdict turned on, as the verdict tables show it: named where
-    several decide (which half of degradation decided), '-' where none does."""
+def evidence_parts(comparisons: Sequence[Mapping[str, Any]], verdict: str
+                   ) -> tuple[str, str]:
+    """The comparison a verdict turned on: its name where several decide (which half of
+    degradation decided), else '', and its interval; ('', '-') where none decides."""
     r = deciding_comparison(comparisons, verdict)
     if r is None:
-        return "-"
+        return "", "-"
     several = sum(1 for c in comparisons if c.get("decides")) > 1
-    return f"{r['name']}: {interval_text(r)}" if several else interval_text(r)
+    return (r["name"] if several else ""), interval_text(r)
+
+
+def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str:
+    """evidence_parts as one line, as the verdict tables show it."""
+    name, interval = evidence_parts(comparisons, verdict)
+    return f"{name}: {interval}" if name else interval
 
 
 def training_text(environment: Mapping[str, Any]) -> str:
