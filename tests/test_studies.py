@@ -196,6 +196,16 @@ def test_runner_needs_data_and_crash(tmp_path: Path) -> None:
     r = run_study(_fake(needs), out=tmp_path, log=lambda s: None)
     assert r["verdict"] == NEEDS_DATA and "--data-root" in r["key"]
 
+    # Asked again on data that is not here, a study with a finished verdict keeps it.
+    done = tmp_path / "done"
+    run_study(_fake(lambda ctx: ctx.write_csv("x", [{"x": 1}])), out=done, log=lambda s: None)
+    before = {p.name: p.read_bytes() for p in (done / "fake").iterdir()}
+    said: list[str] = []
+    again = run_study(_fake(needs), out=done, data="imagenet", log=said.append)
+    assert again["verdict"] == NEEDS_DATA and again["kept"] == str(done / "fake")
+    assert {p.name: p.read_bytes() for p in (done / "fake").iterdir()} == before
+    assert said and "is kept" in said[-1] and not (done / "_partial" / "fake").exists()
+
     def crash(ctx: StudyContext) -> None:
         ctx.write_csv("x", [{"x": 1}])
         raise RuntimeError("boom")

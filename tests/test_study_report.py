@@ -17,6 +17,7 @@ from cnnzoo.studies.base import CONFIRMED, INCONCLUSIVE
 from cnnzoo.studies.comparisons import NON_INFERIORITY, SUPERIORITY, Comparison, compare, decide
 from cnnzoo.studies.report import (
     BADGE,
+    _run_line,
     deciding_comparison,
     interval_text,
     short_claim,
@@ -244,3 +245,14 @@ def test_a_studys_training_runs_are_counted_in_words() -> None:
     assert training_text({"training_runs": 1, "training_s": 1234.0}) == \
         "1 training run, 1,234.0 s of training"
     assert training_text({"threads": 1}) == ""  # a study that trained nothing
+
+
+def test_the_run_line_names_the_data_a_study_used(tmp_path: Path) -> None:
+    """A training study run on its default data says which (its measure records it); a
+    study that reads no data names none."""
+    trained = {"mode": "quick", "seeds": [0, 1, 2], "data": None, "elapsed_s": 1.0,
+               "data_needed": ["fashion-mnist"], "measured": {"data": "fashion-mnist"}}
+    assert "data fashion-mnist," in _run_line(trained, tmp_path)
+    assert "data mnist," in _run_line({**trained, "data": "mnist"}, tmp_path)
+    counted = {**trained, "seeds": [0], "data_needed": [], "measured": {}}
+    assert "data" not in _run_line(counted, tmp_path)

@@ -334,7 +334,11 @@ def _run_line(e: Mapping[str, Any], root: Path) -> str:
         f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
     load = env.get("load_1min")
     training = training_text(env)
-    return prose(f"{e.get('mode')} mode, {seed_text}, data {e.get('data') or 'default'}, "
+    # The dataset a training study used (its default is recorded in what it measured); a
+    # study that reads no data names none.
+    used = e.get("data") or (e.get("measured") or {}).get("data")
+    data = f"data {used}, " if used else "data default, " if e.get("data_needed") else ""
+    return prose(f"{e.get('mode')} mode, {seed_text}, {data}"
                   f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"
                   f"{_jobs(env)}{'' if load is None else f' (load {load})'}"
                   f"{f'; {training}' if training else ''}, "

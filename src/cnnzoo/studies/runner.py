@@ -229,9 +229,22 @@ def run_study(
         "commands": [command, *ctx.commands], "environment": env,
         "created": env["date"],
     }
+    if missing is not None and _finished(old):
+        # Asked for data that is not here: a verdict on other data stays (a report of the
+        # folder keeps it); the caller hears why nothing ran.
+        _clear(staging)
+        staging.rmdir()
+        log(f"{study.id}: {missing.splitlines()[0]}; the finished result in {folder} "
+            f"({old.get('mode')} mode, data {old.get('data') or 'default'}) is kept")
+        return {**result, "kept": str(folder)}
     write_json_atomic(staging / RESULT, result)
     _publish(staging, folder)
     return result
+
+
+def _finished(result: dict | None) -> bool:
+    """A result with a verdict computed from data (not one that needed data)."""
+    return result is not None and result.get("verdict") != NEEDS_DATA
 
 
 def _verdict_fields(measured: dict, verdict: Verdict) -> dict[str, Any]:
