@@ -103,6 +103,9 @@ def test_one_queue_trains_every_study_first_and_the_studies_train_nothing(
     assert rounds == ["training 4 runs, 2 at a time with 1 thread each",
                       "training 3 runs, 2 at a time with 1 thread each"], logs
     assert all("by the plan's estimate" in line for line in logs if line.startswith("training "))
+    first = logs.index(next(line for line in logs if line.startswith("training ")))
+    assert logs[first - 1].startswith("identity: 3 fine-tunes a seed") and \
+        logs[first - 1].endswith("a second queue, once those have finished")
     ended = [line for line in logs if " runs] " in line]
     assert len(ended) == 7 and all("finished in" in line for line in ended)
     assert all(e.finished for e in make_plan(modules, tmp_path / "q", "quick", 1, **context)
@@ -147,3 +150,16 @@ def test_the_first_estimate_stretches_with_the_cores_others_keep_busy(
         "; about 7 min by the plan's estimate, 4 workers sharing 2 cores"  # 200 s at half
     assert parallel.first_estimate(runs[2:], 1, 0.0) == "; about a minute by the plan's estimate"
     assert parallel.first_estimate([], 2, 0.0) == ""
+
+
+def test_a_run_is_told_from_the_others_of_its_model_and_seed_by_what_differs() -> None:
+    def run(hash_: str, model: str, seed: int, **fields: object) -> SimpleNamespace:
+        return SimpleNamespace(hash=hash_, model=model, seed=seed, fields=fields)
+
+    runs = [run("a", "googlenet", 0, epochs=6, aux_weight=0.0),
+            run("b", "googlenet", 0, epochs=6, aux_weight=0.3),
+            run("c", "googlenet", 1, epochs=6, aux_weight=0.0),  # alone of its seed
+            run("d", "net", 0, init_weights="/x/d.pt", model_options={"lrn": True, "alpha": 2}),
+            run("e", "net", 0, init_weights="/x/e.pt", model_options={"lrn": False})]
+    assert parallel.arm_labels(runs) == {"a": "aux_weight 0.0", "b": "aux_weight 0.3",
+                                         "d": "lrn True, alpha 2", "e": "lrn False"}

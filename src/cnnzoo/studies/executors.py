@@ -113,6 +113,8 @@ def train_here(modules: Sequence[StudyModule], out: Path, mode: str, seeds: int 
         plan = make_plan(modules, out, mode, seeds, log=lambda line: None, **context)
         todo = [e for e in plan.entries if not e.finished and e.hash not in tried]
         if todo:
+            for sid, why in plan.waiting.items():  # so that a learner knows more will come
+                log(f"{sid}: {why}: a second queue, once those have finished")
             tried.update(e.hash for e in todo)
             run_locally(todo, jobs, log)
         modules = [m for m in modules if m.id in plan.waiting]

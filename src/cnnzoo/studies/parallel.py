@@ -71,6 +71,7 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
     running: dict[multiprocessing.process.BaseProcess, tuple[PlanEntry, float]] = {}
     total, ended = len(queue), 0
     pace = _Pace(jobs)
+    arms = arm_labels(queue)
     # Ctrl-C and SIGTERM stop the workers (also where SIGINT came in ignored, which would
     # leave them training on).
     with interrupts(signal.SIGINT, signal.SIGTERM):
@@ -90,7 +91,8 @@ def run_locally(entries: Sequence[PlanEntry], jobs: int,
                     if finished:  # a run that failed at once says nothing of the pace
                         pace.add(entry, seconds)
                     left = pace.left([*queue, *(e for e, _ in running.values())])
-                    log(_ended_line(entry, finished, seconds, ended, total) + left)
+                    log(_ended_line(entry, arms.get(entry.hash, ""), finished, seconds,
+                                    ended, total) + left)
         except KeyboardInterrupt:
             _stop(list(running))
             raise
@@ -143,12 +145,33 @@ def first_estimate(entries: Sequence[PlanEntry], jobs: int, others: float | None
     return f"; {when} by the plan's estimate{why}"
 
 
-def _ended_line(entry: PlanEntry, finished: bool, seconds: float, ended: int,
+def arm_labels(entries: Sequence[PlanEntry]) -> dict[str, str]:
+    """What tells a run from the others of its model and seed in `entries` (inception-aux's
+    two GoogLeNets differ only in aux_weight), by hash: the settings that differ, e.g.
+    'lrn False'. Runs alone of their model and seed get none."""
+    groups: dict[tuple[str, int], list[PlanEntry]] = {}
+    for e in entries:
+        groups.setdefault((e.model, e.seed), []).append(e)
+    labels = {}
+    for group in (g for g in groups.values() if len(g) > 1):
+        # The starting weights' path differs with every run: the options say what it is.
+        flat = [{**{k: v for k, v in e.fields.items() if k not in ("model_options",
+                                                                    "init_weights")},
+                 **e.fields.get("model_options", {})} for e in group]
+        differ = [k for k in dict.fromkeys(k for f in flat for k in f)
+                  if len({repr(f.get(k)) for f in flat}) > 1]
+        for e, f in zip(group, flat, strict=True):
+            labels[e.hash] = ", ".join(f"{k} {f[k]}" for k in differ if k in f)
+    return labels
+
+
+def _ended_line(entry: PlanEntry, arm: str, finished: bool, seconds: float, ended: int,
                 total: int) -> str:
     how = f"finished in {seconds:.0f} s" if finished else \
         "stopped unfinished (the study that needs it resumes it and reports why)"
     who = f"{', '.join(entry.studies)}: " if entry.studies else ""
-    return f"[{ended}/{total} runs] {who}{entry.model} seed {entry.seed} ({entry.hash[:6]}) {how}"
+    what = f"{entry.model} ({arm})" if arm else entry.model
+    return f"[{ended}/{total} runs] {who}{what} seed {entry.seed} ({entry.hash[:6]}) {how}"
 
 
 def _start_method() -> Any:
