@@ -130,6 +130,8 @@ def test_top5_table_verdicts(tmp_path: Path) -> None:
     v = _verdict(ctx.out, "top5-table")
     assert v.verdict == INCONCLUSIVE  # Inception-v3's 3.46% is a 4-model ensemble
     assert "inception_v3" in v.key and "--data imagenet" in v.reason
+    # The key accounts for every row: MobileNet v1 has no published top-5 to match.
+    assert v.key.startswith("4/7 ") and v.key.endswith("; no published top-5: mobilenet_v1")
     notes = RawData(ctx.out).csv("notes")
     for r in notes:  # the notes now claim a figure nobody published
         if r["model"] == "alexnet":

@@ -170,7 +170,9 @@ def verdict(m: dict) -> Verdict:
                     "no published top-5")}
     key = (f"{len(by['single model'])}/{len(rows)} match a single-model figure; ensemble or "
            f"multi-crop only: {', '.join(by['ensemble/multi-crop only']) or 'none'}; no "
-           f"match: {', '.join(by['no match']) or 'none'}")
+           f"match: {', '.join(by['no match']) or 'none'}"
+           + (f"; no published top-5: {', '.join(by['no published top-5'])}"
+              if by["no published top-5"] else ""))  # every row counted somewhere
     detail = "; ".join(f"{k}: notes {r['notes']}, " + (
         f"nearest published {r['nearest']}" if r["nearest"] else
         "no published top-5 to compare (the paper gives top-1 only; torchvision has none)")
