@@ -100,6 +100,10 @@ def test_receptive_fields_match_hand_computation() -> None:
     assert rows["features.30"].receptive_field == (212, 212)  # pool5
     assert rows["features.30"].jump == (32, 32)
     stages = {s.name: s for s in _profile("resnet50").stages()}
+    # Each stage takes what the one before gave (the stage table's input column).
+    order = list(stages.values())
+    assert order[0].input_shape == (3, 224, 224)
+    assert all(b.input_shape == a.output_shape for a, b in zip(order, order[1:], strict=False))
     assert [stages[f"layer{i} (conv{i + 1}_x)"].receptive_field[0] for i in (1, 2, 3, 4)] == [
         35, 91, 267, 427]
     # The paper's stride placement: 483, as in Araujo et al. (Distill, 2019).

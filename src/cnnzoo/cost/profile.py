@@ -30,6 +30,7 @@ class StageCost:
 
     name: str
     layers: int
+    input_shape: tuple[int, ...]  # what its first layer takes
     output_shape: tuple[int, ...]
     params: int
     macs: int
@@ -102,7 +103,7 @@ class Profile:
         counted: set[str] = set()  # a shared module's parameters count in one stage only
         return [
             StageCost(
-                name=name, layers=len(rows),
+                name=name, layers=len(rows), input_shape=rows[0].input_shape,
                 output_shape=rows[-1].output_shape, params=unique_params(rows, counted),
                 macs=sum(r.macs for r in rows),
                 other_flops=sum(r.total_other_flops for r in rows),
@@ -137,7 +138,8 @@ class Profile:
             "activation_bytes_sum": self.activation_bytes,
             "uncounted_ops": list(self.uncounted_ops),
             "stages": [
-                {**asdict(s), "output_shape": list(s.output_shape),
+                {**asdict(s), "input_shape": list(s.input_shape),
+                 "output_shape": list(s.output_shape),
                  "receptive_field": _numbers(s.receptive_field), "jump": _numbers(s.jump)}
                 for s in self.stages()
             ],

@@ -41,7 +41,8 @@ def _layer_row(r: LayerCost, total: int, exact: bool) -> list[str]:
 
 
 def _stage_row(s: StageCost, total: int, exact: bool) -> list[str]:
-    return [f"= {s.name}", f"{s.layers} layers", "", shape_str(s.output_shape),
+    return [f"= {s.name}", f"{s.layers} layers", shape_str(s.input_shape),
+            shape_str(s.output_shape),
             _count(s.params, exact), _count(s.macs, exact), _pct(s.macs, total),
             _count(s.other_flops, exact), human(s.activation_bytes, binary=True),
             _hw(s.receptive_field), _hw(s.jump)]
