@@ -118,13 +118,14 @@ def test_the_summary_shows_n_claim_and_the_deciding_interval(folder: Path) -> No
     r = json.loads((folder / "fake-three-seeds" / "result.json").read_text())["comparisons"][0]
     assert re.search(r"\+1\.\d\d \[\+\d\.\d\d, \+\d\.\d\d\] vs margin \+0\.50", row)
     assert interval_text(r) in row and ">3</span>" in row
-    # The interval stays on one line; a deciding comparison's name, where several decide,
-    # wraps beside it, so the claim and key figure keep their width.
+    # The interval stays on one line; the deciding comparison's name wraps beside it, so
+    # the claim and key figure keep their width.
     assert f"<span class='num'>{escape(interval_text(r))}</span>" in row
     two = [r, {**r, "name": "second half"}]
     assert evidence_parts(two, "confirmed") == (r["name"], interval_text(r))
     assert evidence_text(two, "confirmed") == f"{r['name']}: {interval_text(r)}"
-    assert evidence_parts([r], "confirmed") == ("", interval_text(r))
+    assert evidence_parts([r], "confirmed") == (r["name"], interval_text(r))
+    assert evidence_parts([], "confirmed") == ("", "-")
     assert "A wider net is more accurate" in row and "no slower" not in _text(row)
     assert "+1.50 (no interval, n&lt;2) vs margin +0.50" in _summary_row(html, "fake-one-seed")
 

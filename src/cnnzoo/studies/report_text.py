@@ -59,13 +59,12 @@ def interval_text(r: Mapping[str, Any]) -> str:
 
 def evidence_parts(comparisons: Sequence[Mapping[str, Any]], verdict: str
                    ) -> tuple[str, str]:
-    """The comparison a verdict turned on: its name where several decide (which half of
-    degradation decided), else '', and its interval; ('', '-') where none decides."""
+    """The comparison a verdict turned on: its name (which half of degradation decided; what
+    b - a of lrn's -4.51 measures) and its interval; ('', '-') where none decides."""
     r = deciding_comparison(comparisons, verdict)
     if r is None:
         return "", "-"
-    several = sum(1 for c in comparisons if c.get("decides")) > 1
-    return (r["name"] if several else ""), interval_text(r)
+    return r["name"], interval_text(r)
 
 
 def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str:
