@@ -177,7 +177,7 @@ def run_studies(args: argparse.Namespace, extra: list[str]) -> int:
                           f"{type(e).__name__}: {_short(str(e), 60)}"])
             continue
         how = "finished earlier, reused (--force reruns)" if result.get("skipped") else \
-            f"{result['elapsed_s']:.1f} s{_after(training_text(result.get('environment', {})))}"
+            _how_long(result)
         print(f"  {_verdict_cell(result)} ({how})", flush=True)
         table.append(_table_row(module.id, result))
     path = report(out)
@@ -190,9 +190,12 @@ def _studies(n: int) -> str:
     return f"{n} stud{'y' if n == 1 else 'ies'}"
 
 
-def _after(training: str) -> str:
-    """The runs trained before the study's own seconds (in the queue, or on a rerun)."""
-    return f" after {training}" if training else ""
+def _how_long(result: dict) -> str:
+    """A study's time: its runs' training (in the queue, or earlier), then its own work
+    (measuring, deciding): '12 training runs, 384.6 s of training; its own work 0.0 s'."""
+    own = f"{result['elapsed_s']:.1f} s"
+    training = training_text(result.get("environment", {}))
+    return f"{training}; its own work {own}" if training else own
 
 
 TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]
