@@ -108,8 +108,9 @@ def unreliable(rows: list[dict], summary: dict) -> str | None:
     for prec, s in summary.items():
         ratio = s["ratio"]
         if ratio["mean"] and ratio["sd"] and ratio["sd"] / ratio["mean"] > MAX_RATIO_SPREAD:
-            return (f"{prec} rounds spread +-{100 * ratio['sd'] / ratio['mean']:.0f}% "
-                    f"(over {100 * MAX_RATIO_SPREAD:.0f}%)")
+            # Read inside parentheses ("timing unreliable here (...)"): none of its own.
+            return (f"{prec} rounds spread +-{100 * ratio['sd'] / ratio['mean']:.0f}%, over "
+                    f"{100 * MAX_RATIO_SPREAD:.0f}%")
     return None
 
 
