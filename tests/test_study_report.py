@@ -5,6 +5,7 @@ page shows is what the one rule gives."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import xml.dom.minidom
 from html import escape, unescape
@@ -171,6 +172,14 @@ def test_the_cli_table_shows_the_interval(folder: Path, capsys: pytest.CaptureFi
     assert "confirmed" in three and interval_text(results["fake-three-seeds"]
                                                   ["comparisons"][0]) in three
     assert "\033" not in table  # not a terminal: no colour codes
+
+    # On a terminal the key figures are cut to fit its width; a log keeps them whole.
+    rows = [study._table_row(s, {**r, "key": "k" * 300}) for s, r in results.items()]
+    monkeypatch.setattr(study.sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(study.shutil, "get_terminal_size", lambda: os.terminal_size((150, 40)))
+    monkeypatch.setenv("NO_COLOR", "1")
+    cut = study._verdict_table(rows).splitlines()
+    assert max(map(len, cut)) == 150 and all(line.endswith("...") for line in cut[2:])
 
 
 def test_the_deciding_comparison_is_the_one_the_verdict_turned_on() -> None:

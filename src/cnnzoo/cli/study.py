@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -200,6 +201,7 @@ def _how_long(result: dict) -> str:
 
 TABLE_HEAD = ["study", "verdict", "n", "b - a [90% interval] vs margin, points", "key figure"]
 GREY, RESET = "\033[90m", "\033[0m"
+KEY_MIN_WIDTH = 30  # a key figure cut to fit a terminal keeps at least this much
 
 
 def _verdict_cell(result: dict) -> str:
@@ -216,9 +218,16 @@ def _table_row(study_id: str, result: dict) -> list[str]:
 
 
 def _verdict_table(rows: list[list[str]]) -> str:
-    """The final table; on a terminal, indicative verdicts in grey (never a decision)."""
+    """The final table. On a terminal its key figures are cut to fit its width (the report
+    and a log keep them whole) and indicative verdicts are grey (never a decision)."""
     text = render(TABLE_HEAD, rows, right=[2])
-    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+    if not sys.stdout.isatty():
+        return text
+    over = max(map(len, text.splitlines())) - shutil.get_terminal_size().columns
+    if over > 0:
+        keep = max(KEY_MIN_WIDTH, max(len(r[-1]) for r in rows) - over)
+        text = render(TABLE_HEAD, [[*r[:-1], _short(r[-1], keep)] for r in rows], right=[2])
+    if os.environ.get("NO_COLOR"):
         return text
     return re.sub(r"indicative \(n=\d+\)", lambda m: f"{GREY}{m.group(0)}{RESET}", text)
 
