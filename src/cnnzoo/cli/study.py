@@ -123,7 +123,8 @@ def run_list(args: argparse.Namespace, extra: list[str]) -> int:
     else:
         rows = [[r["id"], _short(r["claim"], 60), _short(r["source"], 40),
                  ", ".join(r["data"]) or "-", r["quick_cost"], r["full_cost"]] for r in records]
-        print(render(["id", "claim", "source", "data", "quick", "full"], rows))
+        print(render(["id", "claim", "source", "data", "quick (2 idle cores)",
+                      "full (2 cores, estimated)"], rows))
     for study_id, why in SKIPPED.items():
         print(f"note: {study_id} not listed: {why}", file=sys.stderr)
     return 0

@@ -62,7 +62,9 @@ class Study:
     experiment: str  # what is run, in a sentence or two
     tolerance: str  # fixed before the run; the verdict function implements exactly this
     data: tuple[str, ...] = ()  # datasets it needs; () for counting studies
-    quick_cost: str = ""  # e.g. "< 1 s", "~2 min on 2 cores"
+    # Wall time on 2 cores: quick as measured on idle ones (3 seeds), full as the plan's
+    # run-time model estimates it (5 seeds); e.g. "< 1 s", "~5 h (standard ~25 min)".
+    quick_cost: str = ""
     full_cost: str = ""
     deviations: str = ""  # where the experiment departs from the paper, and why
     quick_deviations: str = ""  # what --quick shortens further, beyond `deviations`

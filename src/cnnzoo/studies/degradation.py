@@ -63,8 +63,8 @@ STUDY = Study(
               "halves are decided for the claim, refuted when either is decided against it, "
               "else inconclusive; >= 3 seeds.",
     data=("fashion-mnist",),
-    quick_cost="~3.5 min (2 idle cores, 3 seeds)",
-    full_cost="~5 h on 2 cores (5 seeds; the plan's estimate); standard ~25 min",
+    quick_cost="~3.5 min",
+    full_cost="~5 h (standard ~25 min)",
     deviations="Fashion-MNIST (28x28 grey, no published figure for these nets) instead of "
                "CIFAR-10, which is not on this machine; width 8-16-32 instead of 16-32-64 "
                "(depth is the claim: halving the width makes each run ~3x cheaper); a "

@@ -161,10 +161,10 @@ STUDY = Study(
               f"({pct(LEARNED_FASHION)} on Fashion-MNIST). Test-accuracy "
               "comparisons are shown, not deciding.",
     data=("fashion-mnist",),
-    quick_cost="~1 min after degradation's runs (2 idle cores, 3 seeds)",
+    quick_cost="~1 min after degradation's runs",
     quick_deviations=f"fine-tuning: {_mode_text('quick')} (standard: "
                      f"{_mode_text('standard')}).",
-    full_cost="~45 min after degradation on 2 cores (5 seeds; the plan's model)",
+    full_cost="~45 min after degradation's runs",
     deviations=f"Fashion-MNIST at 14x14 and degradation's width-{degradation.WIDTH} "
                "resnet-20 instead of CIFAR-10. The paper argues from the construction; here "
                "the construction is only checked, and the learnability is tested by "

@@ -84,8 +84,8 @@ STUDY = Study(
               f"{MIN_SEEDS} seeds, and the better arm must learn "
               f"({100 * LEARNED_FASHION:g}% on Fashion-MNIST).",
     data=("fashion-mnist",),
-    quick_cost="~70 s (2 idle cores, 3 seeds)",
-    full_cost="~20 min on 2 cores (5 seeds; the plan's estimate); standard ~6 min",
+    quick_cost="~70 s",
+    full_cost="~20 min (standard ~6 min)",
     deviations=f"Fashion-MNIST 28x28 padded to {SIZE}x{SIZE}, not ImageNet 224x224 (the "
                "grid is then 2x2 at inception 4a/4d, so the heads' 4x4 adaptive pool "
                f"upsamples); every channel count x {WIDTH:g} (the full net costs ~6 ms an "

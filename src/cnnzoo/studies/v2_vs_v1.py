@@ -60,8 +60,8 @@ STUDY = Study(
               "The Fashion-MNIST accuracy (v2 - v1 > 0, paired t bounds) is a proxy shown "
               "beside it, not deciding.",
     data=("fashion-mnist",),
-    quick_cost="~25 s (2 idle cores, 3 seeds)",
-    full_cost="~1.5 h on 2 cores (5 seeds; the plan's estimate); standard ~7.5 min",
+    quick_cost="~25 s",
+    full_cost="~1.5 h (standard ~7.5 min)",
     deviations="Compute is counted on our modules (torchvision's layout). The accuracy "
                f"proxy: Fashion-MNIST resized to {SIZE}x{SIZE} (quick: 48x48) and narrower "
                "nets (width 0.25; full: 0.5), not "
