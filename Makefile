@@ -45,6 +45,7 @@ demo: $(VENV)/.installed-base fashion-mnist
 	@echo "Next, try (the files exist now):"
 	@echo "  $(BIN)/cnnzoo predict lenet5 --weights $(DEMO_OUT)/best.safetensors examples/seven_on_paper.png"
 	@echo "  $(BIN)/cnnzoo summary resnet50 --stages"
+	@echo "  $(BIN)/cnnzoo study show degradation --out $(STUDIES_OUT)   # one verdict and why"
 	@echo "  $(BIN)/cnnzoo study run degradation --quick --out $(STUDIES_OUT)   # one study, cached"
 	@echo "Rerunning make demo replaces $(DEMO_OUT)/; the studies' report is $(STUDIES_OUT)/report.html."
 

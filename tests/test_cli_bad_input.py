@@ -122,6 +122,9 @@ BAD_LINES: list[str] = [
     "study plan --data nosuch --out {empty}/p", "study run params --out {txt}/s",
     "study run lrn --device banana --out {empty}/s", "study run lrn --data nosuch --out p",
     "study exec {plandir} --index 0",
+    # study show: a study that has not run there, or not a study at all
+    "study show lrn --out {empty}", "study show lrm --out {empty}", "study show",
+    "study show lrn --out {txt}",
     # train --config: the file's values of the wrong type (a 17-42 line traceback before)
     "train --config {cfg_model_int}", "train --config {cfg_data_int}",
     "train --config {cfg_milestones}",

@@ -25,7 +25,7 @@ from cnnzoo.studies.report import (
     verdict_label,
     verdicts,
 )
-from cnnzoo.studies.report_text import evidence_parts, evidence_text
+from cnnzoo.studies.report_text import evidence_parts, evidence_text, result_text
 from cnnzoo.studies.svg import interval_chart, line_chart
 
 BETTER = Comparison("wide beats narrow", "test_acc", ("narrow", "wide"), 0.005, SUPERIORITY)
@@ -266,3 +266,18 @@ def test_the_run_line_names_the_data_a_study_used(tmp_path: Path) -> None:
     assert "data mnist," in _run_line({**trained, "data": "mnist"}, tmp_path)
     counted = {**trained, "seeds": [0], "data_needed": [], "measured": {}}
     assert "data" not in _run_line(counted, tmp_path)
+
+
+def test_study_show_prints_one_result_for_a_terminal(folder: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from cnnzoo.cli import main
+
+    assert main(["study", "show", "lrn", "--out", str(folder)]) == 2  # not run there
+    assert "run it first: cnnzoo study run lrn" in capsys.readouterr().err
+    result = json.loads((folder / "fake-three-seeds" / "result.json").read_text())
+    text = result_text({**result, "id": "lrn"}, width=70)
+    lines = text.splitlines()
+    assert lines[0].startswith("lrn: confirmed (n=3), quick mode, seeds 0, 1, 2")
+    assert all(len(line) <= 70 for line in lines if not line.startswith("reproduce:"))
+    deciding = [line for line in lines if line.endswith("[deciding]")]
+    assert len(deciding) == 1 and "comparisons (b - a" in text and "key figure: " in text

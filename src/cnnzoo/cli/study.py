@@ -30,8 +30,13 @@ from cnnzoo.studies.executors import (
 from cnnzoo.studies.parallel import default_jobs
 from cnnzoo.studies.plan import PLAN_FILE, make_plan, read_plan, run_entry, select, write_plan
 from cnnzoo.studies.registry import available, get
-from cnnzoo.studies.report_text import evidence_text, training_text, verdict_label
-from cnnzoo.studies.runner import FAILED, is_current, run_study
+from cnnzoo.studies.report_text import (
+    evidence_text,
+    result_text,
+    training_text,
+    verdict_label,
+)
+from cnnzoo.studies.runner import FAILED, is_current, read_result, run_study
 from cnnzoo.train.rundir import check_writable_dir, check_writable_file
 
 
@@ -81,6 +86,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--hash", metavar="H", help="the run's hash (a unique prefix will do)")
     ex.add_argument("--progress", action="store_true", help="per-epoch progress bars")
     ex.set_defaults(run=run_exec)
+
+    show = ss.add_parser("show", help="one finished study's verdict, why, its comparisons "
+                         "and deviations, in the terminal")
+    show.add_argument("id", metavar="ID", help="a study id (see `cnnzoo study list`)")
+    show.add_argument("--out", default="runs/studies", metavar="DIR",
+                      help="results folder (default runs/studies)")
+    show.set_defaults(run=run_show)
 
     rep = ss.add_parser("report", help="rebuild the HTML report from the result files alone")
     rep.add_argument("folder", metavar="DIR")
@@ -311,6 +323,17 @@ def run_exec(args: argparse.Namespace, extra: list[str]) -> int:
     run = run_entry(entry, progress=args.progress)
     how = "was already finished" if run.cached else f"finished ({run.seconds:.0f} s)"
     print(f"run {entry.hash} ({entry.model} seed {entry.seed}) {how}: {run.out}")
+    return 0
+
+
+def run_show(args: argparse.Namespace, extra: list[str]) -> int:
+    module = get(args.id)
+    result = read_result(Path(args.out) / module.id)
+    if result is None:
+        raise UsageError(f"no result of {module.id} in {args.out}; run it first: cnnzoo study "
+                         f"run {module.id} --out {args.out}")
+    print(result_text(result, max(60, shutil.get_terminal_size().columns - 1)))
+    print(f"report: {Path(args.out) / 'report.html'}#{module.id}")
     return 0
 
 

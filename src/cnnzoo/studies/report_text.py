@@ -6,12 +6,13 @@ Python dicts, no absolute paths)."""
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from cnnzoo.studies.comparisons import AGAINST, MIN_SEEDS, UNCLEAR
+from cnnzoo.studies.comparisons import AGAINST, MIN_SEEDS, UNCLEAR, describe
 
 INDICATIVE = "indicative"  # shown for a verdict on fewer than MIN_SEEDS seeds
 CLAIM_WIDTH = 90  # characters of a claim in the summary table; the full one on hover
@@ -71,6 +72,41 @@ def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str
     """evidence_parts as one line, as the verdict tables show it."""
     name, interval = evidence_parts(comparisons, verdict)
     return f"{name}: {interval}" if name else interval
+
+
+def result_text(result: Mapping[str, Any], width: int = 100) -> str:
+    """One study's result.json for a terminal: the verdict, the claim and its source, the
+    key figure and why, every comparison (the deciding one marked), the deviations from the
+    paper and the commands that reproduce it."""
+    n = result.get("n")
+    seeds = ", ".join(str(s) for s in result.get("seeds", []))
+    data = result.get("data") or (result.get("measured") or {}).get("data")
+    head = (f"{result['id']}: {verdict_label(result['verdict'], n)}"
+            f"{'' if n is None else f' (n={n})'}, {result.get('mode')} mode, seeds {seeds}"
+            f"{f', data {data}' if data else ''}")
+
+    def field(name: str, text: str) -> str:
+        return textwrap.fill(str(text), width, initial_indent=f"{name}: ",
+                             subsequent_indent="  ")
+
+    deciding = deciding_comparison(result.get("comparisons") or [], result["verdict"])
+    lines = [head, field("claim", result.get("claim", "")),
+             field("source", result.get("source", "")), field("key figure", result["key"]),
+             field("why", result.get("reason", ""))]
+    if result.get("comparisons"):
+        lines.append("comparisons (b - a, its 90% interval, against the margin):")
+    for r in result.get("comparisons") or []:
+        role = "deciding" if r is deciding else "decides" if r.get("decides") else "shown"
+        lines.append(textwrap.fill(f"{describe(r)} [{role}]", width, initial_indent="  - ",
+                                   subsequent_indent="    "))
+    if result.get("deviations"):
+        lines.append(field("deviations", result["deviations"]))
+    commands = result.get("commands") or []
+    if commands:
+        lines.append(f"reproduce: {commands[0]}"
+                     + (f" ({len(commands) - 1} training runs: the report lists them)"
+                        if len(commands) > 1 else ""))
+    return "\n".join(lines)
 
 
 def training_text(environment: Mapping[str, Any]) -> str:
