@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cnnzoo.studies.comparisons import MIN_SEEDS, interval, leaning, outcome
-from cnnzoo.studies.report import verdicts
+from cnnzoo.studies.report import verdicts, write_report
 
 EVIDENCE = Path(__file__).resolve().parents[1] / "docs" / "studies" / "standard"
 RESULTS = sorted(EVIDENCE.glob("*/result.json"))
@@ -43,3 +43,15 @@ def test_the_report_rebuilt_from_the_files_gives_the_committed_verdicts() -> Non
     assert set(rebuilt) == set(stored)
     for sid, result in stored.items():
         assert (rebuilt[sid].verdict, rebuilt[sid].n) == (result["verdict"], result["n"]), sid
+
+
+def test_the_committed_report_is_what_the_code_builds_now(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The page a reader opens from the README: stale after a change to the report's code or
+    a study's text until `cnnzoo study report docs/studies/standard` rebuilds it."""
+    monkeypatch.chdir(EVIDENCE.parents[2])  # the page names its folder as it was given
+    rebuilt = write_report(Path("docs/studies/standard"), tmp_path / "report.html").read_text()
+    assert rebuilt == (EVIDENCE / "report.html").read_text(), (
+        "docs/studies/standard/report.html is stale: run "
+        "`cnnzoo study report docs/studies/standard`")
