@@ -241,6 +241,9 @@ def test_paths_are_shown_relative_to_the_results_folder(tmp_path: Path) -> None:
     assert scrub(f"see {root}/x/final.csv and /opt/data/mnist", root) == \
         "see DIR/x/final.csv and …/mnist"
     assert scrub("3x3/s1/p1 and https://a.org/b/c", root) == "3x3/s1/p1 and https://a.org/b/c"
+    # A run-cache path written where the folder was then (another clone): still DIR/_runs.
+    assert scrub("--init-weights /elsewhere/clone/studies/_runs/inits/a.safetensors", root) \
+        == "--init-weights DIR/_runs/inits/a.safetensors"
     moved = {"commands": ["cnnzoo study run x --out /old/place/studies",
                           "cnnzoo train m --out /old/place/studies/_runs/ab"]}
     assert _commands(moved, root) == ["cnnzoo study run x --out DIR",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnzoo.studies.comparisons import AGAINST, MIN_SEEDS, UNCLEAR, describe
+from cnnzoo.studies.registry import RUNS
 
 INDICATIVE = "indicative"  # shown for a verdict on fewer than MIN_SEEDS seeds
 CLAIM_WIDTH = 90  # characters of a claim in the summary table; the full one on hover
@@ -143,6 +144,11 @@ def scrub(text: str, root: Path) -> str:
         for base in bases:
             if path == base or path.startswith(base + "/"):
                 return "DIR" + path[len(base):]
+        # The results folder's run cache, written where the folder was then (another clone,
+        # another machine): the page reads the same wherever it is rebuilt.
+        _, cache, rest = path.partition(f"/{RUNS}/")
+        if cache:
+            return f"DIR/{RUNS}/{rest}"
         return "…/" + path.rstrip("/").rsplit("/", 1)[-1]
 
     return _ABS_PATH.sub(shown, text)
