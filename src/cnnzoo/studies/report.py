@@ -28,6 +28,7 @@ from cnnzoo.studies.registry import STUDY_IDS, _load
 from cnnzoo.studies.report_text import (
     INDICATIVE,
     cell,
+    data_used,
     deciding_comparison,
     evidence_parts,
     evidence_text,
@@ -334,9 +335,7 @@ def _run_line(e: Mapping[str, Any], root: Path) -> str:
         f"{len(seeds)} seeds ({', '.join(str(s) for s in seeds)})"
     load = env.get("load_1min")
     training = training_text(env)
-    # The dataset a training study used (its default is recorded in what it measured); a
-    # study that reads no data names none.
-    used = e.get("data") or (e.get("measured") or {}).get("data")
+    used = data_used(e)  # a study that reads no data names none
     data = f"data {used}, " if used else "data default, " if e.get("data_needed") else ""
     return prose(f"{e.get('mode')} mode, {seed_text}, {data}"
                   f"{_seconds(e.get('elapsed_s', 0))} on {_threads(env.get('threads'))}"

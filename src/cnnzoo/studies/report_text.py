@@ -75,13 +75,19 @@ def evidence_text(comparisons: Sequence[Mapping[str, Any]], verdict: str) -> str
     return f"{name}: {interval}" if name else interval
 
 
+def data_used(result: Mapping[str, Any]) -> str | None:
+    """The dataset a study ran on: the one asked for, else the default its measure recorded
+    (None for a study that reads no data)."""
+    return result.get("data") or (result.get("measured") or {}).get("data")
+
+
 def result_text(result: Mapping[str, Any], width: int = 100) -> str:
     """One study's result.json for a terminal: the verdict, the claim and its source, the
     key figure and why, every comparison (the deciding one marked), the deviations from the
     paper and the commands that reproduce it."""
     n = result.get("n")
     seeds = ", ".join(str(s) for s in result.get("seeds", []))
-    data = result.get("data") or (result.get("measured") or {}).get("data")
+    data = data_used(result)
     head = (f"{result['id']}: {verdict_label(result['verdict'], n)}"
             f"{'' if n is None else f' (n={n})'}, {result.get('mode')} mode, seeds {seeds}"
             f"{f', data {data}' if data else ''}")

@@ -127,7 +127,7 @@ def is_current(module: StudyModule, out: str | Path, mode: str = "quick",
 
 def _matches(old: dict | None, module: StudyModule, mode: str, seeds: tuple[int, ...],
              data: str | None) -> bool:
-    return (old is not None and old.get("verdict") != NEEDS_DATA and old.get("mode") == mode
+    return (_finished(old) and old.get("mode") == mode
             and old.get("seeds") == list(seeds) and old.get("data") == data
             and old.get("tolerance") == module.study.tolerance)
 
